@@ -1,0 +1,32 @@
+/**
+ * The one publish path, shared by the gateway's HTTP API, client `publish` frames and the
+ * bridge: append to the topic's history, then look up the routes, then append one envelope
+ * to the inbox of each instance that has subscribers.
+ *
+ * The order matters for gap-free recovery: history is written before routes are read, and
+ * a subscribing instance adds its route before it reads history. Whatever a publisher's
+ * route lookup misses is therefore already in history when the subscriber reads it (see
+ * docs/architecture.md).
+ */
+import type { History } from './history.ts';
+import type { Inbox } from './inbox.ts';
+import type { TopicRoutes } from './routes.ts';
+
+export class TopicPublisher {
+  constructor(private readonly history: History, private readonly routes: TopicRoutes, private readonly inbox: Inbox) {}
+
+  /** Publishes a value (encoded as JSON once, here); resolves with its offset. */
+  publish(app: string, topic: string, data: unknown): Promise<string> {
+    return this.publishEncoded(app, topic, JSON.stringify(data));
+  }
+
+  /** Publishes a payload that is already JSON text. */
+  async publishEncoded(app: string, topic: string, data: string): Promise<string> {
+    const offset = await this.history.append(app, topic, data);
+    const targets = await this.routes.instancesFor(app, topic);
+    if (targets.length > 0) {
+      await this.inbox.send(targets.map((instanceId) => ({ instanceId, envelope: { kind: 'message', app, topic, offset, data } })));
+    }
+    return offset;
+  }
+}

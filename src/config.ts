@@ -1,0 +1,164 @@
+/**
+ * Configuration: environment variables parsed once, with valibot, into a frozen Config.
+ * Every option has a default and carries its unit in its name. The README lists them all.
+ * Only entry points (src/main/) call loadConfig; everything else receives what it needs.
+ */
+import * as v from 'valibot';
+import { AppIdSchema } from './protocol/names.ts';
+
+/** One tenant. Its clients and topics never meet another app's. */
+export const AppSchema = v.object({
+  id: AppIdSchema,
+  /** HS256 secret for client tokens, and the Bearer token of the server API. */
+  secret: v.pipe(v.string(), v.minLength(16, 'secret: at least 16 characters')),
+  /** Sessions without a token (userId null) are allowed. @default false */
+  allowAnonymous: v.optional(v.boolean(), false),
+  /** Clients may send `publish` frames (otherwise only the server API publishes). @default false */
+  allowClientPublish: v.optional(v.boolean(), false),
+});
+export type AppConfig = v.InferOutput<typeof AppSchema>;
+
+const AppsSchema = v.pipe(
+  v.array(AppSchema),
+  v.minLength(1, 'at least one app'),
+  v.check((apps) => new Set(apps.map((a) => a.id)).size === apps.length, 'app ids must be unique'),
+);
+
+/** The development tenant served when APPS is not set. Its secret is public: never deploy it. */
+export const DEMO_APP: AppConfig = Object.freeze({
+  id: 'demo',
+  secret: 'demo-secret-not-for-production',
+  allowAnonymous: true,
+  allowClientPublish: true,
+});
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  /** TCP port of the HTTP/WebSocket listener. */
+  readonly port: number;
+  readonly host: string;
+  /** This instance's ID: names its inbox and its registry entry. */
+  readonly instanceId: string;
+  readonly region: string;
+  /** Absent: in-memory single-instance mode. */
+  readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key this deployment writes (lets runs and deployments share a server). */
+  readonly redisKeyPrefix: string;
+  readonly amqpUrl: string | undefined;
+  readonly apps: readonly AppConfig[];
+  /** True when APPS was not set and the demo app is served. */
+  readonly demoMode: boolean;
+  readonly logLevel: LogLevel;
+  /** Largest accepted client frame or publish body; larger gets `too_large`. */
+  readonly maxFrameBytes: number;
+  readonly maxSubscriptionsPerSession: number;
+  /** Messages kept per topic for recovery by offset. */
+  readonly historySize: number;
+  /** Messages older than this are dropped from history. */
+  readonly historyMaxAgeMs: number;
+  /** Sustained client frames per second per session, and the burst allowed above it. */
+  readonly rateLimitFramesPerSec: number;
+  readonly rateLimitBurst: number;
+  /** Bytes queued towards one slow client before it is disconnected with 4001. */
+  readonly sendBufferLimitBytes: number;
+  /** Seconds without traffic (pongs count) before the runtime closes a connection. */
+  readonly idleTimeoutSec: number;
+  /** On shutdown, how long sessions get to leave after the drain notice. */
+  readonly drainTimeoutMs: number;
+  /** How often this instance refreshes its registry entry. */
+  readonly heartbeatIntervalMs: number;
+  /** An instance whose last heartbeat is older than this is dead. */
+  readonly instanceTtlMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly expected: string) {
+    super(`${variable}: expected ${expected}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function str(env: Env, name: string, fallback: string, pattern: RegExp, what: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!pattern.test(raw)) throw new ConfigError(name, `${what}, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+function url(env: Env, name: string, schemes: readonly string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const parsed = URL.canParse(raw) ? new URL(raw) : null;
+  if (!parsed || !schemes.includes(parsed.protocol.replace(/:$/, ''))) {
+    throw new ConfigError(name, `a ${schemes.join(':// or ')}:// URL`);
+  }
+  return raw;
+}
+
+function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
+  const raw = env.APPS;
+  if (raw === undefined || raw === '') return { apps: [DEMO_APP], demoMode: true };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('APPS', 'a JSON array like [{"id":"app1","secret":"<16+ chars>"}], got invalid JSON');
+  }
+  const result = v.safeParse(AppsSchema, json);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+    throw new ConfigError('APPS', `a JSON array of {id, secret, allowAnonymous?, allowClientPublish?}; ${path ? path + ': ' : ''}${issue.message}`);
+  }
+  return { apps: result.output.map((a) => Object.freeze(a)), demoMode: false };
+}
+
+function randomInstanceId(): string {
+  return `i-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Parses the environment once. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
+  const fromFly = env.FLY_MACHINE_ID && idPattern.test(env.FLY_MACHINE_ID) ? env.FLY_MACHINE_ID : undefined;
+  const tenants = apps(env);
+  const logLevel = str(env, 'LOG_LEVEL', 'info', new RegExp(`^(${LOG_LEVELS.join('|')})$`), `one of ${LOG_LEVELS.join(', ')}`);
+  return Object.freeze({
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host: str(env, 'HOST', '0.0.0.0', /^[A-Za-z0-9.:[\]-]{1,255}$/, 'a host name or IP address'),
+    instanceId: str(env, 'INSTANCE_ID', fromFly ?? randomInstanceId(), idPattern, '1-64 of A-Z a-z 0-9 _ -'),
+    region: str(env, 'REGION', env.FLY_REGION || 'local', /^[A-Za-z0-9_-]{1,32}$/, '1-32 of A-Z a-z 0-9 _ -'),
+    redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss']),
+    redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX', 'sy:', /^[A-Za-z0-9_:.-]{0,64}$/, '0-64 of A-Z a-z 0-9 _ : . -'),
+    amqpUrl: url(env, 'AMQP_URL', ['amqp', 'amqps']),
+    apps: Object.freeze(tenants.apps),
+    demoMode: tenants.demoMode,
+    logLevel: logLevel as LogLevel,
+    maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 64 * 1024, 256, 16 * 1024 * 1024),
+    maxSubscriptionsPerSession: int(env, 'MAX_SUBSCRIPTIONS_PER_SESSION', 100, 1, 100_000),
+    historySize: int(env, 'HISTORY_SIZE', 1000, 0, 10_000_000),
+    historyMaxAgeMs: int(env, 'HISTORY_MAX_AGE_MS', 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
+    rateLimitFramesPerSec: int(env, 'RATE_LIMIT_FRAMES_PER_SEC', 100, 1, 1_000_000),
+    rateLimitBurst: int(env, 'RATE_LIMIT_BURST', 200, 1, 10_000_000),
+    sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    idleTimeoutSec: int(env, 'IDLE_TIMEOUT_SEC', 120, 0, 960),
+    drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
+    heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', 2000, 100, 60_000),
+    instanceTtlMs: int(env, 'INSTANCE_TTL_MS', 10_000, 300, 600_000),
+  } satisfies Config);
+}
+
+

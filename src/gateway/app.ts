@@ -1,0 +1,119 @@
+/**
+ * The Hono app: HTTP routes and the WebSocket upgrade. Request handling only; state lives in
+ * the Gateway behind the GatewayPort interface, so the app can be tested with app.request().
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import * as v from 'valibot';
+import type { TopicPublisher } from '../cluster/topicPublisher.ts';
+import { CloseCode, ErrorCode } from '../protocol/codes.ts';
+import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Admission, Tenants } from './auth.ts';
+import { upgradeWebSocket } from './bun.ts';
+import { DEMO_PAGE } from './demoPage.ts';
+import { encodeError } from './frames.ts';
+import { httpError, type ErrorBody } from './httpErrors.ts';
+import type { Session } from './session.ts';
+import type { Socket } from './socket.ts';
+
+/** What the HTTP layer needs from the running gateway. */
+export interface GatewayPort {
+  readonly instanceId: string;
+  readonly tenants: Tenants;
+  readonly publisher: TopicPublisher;
+  readonly maxFrameBytes: number;
+  readonly log: Logger;
+  isReady(): boolean;
+  /** Reasons the instance is not ready (empty when ready). */
+  readiness(): string[];
+  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>): Session;
+  closeSession(session: Session): void;
+}
+
+export function createApp(port: GatewayPort): Hono {
+  const app = new Hono();
+
+  app.get('/', (c) => c.html(DEMO_PAGE));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', instanceId: port.instanceId }));
+
+  app.get('/readyz', (c) => {
+    const reasons = port.readiness();
+    return reasons.length === 0 ? c.json({ ready: true }) : c.json({ ready: false, reasons }, 503);
+  });
+
+  app.post('/api/apps/:app/publish', async (c) => {
+    const tenant = port.tenants.get(c.req.param('app'));
+    if (!tenant) throw httpError(404, ErrorCode.UnknownApp, `unknown app ${JSON.stringify(c.req.param('app'))}`);
+    if (!port.tenants.checkBearer(tenant, c.req.header('authorization'))) {
+      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app secret> required');
+    }
+    if (!port.isReady()) throw httpError(503, ErrorCode.Unavailable, 'instance not ready');
+    const declared = Number(c.req.header('content-length') ?? '0');
+    if (declared > port.maxFrameBytes) throw httpError(413, ErrorCode.TooLarge, `body exceeds ${port.maxFrameBytes} bytes`);
+    const text = await c.req.text();
+    if (Buffer.byteLength(text) > port.maxFrameBytes) throw httpError(413, ErrorCode.TooLarge, `body exceeds ${port.maxFrameBytes} bytes`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw httpError(400, ErrorCode.InvalidRequest, 'body is not valid JSON');
+    }
+    const parsed = v.safeParse(PublishRequestSchema, json);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const path = issue.path?.map((p) => String(p.key)).join('.');
+      throw httpError(400, ErrorCode.InvalidRequest, path ? `${path}: ${issue.message}` : issue.message);
+    }
+    const offset = await port.publisher.publish(tenant.id, parsed.output.topic, parsed.output.data);
+    return c.json({ offset } satisfies PublishResponse);
+  });
+
+  app.get('/ws', async (c, next) => {
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+      throw httpError(426, ErrorCode.InvalidRequest, 'WebSocket upgrade required');
+    }
+    await next();
+  });
+
+  app.get(
+    '/ws',
+    upgradeWebSocket(async (c) => {
+      const admission = await port.tenants.admit(c.req.query('app'), c.req.query('token'));
+      let session: Session | null = null;
+      return {
+        onOpen: (_event, ws) => {
+          const socket = ws.raw as Socket;
+          if (!admission.ok) {
+            socket.send(encodeError(null, admission.code, admission.message));
+            socket.close(admission.closeCode, admission.message);
+            return;
+          }
+          if (!port.isReady()) {
+            socket.send(encodeError(null, ErrorCode.Unavailable, 'instance not ready; connect to another'));
+            socket.close(CloseCode.NotReady, 'not ready');
+            return;
+          }
+          session = port.openSession(socket, admission);
+        },
+        onMessage: (event) => {
+          session?.receive(event.data as string | ArrayBuffer);
+        },
+        onClose: () => {
+          if (session) port.closeSession(session);
+        },
+      };
+    }),
+  );
+
+  app.notFound(() => Response.json({ error: { code: ErrorCode.NotFound, message: 'no such route' } } satisfies ErrorBody, { status: 404 }));
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    port.log.error('request failed', { path: c.req.path, error });
+    return c.json({ error: { code: ErrorCode.Internal, message: 'internal error' } } satisfies ErrorBody, 500);
+  });
+
+  return app;
+}

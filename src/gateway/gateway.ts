@@ -1,0 +1,149 @@
+/**
+ * One gateway instance: owns the sessions, the hub and the HTTP server, reads its inbox,
+ * heartbeats into the instance registry, and shuts down in order (stop accepting, drain
+ * sessions with the reconnect close code, stop the inbox reader, leave the registry).
+ */
+import type { Config } from '../config.ts';
+import type { ClusterBackend } from '../cluster/backend.ts';
+import { TopicPublisher } from '../cluster/topicPublisher.ts';
+import type { Envelope } from '../protocol/envelope.ts';
+import { CloseCode } from '../protocol/codes.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Service } from '../lib/service.ts';
+import { createApp } from './app.ts';
+import { Tenants, type Admission } from './auth.ts';
+import { serve, type RunningServer } from './bun.ts';
+import { encodeWelcome } from './frames.ts';
+import { Hub } from './hub.ts';
+import { Session, type SessionContext } from './session.ts';
+import type { Socket } from './socket.ts';
+
+type State = 'idle' | 'running' | 'draining' | 'stopped';
+
+export class Gateway implements Service {
+  readonly instanceId: string;
+  readonly tenants: Tenants;
+  readonly hub: Hub;
+  readonly publisher: TopicPublisher;
+  readonly sessions = new Set<Session>();
+  readonly maxFrameBytes: number;
+  readonly log: Logger;
+  private readonly ctx: SessionContext;
+  private readonly startedAtMs = Date.now();
+  private server: RunningServer | null = null;
+  private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  private state: State = 'idle';
+  private nextSession = 0;
+
+  constructor(private readonly config: Config, private readonly backend: ClusterBackend, log: Logger) {
+    this.instanceId = config.instanceId;
+    this.log = log;
+    this.maxFrameBytes = config.maxFrameBytes;
+    this.tenants = new Tenants(config.apps);
+    this.hub = new Hub(config.instanceId, backend.routes, log);
+    this.publisher = new TopicPublisher(backend.history, backend.routes, backend.inbox);
+    this.ctx = {
+      instanceId: config.instanceId,
+      hub: this.hub,
+      history: backend.history,
+      publisher: this.publisher,
+      limits: config,
+      log,
+    };
+  }
+
+  /** The bound port (differs from config.port when that was 0). */
+  get port(): number {
+    if (!this.server) throw new Error('gateway not started');
+    return this.server.port;
+  }
+
+  async start(): Promise<void> {
+    await this.backend.inbox.start((envelopes) => this.onEnvelopes(envelopes));
+    this.server = serve(createApp(this), {
+      host: this.config.host,
+      port: this.config.port,
+      // Frames between maxFrameBytes and this get a `too_large` error frame; above it the
+      // runtime closes with 1009 without buffering the rest.
+      hardFrameLimitBytes: Math.max(2 * this.config.maxFrameBytes, this.config.maxFrameBytes + 64 * 1024),
+      sendBufferLimitBytes: this.config.sendBufferLimitBytes,
+      idleTimeoutSec: this.config.idleTimeoutSec,
+    });
+    this.hub.attach(this.server);
+    this.state = 'running';
+    await this.heartbeat();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.heartbeatIntervalMs);
+    this.log.info('gateway started', {
+      instanceId: this.instanceId,
+      address: `${this.server.hostname}:${this.server.port}`,
+      backend: this.backend.kind,
+    });
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.server) return;
+    try {
+      await this.backend.registry.heartbeat({
+        id: this.instanceId,
+        region: this.config.region,
+        address: `${this.server.hostname}:${this.server.port}`,
+        sessions: this.sessions.size,
+        startedAtMs: this.startedAtMs,
+        heartbeatAtMs: Date.now(),
+      });
+    } catch (error) {
+      this.log.warn('heartbeat failed', { error });
+    }
+  }
+
+  private onEnvelopes(envelopes: readonly Envelope[]): void {
+    for (const envelope of envelopes) {
+      switch (envelope.kind) {
+        case 'message':
+          this.hub.deliver(envelope);
+          break;
+      }
+    }
+  }
+
+  isReady(): boolean {
+    return this.state === 'running' && this.backend.isHealthy();
+  }
+
+  readiness(): string[] {
+    const reasons: string[] = [];
+    if (this.state !== 'running') reasons.push(`instance ${this.state}`);
+    if (!this.backend.isHealthy()) reasons.push(`${this.backend.kind} backend unreachable`);
+    return reasons;
+  }
+
+  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>): Session {
+    const id = `${this.instanceId}.${(this.nextSession++).toString(36)}`;
+    const session = new Session(id, admission.app, admission.userId, socket, this.ctx);
+    this.sessions.add(session);
+    session.send(encodeWelcome({ sessionId: id, instanceId: this.instanceId, userId: admission.userId }));
+    return session;
+  }
+
+  closeSession(session: Session): void {
+    session.close();
+    this.sessions.delete(session);
+  }
+
+  /** Graceful stop: sessions are told to reconnect elsewhere, then everything is released. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'draining') return;
+    this.state = 'draining';
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.server?.stopListening();
+    for (const session of this.sessions) session.disconnect(CloseCode.Draining, 'instance draining; reconnect');
+    const deadline = Date.now() + this.config.drainTimeoutMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) await Bun.sleep(20);
+    await this.server?.close();
+    for (const session of this.sessions) this.closeSession(session);
+    await this.backend.inbox.stop();
+    await this.backend.registry.remove(this.instanceId).catch((error) => this.log.warn('registry remove failed', { error }));
+    this.state = 'stopped';
+    this.log.info('gateway stopped', { instanceId: this.instanceId });
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * One client connection's state machine: it parses and validates every frame, enforces the
+ * per-session limits, and drives subscribe (with gap-free recovery by offset), unsubscribe,
+ * publish and ping. It only talks to its Socket, the Hub and the cluster interfaces.
+ */
+import * as v from 'valibot';
+import type { AppConfig } from '../config.ts';
+import type { History } from '../cluster/history.ts';
+import type { TopicPublisher } from '../cluster/topicPublisher.ts';
+import { ErrorCode } from '../protocol/codes.ts';
+import { ClientFrameSchema, type PublishFrame, type SubscribeFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
+import { compareOffsets } from '../protocol/offset.ts';
+import type { Logger } from '../lib/log.ts';
+import { TokenBucket } from '../lib/tokenBucket.ts';
+import { encodeAck, encodeError, encodeMessage, encodePong } from './frames.ts';
+import { nativeTopic, type Hub } from './hub.ts';
+import type { Socket } from './socket.ts';
+
+export interface SessionLimits {
+  maxFrameBytes: number;
+  maxSubscriptionsPerSession: number;
+  rateLimitFramesPerSec: number;
+  rateLimitBurst: number;
+}
+
+/** What every session on an instance shares. */
+export interface SessionContext {
+  instanceId: string;
+  hub: Hub;
+  history: History;
+  publisher: TopicPublisher;
+  limits: SessionLimits;
+  log: Logger;
+}
+
+
+export class Session {
+  readonly topics = new Set<string>();
+  private readonly bucket: TokenBucket;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    readonly app: AppConfig,
+    readonly userId: string | null,
+    private readonly socket: Socket,
+    private readonly ctx: SessionContext,
+  ) {
+    this.bucket = new TokenBucket(ctx.limits.rateLimitFramesPerSec, ctx.limits.rateLimitBurst);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  send(frame: string): void {
+    if (!this.closed) this.socket.send(frame);
+  }
+
+  /** Handles one incoming WebSocket message (text, or binary which v1 rejects). */
+  receive(raw: string | ArrayBuffer | Uint8Array): void {
+    if (typeof raw !== 'string') {
+      this.send(encodeError(null, ErrorCode.InvalidFrame, 'binary frames are not part of protocol v1; send JSON text'));
+      return;
+    }
+    if (!this.bucket.take()) {
+      this.send(encodeError(peekId(raw), ErrorCode.RateLimited, `more than ${this.ctx.limits.rateLimitFramesPerSec} frames/s; frame dropped`));
+      return;
+    }
+    // UTF-16 length bounds UTF-8 bytes from above by 3x; count bytes only when it could matter.
+    if (raw.length * 3 > this.ctx.limits.maxFrameBytes && Buffer.byteLength(raw) > this.ctx.limits.maxFrameBytes) {
+      this.send(encodeError(peekId(raw), ErrorCode.TooLarge, `frame exceeds ${this.ctx.limits.maxFrameBytes} bytes`));
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      this.send(encodeError(null, ErrorCode.InvalidFrame, 'frame is not valid JSON'));
+      return;
+    }
+    const parsed = v.safeParse(ClientFrameSchema, json);
+    if (!parsed.success) {
+      this.send(encodeError(idOf(json), ErrorCode.InvalidFrame, describeIssue(parsed.issues[0])));
+      return;
+    }
+    const frame = parsed.output;
+    switch (frame.type) {
+      case 'subscribe':
+        void this.subscribe(frame);
+        break;
+      case 'unsubscribe':
+        this.unsubscribe(frame);
+        break;
+      case 'publish':
+        void this.publish(frame);
+        break;
+      case 'ping':
+        this.send(encodePong(frame.id));
+        break;
+    }
+  }
+
+  private async subscribe(frame: SubscribeFrame): Promise<void> {
+    const fresh = [...new Set(frame.topics)].filter((t) => !this.topics.has(t));
+    if (this.topics.size + fresh.length > this.ctx.limits.maxSubscriptionsPerSession) {
+      this.send(
+        encodeError(frame.id, ErrorCode.LimitExceeded, `at most ${this.ctx.limits.maxSubscriptionsPerSession} subscriptions per session`),
+      );
+      return;
+    }
+    const since = frame.since ?? {};
+    const recovered: Record<string, boolean> = {};
+    for (const topic of frame.topics) if (since[topic] !== undefined && this.topics.has(topic)) recovered[topic] = true;
+    // Reserve synchronously so that concurrent frames see the limit and close() sees the topics.
+    for (const topic of fresh) this.topics.add(topic);
+    const results = await Promise.allSettled(fresh.map((topic) => this.attach(topic, since[topic], recovered)));
+    if (this.closed) return;
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      for (const topic of fresh) this.detach(topic);
+      this.ctx.log.error('subscribe failed', { session: this.id, error: (failed as PromiseRejectedResult).reason });
+      this.send(encodeError(frame.id, ErrorCode.Internal, 'subscribe failed; retry'));
+      return;
+    }
+    this.send(encodeAck(frame.since ? { id: frame.id, recovered } : { id: frame.id }));
+  }
+
+  /**
+   * Makes this session receive `topic`. With `since`, it replays history first: the route is
+   * added before history is read (see TopicPublisher), messages delivered meanwhile are
+   * buffered, and the buffer is merged by offset so that nothing is missed or repeated.
+   */
+  private async attach(topic: string, since: string | undefined, recovered: Record<string, boolean>): Promise<void> {
+    const { hub, history } = this.ctx;
+    const app = this.app.id;
+    if (since === undefined) {
+      await hub.join(app, topic);
+      if (!this.closed && this.topics.has(topic)) this.socket.subscribe(nativeTopic(app, topic));
+      return;
+    }
+    const buffer = hub.startRecovery(app, topic);
+    try {
+      await hub.join(app, topic);
+      const replay = await history.readSince(app, topic, since);
+      if (this.closed || !this.topics.has(topic)) return;
+      let last = since;
+      for (const entry of replay.entries) {
+        this.socket.send(encodeMessage(topic, entry.offset, entry.data));
+        last = entry.offset;
+      }
+      for (const buffered of buffer.frames) {
+        if (compareOffsets(buffered.offset, last) > 0) {
+          this.socket.send(buffered.frame);
+          last = buffered.offset;
+        }
+      }
+      // No await between the merge above and this line: nothing can slip in between.
+      this.socket.subscribe(nativeTopic(app, topic));
+      recovered[topic] = replay.recovered;
+    } finally {
+      hub.endRecovery(app, topic, buffer);
+    }
+  }
+
+  private detach(topic: string): void {
+    if (!this.topics.delete(topic)) return;
+    this.socket.unsubscribe(nativeTopic(this.app.id, topic));
+    this.ctx.hub.leave(this.app.id, topic);
+  }
+
+  private unsubscribe(frame: UnsubscribeFrame): void {
+    for (const topic of frame.topics) this.detach(topic);
+    this.send(encodeAck({ id: frame.id }));
+  }
+
+  private async publish(frame: PublishFrame): Promise<void> {
+    if (!this.app.allowClientPublish) {
+      this.send(encodeError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow client publish`));
+      return;
+    }
+    try {
+      const offset = await this.ctx.publisher.publish(this.app.id, frame.topic, frame.data);
+      this.send(encodeAck({ id: frame.id, offset }));
+    } catch (error) {
+      this.ctx.log.error('publish failed', { session: this.id, topic: frame.topic, error });
+      this.send(encodeError(frame.id, ErrorCode.Internal, 'publish failed; retry'));
+    }
+  }
+
+  /** Forgets every subscription; called once when the connection has closed. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const topic of this.topics) this.ctx.hub.leave(this.app.id, topic);
+    this.topics.clear();
+  }
+
+  /** Asks the client to leave (the runtime then calls close()). */
+  disconnect(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+}
+
+/** The `id` of a parsed frame, when it has a usable one, so errors can be correlated. */
+function idOf(json: unknown): string | null {
+  if (typeof json !== 'object' || json === null) return null;
+  const id = (json as { id?: unknown }).id;
+  return typeof id === 'string' && id.length > 0 && id.length <= 64 ? id : null;
+}
+
+/** Finds a request id in a frame that will not be parsed (too large or rate limited). */
+function peekId(raw: string): string | null {
+  const m = /"id"\s*:\s*"([^"\\]{1,64})"/.exec(raw.slice(0, 256));
+  return m ? m[1]! : null;
+}
+
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const path = issue.path?.map((p) => String(p.key)).join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+

@@ -1,0 +1,17 @@
+/**
+ * What a session needs from its WebSocket. Bun's ServerWebSocket satisfies it; keeping the
+ * session on this narrow type keeps runtime details in gateway/bun.ts.
+ */
+export interface Socket {
+  /** Returns bytes sent, 0 when dropped, -1 when queued behind backpressure. */
+  send(data: string): number;
+  /** Joins a runtime-native pub/sub topic (Bun: `ws.subscribe`). */
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** Runtime-native publish to every socket subscribed to a topic (Bun: `server.publish`). */
+export interface LocalFanout {
+  publish(nativeTopic: string, frame: string): void;
+}

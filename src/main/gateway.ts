@@ -1,0 +1,55 @@
+/**
+ * Entry point of a gateway instance (`bun start`). The composition root: reads config,
+ * picks the cluster backend, wires the Gateway, and stops it in order on SIGTERM/SIGINT.
+ */
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import type { ClusterBackend } from '../cluster/backend.ts';
+import { MemoryCluster } from '../cluster/memory/memoryBackend.ts';
+import { Gateway } from '../gateway/gateway.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`switchyard: invalid configuration: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+function createBackend(config: Config, log: Logger): ClusterBackend {
+  if (config.redisUrl) {
+    log.error('REDIS_URL is set but the Redis cluster backend is not available in this build');
+    process.exit(1);
+  }
+  return new MemoryCluster({
+    historySize: config.historySize,
+    historyMaxAgeMs: config.historyMaxAgeMs,
+    instanceTtlMs: config.instanceTtlMs,
+  }).backend(config.instanceId);
+}
+
+const config = readConfig();
+const log = createLogger(config.logLevel, { instance: config.instanceId });
+if (config.demoMode) {
+  log.warn('APPS is not set: serving the "demo" app (anonymous sessions, client publish, public secret). For development only.');
+}
+const backend = createBackend(config, log);
+const gateway = new Gateway(config, backend, log);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info('shutting down', { signal });
+  await gateway.stop();
+  await backend.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+await gateway.start();

@@ -1,0 +1,21 @@
+/**
+ * Envelopes: what one instance (or the bridge) appends to another instance's inbox.
+ * `data` carries the message payload already encoded as JSON text, so that it is encoded
+ * once at publish time and spliced into the client frame without parsing it again.
+ */
+import * as v from 'valibot';
+import { AppIdSchema, TopicSchema } from './names.ts';
+import { OffsetSchema } from './offset.ts';
+
+export const TopicMessageEnvelopeSchema = v.object({
+  kind: v.literal('message'),
+  app: AppIdSchema,
+  topic: TopicSchema,
+  offset: OffsetSchema,
+  /** JSON text of the payload. */
+  data: v.string(),
+});
+export type TopicMessageEnvelope = v.InferOutput<typeof TopicMessageEnvelopeSchema>;
+
+export const EnvelopeSchema = v.variant('kind', [TopicMessageEnvelopeSchema]);
+export type Envelope = v.InferOutput<typeof EnvelopeSchema>;

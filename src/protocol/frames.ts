@@ -1,0 +1,101 @@
+/**
+ * Wire protocol v1: every JSON text frame a client and the gateway exchange. The field names
+ * and types here are the public contract documented in docs/protocol.md.
+ */
+import * as v from 'valibot';
+import type { ErrorCode } from './codes.ts';
+import { RequestIdSchema, TopicSchema } from './names.ts';
+import { OffsetSchema } from './offset.ts';
+
+// ---- client -> server -------------------------------------------------------------------
+
+const TopicListSchema = v.pipe(v.array(TopicSchema), v.minLength(1, 'topics: at least one'));
+
+export const SubscribeFrameSchema = v.object({
+  type: v.literal('subscribe'),
+  id: RequestIdSchema,
+  topics: TopicListSchema,
+  /** Per topic, the last offset the client has seen; replay everything after it. */
+  since: v.optional(v.record(TopicSchema, OffsetSchema)),
+});
+export type SubscribeFrame = v.InferOutput<typeof SubscribeFrameSchema>;
+
+export const UnsubscribeFrameSchema = v.object({
+  type: v.literal('unsubscribe'),
+  id: RequestIdSchema,
+  topics: TopicListSchema,
+});
+export type UnsubscribeFrame = v.InferOutput<typeof UnsubscribeFrameSchema>;
+
+export const PublishFrameSchema = v.object({
+  type: v.literal('publish'),
+  id: RequestIdSchema,
+  topic: TopicSchema,
+  data: v.unknown(),
+});
+export type PublishFrame = v.InferOutput<typeof PublishFrameSchema>;
+
+export const PingFrameSchema = v.object({
+  type: v.literal('ping'),
+  id: RequestIdSchema,
+});
+export type PingFrame = v.InferOutput<typeof PingFrameSchema>;
+
+export const ClientFrameSchema = v.variant('type', [
+  SubscribeFrameSchema,
+  UnsubscribeFrameSchema,
+  PublishFrameSchema,
+  PingFrameSchema,
+]);
+export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
+
+// ---- server -> client -------------------------------------------------------------------
+
+export const WelcomeFrameSchema = v.object({
+  type: v.literal('welcome'),
+  sessionId: v.string(),
+  instanceId: v.string(),
+  userId: v.nullable(v.string()),
+});
+export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
+
+export const AckFrameSchema = v.object({
+  type: v.literal('ack'),
+  id: v.string(),
+  /** Subscribe with `since`: per topic, whether every missed message was replayed. */
+  recovered: v.optional(v.record(v.string(), v.boolean())),
+  /** Publish: the offset the message got in its topic. */
+  offset: v.optional(v.string()),
+});
+export type AckFrame = v.InferOutput<typeof AckFrameSchema>;
+
+export const MessageFrameSchema = v.object({
+  type: v.literal('message'),
+  topic: v.string(),
+  offset: v.string(),
+  data: v.unknown(),
+});
+export type MessageFrame = v.InferOutput<typeof MessageFrameSchema>;
+
+export const ErrorFrameSchema = v.object({
+  type: v.literal('error'),
+  id: v.nullable(v.string()),
+  code: v.string(),
+  message: v.string(),
+});
+export type ErrorFrame = v.InferOutput<typeof ErrorFrameSchema> & { code: ErrorCode | (string & {}) };
+
+export const PongFrameSchema = v.object({
+  type: v.literal('pong'),
+  id: v.string(),
+});
+export type PongFrame = v.InferOutput<typeof PongFrameSchema>;
+
+export const ServerFrameSchema = v.variant('type', [
+  WelcomeFrameSchema,
+  AckFrameSchema,
+  MessageFrameSchema,
+  ErrorFrameSchema,
+  PongFrameSchema,
+]);
+export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;

@@ -1,0 +1,7 @@
+/** The wire contract shared by the gateway, the bridge and the client SDK. */
+export * from './codes.ts';
+export * from './names.ts';
+export * from './offset.ts';
+export * from './frames.ts';
+export * from './envelope.ts';
+export * from './api.ts';

@@ -1,0 +1,19 @@
+import { expect, test } from 'bun:test';
+import { MemoryHistory } from '../../src/cluster/memory/memoryHistory.ts';
+import { historyContract } from './contracts/history.contract.ts';
+
+historyContract('memory', (size) => new MemoryHistory(size, 60_000));
+
+test('memory history drops messages older than maxAgeMs', async () => {
+  let now = 1_000_000;
+  const h = new MemoryHistory(100, 1000, () => now);
+  const first = await h.append('a', 't', '1');
+  now += 600;
+  await h.append('a', 't', '2');
+  now += 600;
+  const r = await h.readSince('a', 't', first);
+  expect(r.entries.map((e) => e.data)).toEqual(['2']);
+  expect(r.recovered).toBe(true);
+  const r0 = await h.readSince('a', 't', '0-0');
+  expect(r0.recovered).toBe(false);
+});

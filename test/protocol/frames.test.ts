@@ -1,0 +1,75 @@
+import { describe, expect, test } from 'bun:test';
+import * as v from 'valibot';
+import { ClientFrameSchema, ServerFrameSchema } from '../../src/protocol/frames.ts';
+import { CloseCode, shouldReconnect } from '../../src/protocol/codes.ts';
+import { compareOffsets, OffsetSchema } from '../../src/protocol/offset.ts';
+import { TopicSchema } from '../../src/protocol/names.ts';
+
+describe('client frames', () => {
+  test('accepts the documented frames', () => {
+    const frames = [
+      { type: 'subscribe', id: '1', topics: ['a', 'b'], since: { a: '12-0' } },
+      { type: 'unsubscribe', id: '2', topics: ['a'] },
+      { type: 'publish', id: '3', topic: 'a', data: { x: [1, 2] } },
+      { type: 'publish', id: '3b', topic: 'a', data: null },
+      { type: 'ping', id: '4' },
+    ];
+    for (const f of frames) expect(v.safeParse(ClientFrameSchema, f).success).toBe(true);
+  });
+
+  test('rejects unknown types, wrong field types and missing fields', () => {
+    const bad = [
+      { type: 'hello', id: '1' },
+      { type: 'subscribe', id: 1, topics: ['a'] },
+      { type: 'subscribe', id: '1', topics: 'a' },
+      { type: 'subscribe', id: '1', topics: [] },
+      { type: 'subscribe', id: '1', topics: ['a'], since: { a: 'yesterday' } },
+      { type: 'publish', id: '1', topic: 'a' },
+      { type: 'ping' },
+      { type: 'ping', id: '' },
+      { type: 'ping', id: 'x'.repeat(65) },
+    ];
+    for (const f of bad) expect(v.safeParse(ClientFrameSchema, f).success).toBe(false);
+  });
+
+  test('topic names: bounded alphabet and length', () => {
+    for (const ok of ['a', 'news.eu', 'doc:42/cursor', 'user@example=1#x', 'x'.repeat(200)]) expect(v.is(TopicSchema, ok)).toBe(true);
+    for (const bad of ['', ' ', 'a b', 'x'.repeat(201), 'é', 'a\nb', 'a"b']) expect(v.is(TopicSchema, bad)).toBe(false);
+  });
+});
+
+describe('server frames', () => {
+  test('the documented server frames parse', () => {
+    const frames = [
+      { type: 'welcome', sessionId: 's', instanceId: 'i', userId: null },
+      { type: 'ack', id: '1', recovered: { a: true } },
+      { type: 'message', topic: 'a', offset: '1-0', data: 'x' },
+      { type: 'error', id: null, code: 'invalid_frame', message: 'm' },
+      { type: 'pong', id: '4' },
+    ];
+    for (const f of frames) expect(v.safeParse(ServerFrameSchema, f).success).toBe(true);
+  });
+});
+
+describe('offsets', () => {
+  test('compare numerically by milliseconds, then sequence', () => {
+    expect(compareOffsets('2-0', '10-0')).toBeLessThan(0);
+    expect(compareOffsets('10-2', '10-10')).toBeLessThan(0);
+    expect(compareOffsets('10-3', '10-3')).toBe(0);
+    expect(compareOffsets('11-0', '10-99')).toBeGreaterThan(0);
+    expect(v.is(OffsetSchema, '1795240083435-0')).toBe(true);
+    expect(v.is(OffsetSchema, '-1')).toBe(false);
+  });
+});
+
+describe('close codes', () => {
+  test('4000-4499 reconnect, 4500-4999 are terminal', () => {
+    expect(shouldReconnect(CloseCode.Draining)).toBe(true);
+    expect(shouldReconnect(CloseCode.SlowConsumer)).toBe(true);
+    expect(shouldReconnect(CloseCode.NotReady)).toBe(true);
+    expect(shouldReconnect(CloseCode.Unauthorized)).toBe(false);
+    expect(shouldReconnect(CloseCode.UnknownApp)).toBe(false);
+    expect(shouldReconnect(CloseCode.Normal)).toBe(false);
+    expect(shouldReconnect(1006)).toBe(true);
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * Starts a gateway inside the test process on a free port, with the in-memory backend (or
+ * a given one), and stops it afterwards.
+ */
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { ClusterBackend } from '../../src/cluster/backend.ts';
+import { MemoryCluster } from '../../src/cluster/memory/memoryBackend.ts';
+import { Gateway } from '../../src/gateway/gateway.ts';
+import { silentLogger } from '../../src/lib/log.ts';
+
+export const APP_A = { id: 'app-a', secret: 'secret-of-app-a-0123456789', allowAnonymous: true, allowClientPublish: true };
+export const APP_B = { id: 'app-b', secret: 'secret-of-app-b-0123456789', allowAnonymous: true, allowClientPublish: true };
+/** Server-side publish only, tokens required. */
+export const APP_STRICT = { id: 'strict', secret: 'secret-of-strict-0123456789' };
+
+export interface TestGateway {
+  gateway: Gateway;
+  config: Config;
+  /** http://127.0.0.1:port */
+  http: string;
+  /** ws://127.0.0.1:port/ws?app=<app> */
+  wsUrl(app: string, token?: string): string;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(env: Record<string, string> = {}, backend?: ClusterBackend): Promise<TestGateway> {
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    APPS: JSON.stringify([APP_A, APP_B, APP_STRICT]),
+    DRAIN_TIMEOUT_MS: '2000',
+    ...env,
+  });
+  const cluster = backend ?? new MemoryCluster({ historySize: config.historySize, historyMaxAgeMs: config.historyMaxAgeMs }).backend(config.instanceId);
+  const gateway = new Gateway(config, cluster, silentLogger);
+  await gateway.start();
+  const http = `http://127.0.0.1:${gateway.port}`;
+  return {
+    gateway,
+    config,
+    http,
+    wsUrl: (app, token) => `ws://127.0.0.1:${gateway.port}/ws?app=${encodeURIComponent(app)}${token ? `&token=${encodeURIComponent(token)}` : ''}`,
+    stop: async () => {
+      await gateway.stop();
+      await cluster.close();
+    },
+  };
+}
+
+/** POST /api/apps/:app/publish with the app's secret. */
+export async function publishHttp(http: string, app: { id: string; secret: string }, topic: string, data: unknown): Promise<string> {
+  const res = await fetch(`${http}/api/apps/${app.id}/publish`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${app.secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ topic, data }),
+  });
+  if (!res.ok) throw new Error(`publish failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { offset: string }).offset;
+}

@@ -1,0 +1,65 @@
+/** Spawns real gateway processes (`bun src/main/gateway.ts`) for tests, and stops them by PID. */
+import type { Subprocess } from 'bun';
+import { waitFor } from '../../src/lib/waitFor.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+export interface GatewayProcess {
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>;
+  port: number;
+  /** Lines the process wrote to stdout so far. */
+  output: string[];
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+/** Asks the OS for a free port by binding port 0 and releasing it. */
+export function freePort(): number {
+  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() });
+  const port = server.port!;
+  server.stop(true);
+  return port;
+}
+
+export async function spawnGateway(env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const port = freePort();
+  const proc = Bun.spawn(['bun', 'src/main/gateway.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const output: string[] = [];
+  void (async () => {
+    const decoder = new TextDecoder();
+    let rest = '';
+    for await (const chunk of proc.stdout) {
+      rest += decoder.decode(chunk);
+      const lines = rest.split('\n');
+      rest = lines.pop()!;
+      output.push(...lines);
+    }
+  })();
+  const handle: GatewayProcess = {
+    proc,
+    port,
+    output,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null) proc.kill(signal);
+      return await proc.exited;
+    },
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`gateway exited with ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
+        return fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+      },
+      { timeoutMs: 10_000, what: `gateway on port ${port}` },
+    );
+  } catch (error) {
+    await handle.stop('SIGKILL');
+    throw error;
+  }
+  return handle;
+}
