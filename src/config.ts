@@ -149,7 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as LogLevel,
     maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 64 * 1024, 256, 16 * 1024 * 1024),
     maxSubscriptionsPerSession: int(env, 'MAX_SUBSCRIPTIONS_PER_SESSION', 100, 1, 100_000),
-    historySize: int(env, 'HISTORY_SIZE', 1000, 0, 10_000_000),
+    historySize: int(env, 'HISTORY_SIZE', 1000, 1, 10_000_000),
     historyMaxAgeMs: int(env, 'HISTORY_MAX_AGE_MS', 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
     rateLimitFramesPerSec: int(env, 'RATE_LIMIT_FRAMES_PER_SEC', 100, 1, 1_000_000),
     rateLimitBurst: int(env, 'RATE_LIMIT_BURST', 200, 1, 10_000_000),

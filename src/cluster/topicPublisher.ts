@@ -22,10 +22,10 @@ export class TopicPublisher {
 
   /** Publishes a payload that is already JSON text. */
   async publishEncoded(app: string, topic: string, data: string): Promise<string> {
-    const offset = await this.history.append(app, topic, data);
+    const { offset, prev } = await this.history.append(app, topic, data);
     const targets = await this.routes.instancesFor(app, topic);
     if (targets.length > 0) {
-      await this.inbox.send(targets.map((instanceId) => ({ instanceId, envelope: { kind: 'message', app, topic, offset, data } })));
+      await this.inbox.send(targets.map((instanceId) => ({ instanceId, envelope: { kind: 'message', app, topic, offset, prev, data } })));
     }
     return offset;
   }

@@ -40,7 +40,7 @@ export class Gateway implements Service {
     this.log = log;
     this.maxFrameBytes = config.maxFrameBytes;
     this.tenants = new Tenants(config.apps);
-    this.hub = new Hub(config.instanceId, backend.routes, log);
+    this.hub = new Hub(config.instanceId, backend.routes, backend.history, log);
     this.publisher = new TopicPublisher(backend.history, backend.routes, backend.inbox);
     this.ctx = {
       instanceId: config.instanceId,
@@ -96,14 +96,19 @@ export class Gateway implements Service {
     }
   }
 
-  private onEnvelopes(envelopes: readonly Envelope[]): void {
+  /** Delivers a batch from the inbox; resolves when all of it went out (then it is acknowledged). */
+  private onEnvelopes(envelopes: readonly Envelope[]): Promise<void> | void {
+    let pending: Promise<void>[] | null = null;
     for (const envelope of envelopes) {
+      let done: Promise<void> | void;
       switch (envelope.kind) {
         case 'message':
-          this.hub.deliver(envelope);
+          done = this.hub.deliver(envelope);
           break;
       }
+      if (done) (pending ??= []).push(done);
     }
+    if (pending) return Promise.all(pending).then(() => {});
   }
 
   isReady(): boolean {

@@ -1,35 +1,79 @@
 /**
- * The local hub: the index of this instance's subscriptions. It keeps the topic routes in
- * the cluster in step with local interest (route added with the first local subscriber,
- * removed with the last) and fans inbox messages out through the runtime's native pub/sub,
- * so that a message is encoded once per topic, never once per subscriber.
+ * The local hub: the index of this instance's subscriptions, and the one place where inbox
+ * messages become client frames.
+ *
+ * - Routes: the instance's route for a topic is added with the first local subscriber and
+ *   removed with the last, one operation at a time per topic.
+ * - Order: per topic, messages go out in offset order, exactly once. Every envelope names
+ *   its predecessor (`prev`); an envelope whose predecessor was not delivered yet (two
+ *   publishers raced) makes the hub fill the gap from history first, and an envelope at or
+ *   below what was already delivered is dropped.
+ * - Fan-out: a message is encoded once and handed to the runtime's native pub/sub, never
+ *   once per subscriber.
+ * - Recovery: a session replaying history gets live messages through a RecoveryBuffer until
+ *   the hub has caught up with its replay, then joins the native topic.
  */
+import type { History } from '../cluster/history.ts';
 import type { TopicRoutes } from '../cluster/routes.ts';
 import type { TopicMessageEnvelope } from '../protocol/envelope.ts';
+import { compareOffsets } from '../protocol/offset.ts';
 import { SerialQueue } from '../lib/serialQueue.ts';
 import type { Logger } from '../lib/log.ts';
 import { encodeMessage } from './frames.ts';
 import type { LocalFanout } from './socket.ts';
-
-/** Messages that arrive for a topic while a session replays its history. */
-export interface RecoveryBuffer {
-  frames: { offset: string; frame: string }[];
-}
 
 /** The runtime topic name for (app, topic). App IDs cannot contain ':', so this is unambiguous. */
 export function nativeTopic(app: string, topic: string): string {
   return `${app}:${topic}`;
 }
 
+/** Where a recovering session's live messages go. */
+export interface RecoverySink {
+  send(frame: string): void;
+  /** Joins the native topic; called once, when the session no longer needs the buffer. */
+  subscribeNative(): void;
+}
+
+/**
+ * A session's view of a topic while it recovers. `buffering`: it is still replaying history,
+ * frames wait here. `following`: replay is done up to `last`; frames above it are forwarded
+ * one by one until the hub has delivered `last` itself.
+ */
+export class RecoveryBuffer {
+  mode: 'buffering' | 'following' = 'buffering';
+  last = '';
+  readonly frames: { offset: string; frame: string }[] = [];
+  constructor(readonly topic: LocalTopic, readonly sink: RecoverySink) {}
+}
+
+class LocalTopic {
+  subscribers = 0;
+  /** Offset of the newest message delivered (or known to be owed to nobody here); null until joined. */
+  last: string | null = null;
+  /** Envelopes waiting for the join to finish or for a gap to be filled. */
+  readonly queue: TopicMessageEnvelope[] = [];
+  /** Set while a gap is being filled: settles when the queue has drained again. */
+  filling: Promise<void> | null = null;
+  readonly recovering = new Set<RecoveryBuffer>();
+  joined: Promise<void> = Promise.resolve();
+  constructor(readonly app: string, readonly topic: string, readonly key: string) {}
+}
+
 export class Hub {
-  private readonly counts = new Map<string, number>();
-  private readonly recovering = new Map<string, Set<RecoveryBuffer>>();
+  private readonly topics = new Map<string, LocalTopic>();
   private readonly routeOps = new SerialQueue();
   private fanout: LocalFanout | null = null;
-  /** Messages delivered to local topics (one per topic, not per subscriber). */
-  deliveredMessages = 0;
+  /** Messages emitted to local topics (one per topic, not per subscriber). */
+  emittedMessages = 0;
+  /** Messages fetched from history to fill a gap. */
+  backfilledMessages = 0;
 
-  constructor(private readonly instanceId: string, private readonly routes: TopicRoutes, private readonly log: Logger) {}
+  constructor(
+    private readonly instanceId: string,
+    private readonly routes: TopicRoutes,
+    private readonly history: History,
+    private readonly log: Logger,
+  ) {}
 
   attach(fanout: LocalFanout): void {
     this.fanout = fanout;
@@ -37,31 +81,40 @@ export class Hub {
 
   /** Number of distinct (app, topic) pairs with local subscribers. */
   get topicCount(): number {
-    return this.counts.size;
+    return this.topics.size;
   }
 
   /**
-   * Counts one more local subscriber; resolves once this instance is in the topic's route
-   * (immediately when it already was).
+   * Counts one more local subscriber; resolves once this instance is in the topic's route.
+   * The history head is read before the route is added: messages published in between are
+   * then filled from history rather than missed.
    */
   join(app: string, topic: string): Promise<void> {
     const key = nativeTopic(app, topic);
-    const count = this.counts.get(key) ?? 0;
-    this.counts.set(key, count + 1);
-    if (count === 0) return this.routeOps.run(key, () => this.routes.add(app, topic, this.instanceId));
-    return this.routeOps.idle(key);
+    let t = this.topics.get(key);
+    if (!t) {
+      const created = new LocalTopic(app, topic, key);
+      t = created;
+      this.topics.set(key, created);
+      created.joined = this.routeOps.run(key, async () => {
+        const head = await this.history.head(app, topic);
+        await this.routes.add(app, topic, this.instanceId);
+        created.last = head;
+        await this.drain(created);
+      });
+    }
+    t.subscribers += 1;
+    return t.joined;
   }
 
   /** Counts one subscriber less; the last one out removes the route. */
   leave(app: string, topic: string): void {
     const key = nativeTopic(app, topic);
-    const count = this.counts.get(key);
-    if (count === undefined) return;
-    if (count > 1) {
-      this.counts.set(key, count - 1);
-      return;
-    }
-    this.counts.delete(key);
+    const t = this.topics.get(key);
+    if (!t) return;
+    t.subscribers -= 1;
+    if (t.subscribers > 0) return;
+    this.topics.delete(key);
     this.routeOps
       .run(key, () => this.routes.remove(app, topic, this.instanceId))
       .catch((error) => this.log.warn('route remove failed', { app, topic, error }));
@@ -69,41 +122,109 @@ export class Hub {
 
   /** Re-adds every local route (after the cluster store lost them, e.g. a Redis restart). */
   async restoreRoutes(): Promise<void> {
-    await Promise.all(
-      [...this.counts.keys()].map((key) => {
-        const sep = key.indexOf(':');
-        return this.routes.add(key.slice(0, sep), key.slice(sep + 1), this.instanceId);
-      }),
-    );
+    await Promise.all([...this.topics.values()].map((t) => this.routes.add(t.app, t.topic, this.instanceId)));
   }
 
-  startRecovery(app: string, topic: string): RecoveryBuffer {
-    const key = nativeTopic(app, topic);
-    const buffer: RecoveryBuffer = { frames: [] };
-    let set = this.recovering.get(key);
-    if (!set) {
-      set = new Set();
-      this.recovering.set(key, set);
-    }
-    set.add(buffer);
+  /**
+   * Starts buffering live messages of a topic for a session about to replay history. Call
+   * right after join(), before awaiting it, so that nothing emitted after the join is missed.
+   */
+  startRecovery(app: string, topic: string, sink: RecoverySink): RecoveryBuffer {
+    const t = this.topics.get(nativeTopic(app, topic));
+    if (!t) throw new Error(`startRecovery before join: ${app}:${topic}`);
+    const buffer = new RecoveryBuffer(t, sink);
+    t.recovering.add(buffer);
     return buffer;
   }
 
-  endRecovery(app: string, topic: string, buffer: RecoveryBuffer): void {
-    const key = nativeTopic(app, topic);
-    const set = this.recovering.get(key);
-    if (!set) return;
-    set.delete(buffer);
-    if (set.size === 0) this.recovering.delete(key);
+  /**
+   * Replay is done up to `last`. If the hub already delivered `last`, the session joins the
+   * native topic now; otherwise it follows the hub until it does.
+   */
+  finishRecovery(buffer: RecoveryBuffer, last: string): void {
+    const t = buffer.topic;
+    if (t.last !== null && compareOffsets(t.last, last) >= 0) {
+      t.recovering.delete(buffer);
+      buffer.sink.subscribeNative();
+      return;
+    }
+    buffer.mode = 'following';
+    buffer.last = last;
   }
 
-  deliver(envelope: TopicMessageEnvelope): void {
-    const key = nativeTopic(envelope.app, envelope.topic);
-    if (!this.counts.has(key)) return;
-    const frame = encodeMessage(envelope.topic, envelope.offset, envelope.data);
-    const buffers = this.recovering.get(key);
-    if (buffers) for (const b of buffers) b.frames.push({ offset: envelope.offset, frame });
-    this.fanout?.publish(key, frame);
-    this.deliveredMessages += 1;
+  /** Forgets a buffer (the session left or failed). */
+  endRecovery(buffer: RecoveryBuffer): void {
+    buffer.topic.recovering.delete(buffer);
+  }
+
+  /** Delivers inbox envelopes; the promise (if any) settles once they all went out. */
+  deliver(envelope: TopicMessageEnvelope): Promise<void> | void {
+    const t = this.topics.get(nativeTopic(envelope.app, envelope.topic));
+    if (!t || t.subscribers === 0) return;
+    t.queue.push(envelope);
+    if (t.last === null) return t.joined;
+    if (t.filling) return t.filling;
+    return this.drain(t);
+  }
+
+  /** Emits queued envelopes in order; pauses to fill a gap from history. */
+  private drain(t: LocalTopic): Promise<void> | void {
+    while (t.queue.length > 0) {
+      const envelope = t.queue[0]!;
+      const last = t.last!;
+      if (compareOffsets(envelope.offset, last) <= 0) {
+        t.queue.shift();
+        continue;
+      }
+      if (compareOffsets(envelope.prev, last) > 0) {
+        t.filling = this.fill(t, last, envelope).finally(() => {
+          t.filling = null;
+          return this.drain(t);
+        });
+        return t.filling;
+      }
+      t.queue.shift();
+      this.emit(t, envelope.offset, envelope.data);
+    }
+  }
+
+  private async fill(t: LocalTopic, after: string, next: TopicMessageEnvelope): Promise<void> {
+    try {
+      const missing = await this.history.readBetween(t.app, t.topic, after, next.offset);
+      for (const entry of missing) {
+        if (compareOffsets(entry.offset, t.last!) > 0) {
+          this.emit(t, entry.offset, entry.data);
+          this.backfilledMessages += 1;
+        }
+      }
+      if (compareOffsets(t.last!, next.prev) < 0) {
+        this.log.warn('gap not in history any more', { app: t.app, topic: t.topic, after: t.last, prev: next.prev });
+      }
+    } catch (error) {
+      this.log.error('gap fill failed; delivering what arrived', { app: t.app, topic: t.topic, error });
+    }
+    // Whatever history had is out; the next envelope goes out even if the gap remains.
+    if (compareOffsets(t.last!, next.prev) < 0) t.last = next.prev;
+  }
+
+  private emit(t: LocalTopic, offset: string, data: string): void {
+    const frame = encodeMessage(t.topic, offset, data);
+    this.fanout?.publish(t.key, frame);
+    t.last = offset;
+    this.emittedMessages += 1;
+    for (const buffer of t.recovering) {
+      if (buffer.mode === 'buffering') {
+        buffer.frames.push({ offset, frame });
+        continue;
+      }
+      if (compareOffsets(offset, buffer.last) > 0) {
+        buffer.sink.send(frame);
+        buffer.last = offset;
+      }
+      if (compareOffsets(offset, buffer.last) >= 0) {
+        t.recovering.delete(buffer);
+        buffer.sink.subscribeNative();
+      }
+    }
   }
 }

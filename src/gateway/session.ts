@@ -13,7 +13,7 @@ import { compareOffsets } from '../protocol/offset.ts';
 import type { Logger } from '../lib/log.ts';
 import { TokenBucket } from '../lib/tokenBucket.ts';
 import { encodeAck, encodeError, encodeMessage, encodePong } from './frames.ts';
-import { nativeTopic, type Hub } from './hub.ts';
+import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
 import type { Socket } from './socket.ts';
 
 export interface SessionLimits {
@@ -36,6 +36,8 @@ export interface SessionContext {
 
 export class Session {
   readonly topics = new Set<string>();
+  /** Topics whose live messages still come through the hub's recovery buffer. */
+  private readonly recoveries = new Map<string, RecoveryBuffer>();
   private readonly bucket: TokenBucket;
   private closed = false;
 
@@ -128,20 +130,31 @@ export class Session {
 
   /**
    * Makes this session receive `topic`. With `since`, it replays history first: the route is
-   * added before history is read (see TopicPublisher), messages delivered meanwhile are
-   * buffered, and the buffer is merged by offset so that nothing is missed or repeated.
+   * added before history is read (see TopicPublisher), live messages emitted meanwhile are
+   * buffered and merged by offset, and the hub hands the session over to native fan-out once
+   * it has caught up with the replay (see Hub), so that nothing is missed or repeated.
    */
   private async attach(topic: string, since: string | undefined, recovered: Record<string, boolean>): Promise<void> {
     const { hub, history } = this.ctx;
     const app = this.app.id;
+    const native = nativeTopic(app, topic);
+    const joined = hub.join(app, topic);
     if (since === undefined) {
-      await hub.join(app, topic);
-      if (!this.closed && this.topics.has(topic)) this.socket.subscribe(nativeTopic(app, topic));
+      await joined;
+      if (!this.closed && this.topics.has(topic)) this.socket.subscribe(native);
       return;
     }
-    const buffer = hub.startRecovery(app, topic);
+    // No await between join() and startRecovery(): nothing emitted after the join is missed.
+    const buffer = hub.startRecovery(app, topic, {
+      send: (frame) => this.send(frame),
+      subscribeNative: () => {
+        this.recoveries.delete(topic);
+        if (!this.closed && this.topics.has(topic)) this.socket.subscribe(native);
+      },
+    });
+    this.recoveries.set(topic, buffer);
     try {
-      await hub.join(app, topic);
+      await joined;
       const replay = await history.readSince(app, topic, since);
       if (this.closed || !this.topics.has(topic)) return;
       let last = since;
@@ -155,16 +168,26 @@ export class Session {
           last = buffered.offset;
         }
       }
-      // No await between the merge above and this line: nothing can slip in between.
-      this.socket.subscribe(nativeTopic(app, topic));
+      buffer.frames.length = 0;
+      // Synchronous from the merge to here: no message can slip in between.
+      hub.finishRecovery(buffer, last);
       recovered[topic] = replay.recovered;
-    } finally {
-      hub.endRecovery(app, topic, buffer);
+    } catch (error) {
+      this.endRecovery(topic);
+      throw error;
     }
+  }
+
+  private endRecovery(topic: string): void {
+    const buffer = this.recoveries.get(topic);
+    if (!buffer) return;
+    this.recoveries.delete(topic);
+    this.ctx.hub.endRecovery(buffer);
   }
 
   private detach(topic: string): void {
     if (!this.topics.delete(topic)) return;
+    this.endRecovery(topic);
     this.socket.unsubscribe(nativeTopic(this.app.id, topic));
     this.ctx.hub.leave(this.app.id, topic);
   }
@@ -192,6 +215,7 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const topic of this.recoveries.keys()) this.endRecovery(topic);
     for (const topic of this.topics) this.ctx.hub.leave(this.app.id, topic);
     this.topics.clear();
   }

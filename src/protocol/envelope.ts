@@ -12,6 +12,8 @@ export const TopicMessageEnvelopeSchema = v.object({
   app: AppIdSchema,
   topic: TopicSchema,
   offset: OffsetSchema,
+  /** Offset of the topic's previous message: lets the receiver see a gap and fill it from history. */
+  prev: OffsetSchema,
   /** JSON text of the payload. */
   data: v.string(),
 });

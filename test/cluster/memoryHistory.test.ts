@@ -7,7 +7,7 @@ historyContract('memory', (size) => new MemoryHistory(size, 60_000));
 test('memory history drops messages older than maxAgeMs', async () => {
   let now = 1_000_000;
   const h = new MemoryHistory(100, 1000, () => now);
-  const first = await h.append('a', 't', '1');
+  const { offset: first } = await h.append('a', 't', '1');
   now += 600;
   await h.append('a', 't', '2');
   now += 600;

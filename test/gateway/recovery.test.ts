@@ -84,6 +84,8 @@ test('messages published around the history read are merged without gap or dupli
   let armed = false;
   const history = {
     append: inner.append.bind(inner),
+    readBetween: inner.readBetween.bind(inner),
+    head: inner.head.bind(inner),
     async readSince(app: string, topic: string, since: string) {
       if (armed) for (let i = 0; i < 3; i++) await publisher.publish(app, topic, `before-read-${i}`);
       const result = await inner.readSince(app, topic, since);

@@ -6,10 +6,13 @@
 import type { Envelope } from '../../protocol/envelope.ts';
 import type { ClusterBackend } from '../backend.ts';
 import type { History } from '../history.ts';
-import type { Addressed, EnvelopeHandler, Inbox } from '../inbox.ts';
+import type { EnvelopeHandler, Inbox } from '../inbox.ts';
 import type { InstanceInfo, InstanceRegistry } from '../registry.ts';
 import type { TopicRoutes } from '../routes.ts';
 import { MemoryHistory } from './memoryHistory.ts';
+import { MemoryInbox } from './memoryInbox.ts';
+import { MemoryRegistry } from './memoryRegistry.ts';
+import { MemoryRoutes } from './memoryRoutes.ts';
 
 export interface MemoryClusterOptions {
   /** Messages kept per topic. @default 1000 */
@@ -49,73 +52,6 @@ export class MemoryCluster {
 
   backend(instanceId: string): ClusterBackend {
     return new MemoryBackend(this, instanceId);
-  }
-}
-
-class MemoryInbox implements Inbox {
-  constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {}
-
-  async send(batch: readonly Addressed[]): Promise<void> {
-    for (const { instanceId, envelope } of batch) {
-      const state = this.cluster.inboxState(instanceId);
-      if (state.handler) await state.handler([envelope]);
-      else state.backlog.push(envelope);
-    }
-  }
-
-  async start(handler: EnvelopeHandler): Promise<void> {
-    const state = this.cluster.inboxState(this.instanceId);
-    state.handler = handler;
-    const backlog = state.backlog.splice(0);
-    if (backlog.length > 0) await handler(backlog);
-  }
-
-  async stop(): Promise<void> {
-    this.cluster.inboxState(this.instanceId).handler = null;
-  }
-}
-
-class MemoryRoutes implements TopicRoutes {
-  constructor(private readonly routes: Map<string, Set<string>>) {}
-
-  async add(app: string, topic: string, instanceId: string): Promise<void> {
-    const key = `${app}:${topic}`;
-    let set = this.routes.get(key);
-    if (!set) {
-      set = new Set();
-      this.routes.set(key, set);
-    }
-    set.add(instanceId);
-  }
-
-  async remove(app: string, topic: string, instanceId: string): Promise<void> {
-    const key = `${app}:${topic}`;
-    const set = this.routes.get(key);
-    if (!set) return;
-    set.delete(instanceId);
-    if (set.size === 0) this.routes.delete(key);
-  }
-
-  async instancesFor(app: string, topic: string): Promise<string[]> {
-    const set = this.routes.get(`${app}:${topic}`);
-    return set ? [...set] : [];
-  }
-}
-
-class MemoryRegistry implements InstanceRegistry {
-  constructor(private readonly cluster: MemoryCluster) {}
-
-  async heartbeat(info: InstanceInfo): Promise<void> {
-    this.cluster.instances.set(info.id, { ...info });
-  }
-
-  async live(): Promise<InstanceInfo[]> {
-    const cutoff = Date.now() - this.cluster.instanceTtlMs;
-    return [...this.cluster.instances.values()].filter((i) => i.heartbeatAtMs >= cutoff);
-  }
-
-  async remove(instanceId: string): Promise<void> {
-    this.cluster.instances.delete(instanceId);
   }
 }
 

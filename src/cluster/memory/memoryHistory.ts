@@ -3,7 +3,7 @@
  * shape (`<ms>-<seq>`) so that both backends compare them the same way.
  */
 import { compareOffsets } from '../../protocol/offset.ts';
-import type { History, HistoryEntry, Recovery } from '../history.ts';
+import { ORIGIN_OFFSET, type Appended, type History, type HistoryEntry, type Recovery } from '../history.ts';
 
 interface Stored extends HistoryEntry {
   atMs: number;
@@ -14,8 +14,12 @@ class TopicLog {
   private head = 0;
   private lastMs = 0;
   private lastSeq = 0;
-  /** Offset of the newest entry ever dropped; anything at or before it is gone. */
-  private droppedUpTo = '0-0';
+  /**
+   * Everything at or before this offset is unknown to this log: dropped by trimming, or
+   * from before the log existed (set on the first append, so that an offset a previous
+   * process issued is never vouched for).
+   */
+  private droppedUpTo = ORIGIN_OFFSET;
 
   constructor(private readonly size: number, private readonly maxAgeMs: number) {}
 
@@ -23,7 +27,9 @@ class TopicLog {
     return `${this.lastMs}-${this.lastSeq}`;
   }
 
-  append(data: string, nowMs: number): string {
+  append(data: string, nowMs: number): Appended {
+    const prev = this.lastOffset;
+    const first = prev === ORIGIN_OFFSET;
     if (nowMs > this.lastMs) {
       this.lastMs = nowMs;
       this.lastSeq = 0;
@@ -31,25 +37,28 @@ class TopicLog {
       this.lastSeq += 1;
     }
     const offset = this.lastOffset;
+    if (first) this.droppedUpTo = predecessor(offset);
     this.entries.push({ offset, data, atMs: nowMs });
     this.trim(nowMs);
-    return offset;
+    return { offset, prev };
   }
 
   readSince(since: string, nowMs: number): Recovery {
     this.trim(nowMs);
-    // An offset this log never issued (from before a restart, or another deployment)
-    // cannot be vouched for.
+    // An offset this log never issued (from another process or deployment) cannot be vouched for.
     if (compareOffsets(since, this.lastOffset) > 0) return { recovered: false, entries: [] };
-    const recovered = compareOffsets(since, this.droppedUpTo) >= 0;
-    const entries: HistoryEntry[] = [];
+    return { recovered: compareOffsets(since, this.droppedUpTo) >= 0, entries: this.between(since, null) };
+  }
+
+  /** Entries with after < offset < before (no upper bound when before is null), oldest first. */
+  between(after: string, before: string | null): HistoryEntry[] {
+    const out: HistoryEntry[] = [];
     for (let i = this.entries.length - 1; i >= this.head; i--) {
       const e = this.entries[i]!;
-      if (compareOffsets(e.offset, since) <= 0) break;
-      entries.push({ offset: e.offset, data: e.data });
+      if (compareOffsets(e.offset, after) <= 0) break;
+      if (before === null || compareOffsets(e.offset, before) < 0) out.push({ offset: e.offset, data: e.data });
     }
-    entries.reverse();
-    return { recovered, entries };
+    return out.reverse();
   }
 
   private trim(nowMs: number): void {
@@ -66,6 +75,12 @@ class TopicLog {
   }
 }
 
+/** The largest offset below `offset`. */
+function predecessor(offset: string): string {
+  const [ms, seq] = offset.split('-').map(Number) as [number, number];
+  return seq > 0 ? `${ms}-${seq - 1}` : `${ms - 1}-${Number.MAX_SAFE_INTEGER}`;
+}
+
 export class MemoryHistory implements History {
   private readonly logs = new Map<string, TopicLog>();
 
@@ -76,23 +91,27 @@ export class MemoryHistory implements History {
    */
   constructor(private readonly size: number, private readonly maxAgeMs: number, private readonly now: () => number = Date.now) {}
 
-  private log(app: string, topic: string): TopicLog {
+  async append(app: string, topic: string, data: string): Promise<Appended> {
     const key = `${app}:${topic}`;
     let log = this.logs.get(key);
     if (!log) {
       log = new TopicLog(this.size, this.maxAgeMs);
       this.logs.set(key, log);
     }
-    return log;
-  }
-
-  async append(app: string, topic: string, data: string): Promise<string> {
-    return this.log(app, topic).append(data, this.now());
+    return log.append(data, this.now());
   }
 
   async readSince(app: string, topic: string, since: string): Promise<Recovery> {
     const log = this.logs.get(`${app}:${topic}`);
     if (!log) return { recovered: false, entries: [] };
     return log.readSince(since, this.now());
+  }
+
+  async readBetween(app: string, topic: string, after: string, before: string): Promise<HistoryEntry[]> {
+    return this.logs.get(`${app}:${topic}`)?.between(after, before) ?? [];
+  }
+
+  async head(app: string, topic: string): Promise<string> {
+    return this.logs.get(`${app}:${topic}`)?.lastOffset ?? ORIGIN_OFFSET;
   }
 }

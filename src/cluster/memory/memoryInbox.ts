@@ -1,0 +1,26 @@
+/** In-memory Inbox: envelopes go straight to the target instance's handler, or wait in its backlog. */
+import type { Addressed, EnvelopeHandler, Inbox } from '../inbox.ts';
+import type { MemoryCluster } from './memoryBackend.ts';
+
+export class MemoryInbox implements Inbox {
+  constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {}
+
+  async send(batch: readonly Addressed[]): Promise<void> {
+    for (const { instanceId, envelope } of batch) {
+      const state = this.cluster.inboxState(instanceId);
+      if (state.handler) await state.handler([envelope]);
+      else state.backlog.push(envelope);
+    }
+  }
+
+  async start(handler: EnvelopeHandler): Promise<void> {
+    const state = this.cluster.inboxState(this.instanceId);
+    state.handler = handler;
+    const backlog = state.backlog.splice(0);
+    if (backlog.length > 0) await handler(backlog);
+  }
+
+  async stop(): Promise<void> {
+    this.cluster.inboxState(this.instanceId).handler = null;
+  }
+}
