@@ -46,6 +46,14 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** Prefix of every Redis key this deployment writes (lets runs and deployments share a server). */
   readonly redisKeyPrefix: string;
+  /** REDIS_URL names a seed node of a Redis Cluster. */
+  readonly redisCluster: boolean;
+  /** Inbox entries read per XREADGROUP. */
+  readonly inboxBatchSize: number;
+  /** How long one XREADGROUP blocks waiting for entries. */
+  readonly inboxBlockMs: number;
+  /** Approximate cap on an inbox's length. */
+  readonly inboxMaxLength: number;
   readonly amqpUrl: string | undefined;
   readonly apps: readonly AppConfig[];
   /** True when APPS was not set and the demo app is served. */
@@ -143,6 +151,10 @@ export function loadConfig(env: Env = process.env): Config {
     region: str(env, 'REGION', env.FLY_REGION || 'local', /^[A-Za-z0-9_-]{1,32}$/, '1-32 of A-Z a-z 0-9 _ -'),
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss']),
     redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX', 'sy:', /^[A-Za-z0-9_:.-]{0,64}$/, '0-64 of A-Z a-z 0-9 _ : . -'),
+    redisCluster: str(env, 'REDIS_CLUSTER', 'false', /^(true|false)$/, 'true or false') === 'true',
+    inboxBatchSize: int(env, 'INBOX_BATCH_SIZE', 512, 1, 100_000),
+    inboxBlockMs: int(env, 'INBOX_BLOCK_MS', 2000, 10, 60_000),
+    inboxMaxLength: int(env, 'INBOX_MAX_LENGTH', 100_000, 100, 100_000_000),
     amqpUrl: url(env, 'AMQP_URL', ['amqp', 'amqps']),
     apps: Object.freeze(tenants.apps),
     demoMode: tenants.demoMode,

@@ -8,12 +8,10 @@
  * route lookup misses is therefore already in history when the subscriber reads it (see
  * docs/architecture.md).
  */
-import type { History } from './history.ts';
-import type { Inbox } from './inbox.ts';
-import type { TopicRoutes } from './routes.ts';
+import type { ClusterBackend } from './backend.ts';
 
 export class TopicPublisher {
-  constructor(private readonly history: History, private readonly routes: TopicRoutes, private readonly inbox: Inbox) {}
+  constructor(private readonly backend: Pick<ClusterBackend, 'appendAndRoute' | 'inbox'>) {}
 
   /** Publishes a value (encoded as JSON once, here); resolves with its offset. */
   publish(app: string, topic: string, data: unknown): Promise<string> {
@@ -22,10 +20,9 @@ export class TopicPublisher {
 
   /** Publishes a payload that is already JSON text. */
   async publishEncoded(app: string, topic: string, data: string): Promise<string> {
-    const { offset, prev } = await this.history.append(app, topic, data);
-    const targets = await this.routes.instancesFor(app, topic);
-    if (targets.length > 0) {
-      await this.inbox.send(targets.map((instanceId) => ({ instanceId, envelope: { kind: 'message', app, topic, offset, prev, data } })));
+    const { offset, prev, instances } = await this.backend.appendAndRoute(app, topic, data);
+    if (instances.length > 0) {
+      await this.backend.inbox.send(instances.map((instanceId) => ({ instanceId, envelope: { kind: 'message', app, topic, offset, prev, data } })));
     }
     return offset;
   }

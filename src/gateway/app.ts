@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import * as v from 'valibot';
+import type { InstanceInfo } from '../cluster/registry.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
@@ -25,6 +26,7 @@ export interface GatewayPort {
   readonly maxFrameBytes: number;
   readonly log: Logger;
   isReady(): boolean;
+  liveInstances(): Promise<InstanceInfo[]>;
   /** Reasons the instance is not ready (empty when ready). */
   readiness(): string[];
   openSession(socket: Socket, admission: Extract<Admission, { ok: true }>): Session;
@@ -42,6 +44,8 @@ export function createApp(port: GatewayPort): Hono {
     const reasons = port.readiness();
     return reasons.length === 0 ? c.json({ ready: true }) : c.json({ ready: false, reasons }, 503);
   });
+
+  app.get('/api/instances', async (c) => c.json({ instances: await port.liveInstances() }));
 
   app.post('/api/apps/:app/publish', async (c) => {
     const tenant = port.tenants.get(c.req.param('app'));

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config.ts';
 import type { ClusterBackend } from '../cluster/backend.ts';
+import type { InstanceInfo } from '../cluster/registry.ts';
 import { TopicPublisher } from '../cluster/topicPublisher.ts';
 import type { Envelope } from '../protocol/envelope.ts';
 import { CloseCode } from '../protocol/codes.ts';
@@ -18,7 +19,7 @@ import { Hub } from './hub.ts';
 import { Session, type SessionContext } from './session.ts';
 import type { Socket } from './socket.ts';
 
-type State = 'idle' | 'running' | 'draining' | 'stopped';
+type State = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
 export class Gateway implements Service {
   readonly instanceId: string;
@@ -32,6 +33,8 @@ export class Gateway implements Service {
   private readonly startedAtMs = Date.now();
   private server: RunningServer | null = null;
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  private heartbeating = false;
+  private registered = false;
   private state: State = 'idle';
   private nextSession = 0;
 
@@ -41,7 +44,7 @@ export class Gateway implements Service {
     this.maxFrameBytes = config.maxFrameBytes;
     this.tenants = new Tenants(config.apps);
     this.hub = new Hub(config.instanceId, backend.routes, backend.history, log);
-    this.publisher = new TopicPublisher(backend.history, backend.routes, backend.inbox);
+    this.publisher = new TopicPublisher(backend);
     this.ctx = {
       instanceId: config.instanceId,
       hub: this.hub,
@@ -58,8 +61,14 @@ export class Gateway implements Service {
     return this.server.port;
   }
 
+  /**
+   * Order matters: the backend connects; the server listens (not ready yet); the instance
+   * registers, and only then creates and reads its inbox, so that no reaper takes a fresh
+   * inbox for an orphan; then it becomes ready.
+   */
   async start(): Promise<void> {
-    await this.backend.inbox.start((envelopes) => this.onEnvelopes(envelopes));
+    this.state = 'starting';
+    await this.backend.start();
     this.server = serve(createApp(this), {
       host: this.config.host,
       port: this.config.port,
@@ -70,8 +79,10 @@ export class Gateway implements Service {
       idleTimeoutSec: this.config.idleTimeoutSec,
     });
     this.hub.attach(this.server);
-    this.state = 'running';
     await this.heartbeat();
+    await this.backend.inbox.start((envelopes) => this.onEnvelopes(envelopes));
+    this.backend.onRestored(() => void this.heartbeat());
+    this.state = 'running';
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.heartbeatIntervalMs);
     this.log.info('gateway started', {
       instanceId: this.instanceId,
@@ -80,10 +91,16 @@ export class Gateway implements Service {
     });
   }
 
+  /**
+   * Refreshes the registry entry. If the entry had vanished (the store restarted, or this
+   * instance was taken for dead), the routes are re-added: without them no publish would
+   * reach this instance's sessions.
+   */
   private async heartbeat(): Promise<void> {
-    if (!this.server) return;
+    if (!this.server || this.heartbeating) return;
+    this.heartbeating = true;
     try {
-      await this.backend.registry.heartbeat({
+      const known = await this.backend.registry.heartbeat({
         id: this.instanceId,
         region: this.config.region,
         address: `${this.server.hostname}:${this.server.port}`,
@@ -91,8 +108,15 @@ export class Gateway implements Service {
         startedAtMs: this.startedAtMs,
         heartbeatAtMs: Date.now(),
       });
+      if (!known && this.registered) {
+        this.log.warn('registry entry was lost; restoring routes', { topics: this.hub.topicCount });
+        await this.hub.restoreRoutes();
+      }
+      this.registered = true;
     } catch (error) {
       this.log.warn('heartbeat failed', { error });
+    } finally {
+      this.heartbeating = false;
     }
   }
 
@@ -109,6 +133,10 @@ export class Gateway implements Service {
       if (done) (pending ??= []).push(done);
     }
     if (pending) return Promise.all(pending).then(() => {});
+  }
+
+  liveInstances(): Promise<InstanceInfo[]> {
+    return this.backend.registry.live();
   }
 
   isReady(): boolean {
@@ -147,7 +175,7 @@ export class Gateway implements Service {
     await this.server?.close();
     for (const session of this.sessions) this.closeSession(session);
     await this.backend.inbox.stop();
-    await this.backend.registry.remove(this.instanceId).catch((error) => this.log.warn('registry remove failed', { error }));
+    await this.backend.retire().catch((error) => this.log.warn('retire failed', { error }));
     this.state = 'stopped';
     this.log.info('gateway stopped', { instanceId: this.instanceId });
   }

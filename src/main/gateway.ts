@@ -5,6 +5,7 @@
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import type { ClusterBackend } from '../cluster/backend.ts';
 import { MemoryCluster } from '../cluster/memory/memoryBackend.ts';
+import { RedisBackend } from '../cluster/redis/redisBackend.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 
@@ -22,8 +23,20 @@ function readConfig(): Config {
 
 function createBackend(config: Config, log: Logger): ClusterBackend {
   if (config.redisUrl) {
-    log.error('REDIS_URL is set but the Redis cluster backend is not available in this build');
-    process.exit(1);
+    return new RedisBackend(
+      {
+        url: config.redisUrl,
+        cluster: config.redisCluster,
+        keyPrefix: config.redisKeyPrefix,
+        instanceId: config.instanceId,
+        historySize: config.historySize,
+        historyMaxAgeMs: config.historyMaxAgeMs,
+        instanceTtlMs: config.instanceTtlMs,
+        reapIntervalMs: config.heartbeatIntervalMs,
+        inbox: { batchSize: config.inboxBatchSize, blockTimeInMs: config.inboxBlockMs, maxLength: config.inboxMaxLength },
+      },
+      log.child({ component: 'redis' }),
+    );
   }
   return new MemoryCluster({
     historySize: config.historySize,

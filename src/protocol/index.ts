@@ -5,3 +5,4 @@ export * from './offset.ts';
 export * from './frames.ts';
 export * from './envelope.ts';
 export * from './api.ts';
+export * from './instance.ts';

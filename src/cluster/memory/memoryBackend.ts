@@ -4,7 +4,7 @@
  * each instance gets a MemoryBackend view of it.
  */
 import type { Envelope } from '../../protocol/envelope.ts';
-import type { ClusterBackend } from '../backend.ts';
+import type { ClusterBackend, Routed } from '../backend.ts';
 import type { History } from '../history.ts';
 import type { EnvelopeHandler, Inbox } from '../inbox.ts';
 import type { InstanceInfo, InstanceRegistry } from '../registry.ts';
@@ -62,15 +62,34 @@ export class MemoryBackend implements ClusterBackend {
   readonly routes: TopicRoutes;
   readonly registry: InstanceRegistry;
 
-  constructor(cluster: MemoryCluster, instanceId: string) {
+  constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {
     this.inbox = new MemoryInbox(cluster, instanceId);
     this.history = cluster.history;
     this.routes = new MemoryRoutes(cluster.routes);
     this.registry = new MemoryRegistry(cluster);
   }
 
+  async start(): Promise<void> {}
+
+  async appendAndRoute(app: string, topic: string, data: string): Promise<Routed> {
+    const appended = await this.history.append(app, topic, data);
+    return { ...appended, instances: await this.routes.instancesFor(app, topic) };
+  }
+
   isHealthy(): boolean {
     return true;
+  }
+
+  /** Memory never loses state behind the instance's back. */
+  onRestored(): void {}
+
+  async retire(): Promise<void> {
+    for (const [key, set] of this.cluster.routes) {
+      set.delete(this.instanceId);
+      if (set.size === 0) this.cluster.routes.delete(key);
+    }
+    this.cluster.inboxes.delete(this.instanceId);
+    this.cluster.instances.delete(this.instanceId);
   }
 
   async close(): Promise<void> {}

@@ -5,8 +5,10 @@ import type { MemoryCluster } from './memoryBackend.ts';
 export class MemoryRegistry implements InstanceRegistry {
   constructor(private readonly cluster: MemoryCluster) {}
 
-  async heartbeat(info: InstanceInfo): Promise<void> {
+  async heartbeat(info: InstanceInfo): Promise<boolean> {
+    const known = this.cluster.instances.has(info.id);
     this.cluster.instances.set(info.id, { ...info });
+    return known;
   }
 
   async live(): Promise<InstanceInfo[]> {

@@ -1,0 +1,60 @@
+/**
+ * Every Redis key Switchyard writes, in one place. Hash tags (`{…}`) keep the keys that a
+ * script touches together in one Redis Cluster slot:
+ *   {t:app:topic}  history stream + route set of one topic
+ *   {i:instance}   inbox stream + route index of one instance
+ *   {reg}          the instance registry
+ * App IDs and topics cannot contain `{` or `}` (see protocol/names.ts).
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  /** Stream: the topic's history; entry IDs are offsets. */
+  history(app: string, topic: string): string {
+    return `${this.prefix}{t:${app}:${topic}}:h`;
+  }
+
+  /** Set: IDs of the instances with local subscribers of the topic. */
+  routes(app: string, topic: string): string {
+    return `${this.prefix}{t:${app}:${topic}}:r`;
+  }
+
+  /** Stream: the instance's inbox, read through the consumer group INBOX_GROUP. */
+  inbox(instanceId: string): string {
+    return `${this.prefix}{i:${instanceId}}:inbox`;
+  }
+
+  /** Set of `app:topic` the instance holds routes for: lets a reaper remove them all. */
+  instanceRoutes(instanceId: string): string {
+    return `${this.prefix}{i:${instanceId}}:routes`;
+  }
+
+  /** String: held by the one instance that reaps a dead one. */
+  reapLock(instanceId: string): string {
+    return `${this.prefix}{i:${instanceId}}:reaping`;
+  }
+
+  /** Sorted set: instance ID -> last heartbeat (ms). */
+  get alive(): string {
+    return `${this.prefix}{reg}:alive`;
+  }
+
+  /** Hash: instance ID -> InstanceInfo JSON. */
+  get info(): string {
+    return `${this.prefix}{reg}:info`;
+  }
+
+  /** SCAN pattern matching every inbox. */
+  get inboxPattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{i:*}:inbox`;
+  }
+
+  /** The instance ID in an inbox key, or null. */
+  instanceOfInbox(key: string): string | null {
+    const head = `${this.prefix}{i:`;
+    if (!key.startsWith(head) || !key.endsWith('}:inbox')) return null;
+    return key.slice(head.length, -'}:inbox'.length);
+  }
+}
+
+export const INBOX_GROUP = 'gw';

@@ -1,0 +1,115 @@
+/**
+ * The Redis cluster backend: history, routes, inbox and registry in one Redis (standalone or
+ * Cluster), plus the reaper. Owns its connections; `start()` waits until Redis answers.
+ */
+import type { Envelope } from '../../protocol/envelope.ts';
+import type { Logger } from '../../lib/log.ts';
+import { waitFor } from '../../lib/waitFor.ts';
+import type { ClusterBackend, Routed } from '../backend.ts';
+import { connectRedis, type RedisClient } from './connection.ts';
+import { Keys } from './keys.ts';
+import { RedisHistory } from './redisHistory.ts';
+import { RedisInbox, type RedisInboxOptions } from './redisInbox.ts';
+import { RedisReaper } from './redisReaper.ts';
+import { RedisRegistry } from './redisRegistry.ts';
+import { RedisRoutes } from './redisRoutes.ts';
+
+export interface RedisBackendOptions {
+  url: string;
+  /** The URL names a seed node of a Redis Cluster. */
+  cluster: boolean;
+  keyPrefix: string;
+  instanceId: string;
+  historySize: number;
+  historyMaxAgeMs: number;
+  instanceTtlMs: number;
+  /** How often the reaper looks for dead instances. */
+  reapIntervalMs: number;
+  inbox: RedisInboxOptions;
+}
+
+export class RedisBackend implements ClusterBackend {
+  readonly kind = 'redis' as const;
+  readonly client: RedisClient;
+  readonly keys: Keys;
+  readonly history: RedisHistory;
+  readonly routes: RedisRoutes;
+  readonly inbox: RedisInbox;
+  readonly registry: RedisRegistry;
+  readonly reaper: RedisReaper;
+  private readonly restoredListeners: (() => void)[] = [];
+  private wasReady = false;
+
+  constructor(private readonly options: RedisBackendOptions, private readonly log: Logger) {
+    this.client = connectRedis({ url: options.url, cluster: options.cluster });
+    this.keys = new Keys(options.keyPrefix);
+    this.history = new RedisHistory(this.client, this.keys, { size: options.historySize, maxAgeMs: options.historyMaxAgeMs });
+    this.routes = new RedisRoutes(this.client, this.keys);
+    this.inbox = new RedisInbox(this.client, this.keys, options.instanceId, options.inbox, log);
+    this.registry = new RedisRegistry(this.client, this.keys, options.instanceTtlMs, log);
+    this.reaper = new RedisReaper(
+      this.client,
+      this.keys,
+      this.registry,
+      this.routes,
+      options.instanceId,
+      { intervalMs: options.reapIntervalMs, orphanScanEvery: 10, maxClaimedEntries: options.inbox.maxLength },
+      (envelopes, dead) => this.reroute(envelopes, dead),
+      log,
+    );
+    this.client.on('ready', () => {
+      if (this.wasReady) {
+        this.log.info('redis connection restored');
+        for (const listener of this.restoredListeners) listener();
+      }
+      this.wasReady = true;
+    });
+    this.client.on('error', (error: Error) => this.log.debug('redis error', { error: error.message }));
+  }
+
+  /** Waits for the first connection, then starts the reaper. */
+  async start(): Promise<void> {
+    await waitFor(() => this.client.status === 'ready', { timeoutMs: 15_000, intervalMs: 20, what: `redis at ${redact(this.options.url)}` });
+    await this.reaper.start();
+  }
+
+  appendAndRoute(app: string, topic: string, data: string): Promise<Routed> {
+    return this.history.appendRouted(app, topic, data);
+  }
+
+  isHealthy(): boolean {
+    return this.client.status === 'ready' && this.inbox.isHealthy();
+  }
+
+  onRestored(listener: () => void): void {
+    this.restoredListeners.push(listener);
+  }
+
+  /**
+   * What a dead instance had not delivered. Topic messages are not re-sent: their
+   * subscribers reconnect elsewhere and recover them from history by offset.
+   */
+  private async reroute(envelopes: Envelope[], dead: string): Promise<void> {
+    const messages = envelopes.filter((e) => e.kind === 'message').length;
+    this.log.debug('dead inbox claimed', { instance: dead, topicMessages: messages });
+  }
+
+  async retire(): Promise<void> {
+    await this.routes.removeAll(this.options.instanceId);
+    await this.inbox.destroy();
+    await this.registry.remove(this.options.instanceId);
+  }
+
+  async close(): Promise<void> {
+    await this.reaper.stop();
+    await this.inbox.stop();
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
+
+/** The URL without its password, for logs. */
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}

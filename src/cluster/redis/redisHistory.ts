@@ -1,0 +1,74 @@
+/**
+ * History in Redis: one capped stream per (app, topic), trimmed by length (approximately,
+ * which is cheap) and by age; entry IDs are the offsets. Whether a recovery is complete is
+ * read from the stream's own bookkeeping (`max-deleted-entry-id`).
+ */
+import { compareOffsets } from '../../protocol/offset.ts';
+import type { Appended, History, HistoryEntry, Recovery } from '../history.ts';
+import type { RedisClient } from './connection.ts';
+import type { Keys } from './keys.ts';
+import { withScripts, type ScriptedClient, type StreamEntry } from './scripts.ts';
+import { field } from './streamEntries.ts';
+
+export interface RedisHistoryOptions {
+  /** Messages kept per topic (approximately: Redis trims whole nodes, so a few more may stay). */
+  size: number;
+  /** Messages older than this leave history. */
+  maxAgeMs: number;
+}
+
+export class RedisHistory implements History {
+  private readonly client: RedisClient & ScriptedClient;
+
+  constructor(client: RedisClient, private readonly keys: Keys, private readonly options: RedisHistoryOptions) {
+    this.client = withScripts(client);
+  }
+
+  /** Appends and returns the routes too (one script): see ClusterBackend.appendAndRoute. */
+  async appendRouted(app: string, topic: string, data: string): Promise<Appended & { instances: string[] }> {
+    const { size, maxAgeMs } = this.options;
+    const [offset, prev, instances] = await this.client.syAppend(
+      this.keys.history(app, topic),
+      this.keys.routes(app, topic),
+      data,
+      size,
+      Date.now() - maxAgeMs,
+      maxAgeMs,
+    );
+    return { offset, prev, instances };
+  }
+
+  async append(app: string, topic: string, data: string): Promise<Appended> {
+    const { offset, prev } = await this.appendRouted(app, topic, data);
+    return { offset, prev };
+  }
+
+  async readSince(app: string, topic: string, since: string): Promise<Recovery> {
+    // Approximate trimming can leave more than `size`; read enough to cover it.
+    const count = this.options.size * 2 + 200;
+    const reply = await this.client.syReadSince(this.keys.history(app, topic), since, Date.now() - this.options.maxAgeMs, count);
+    if (reply.length === 0) return { recovered: false, entries: [] };
+    const [lastGenerated, maxDeleted, raw] = reply;
+    const entries = toEntries(raw);
+    const recovered = compareOffsets(since, lastGenerated) <= 0 && compareOffsets(since, maxDeleted) >= 0 && raw.length < count;
+    return { recovered, entries };
+  }
+
+  async readBetween(app: string, topic: string, after: string, before: string): Promise<HistoryEntry[]> {
+    const raw = (await this.client.call('XRANGE', this.keys.history(app, topic), `(${after}`, `(${before}`)) as StreamEntry[];
+    return toEntries(raw);
+  }
+
+  head(app: string, topic: string): Promise<string> {
+    return this.client.syHead(this.keys.history(app, topic));
+  }
+}
+
+function toEntries(raw: StreamEntry[]): HistoryEntry[] {
+  const out: HistoryEntry[] = [];
+  for (const [offset, fields] of raw) {
+    const data = field(fields, 'd');
+    if (data !== undefined) out.push({ offset, data });
+  }
+  return out;
+}

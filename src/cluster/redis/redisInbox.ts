@@ -1,0 +1,159 @@
+/**
+ * This instance's inbox in Redis: one stream per instance, read through a consumer group on
+ * a dedicated blocking connection. Entries are acknowledged only after the handler delivered
+ * them; on (re)start the instance first re-reads its own pending entries (left by a crash),
+ * then new ones. A malformed entry is logged, acknowledged and skipped. If the group is gone
+ * (Redis restarted), it is recreated and reading resumes.
+ */
+import * as v from 'valibot';
+import { EnvelopeSchema, type Envelope } from '../../protocol/envelope.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Addressed, EnvelopeHandler, Inbox } from '../inbox.ts';
+import { duplicateClient, type RedisClient } from './connection.ts';
+import { INBOX_GROUP, type Keys } from './keys.ts';
+import type { StreamEntry } from './scripts.ts';
+import { field, readGroupEntries } from './streamEntries.ts';
+
+export interface RedisInboxOptions {
+  /** Entries read per XREADGROUP call. @default 512 */
+  batchSize: number;
+  /** How long one XREADGROUP waits for entries before asking again. @default 2000 */
+  blockTimeInMs: number;
+  /** Approximate cap on an inbox's length, so a stuck reader cannot fill Redis. @default 100_000 */
+  maxLength: number;
+}
+
+export class RedisInbox implements Inbox {
+  private reader: RedisClient | null = null;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private healthy = true;
+  /** Entries skipped because they did not parse as envelopes. */
+  malformedEntries = 0;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly keys: Keys,
+    private readonly instanceId: string,
+    private readonly options: RedisInboxOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** False while the read loop cannot reach Redis. */
+  isHealthy(): boolean {
+    return this.healthy;
+  }
+
+  async send(batch: readonly Addressed[]): Promise<void> {
+    // NOMKSTREAM: an inbox exists only while its instance does; envelopes for a retired or
+    // reaped instance are dropped instead of recreating an orphan stream.
+    await Promise.all(
+      batch.map((a) =>
+        this.client.call('XADD', this.keys.inbox(a.instanceId), 'NOMKSTREAM', 'MAXLEN', '~', this.options.maxLength, '*', 'e', JSON.stringify(a.envelope)),
+      ),
+    );
+  }
+
+  async start(handler: EnvelopeHandler): Promise<void> {
+    await this.ensureGroup();
+    this.reader = duplicateClient(this.client);
+    this.running = true;
+    this.loop = this.run(this.reader, handler);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    // Disconnecting ends a pending XREADGROUP BLOCK at once.
+    this.reader?.disconnect();
+    await this.loop;
+    this.reader = null;
+    this.loop = null;
+  }
+
+  /** Deletes the inbox stream: graceful stop, after stop(). */
+  async destroy(): Promise<void> {
+    await this.client.del(this.keys.inbox(this.instanceId));
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.client.call('XGROUP', 'CREATE', this.keys.inbox(this.instanceId), INBOX_GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error && error.message.includes('BUSYGROUP'))) throw error;
+    }
+  }
+
+  private async run(reader: RedisClient, handler: EnvelopeHandler): Promise<void> {
+    const key = this.keys.inbox(this.instanceId);
+    // '0' reads this consumer's pending entries (delivered before a crash, never acked);
+    // once those are done, '>' reads new ones.
+    let cursor: '0' | '>' = '0';
+    let failures = 0;
+    while (this.running) {
+      try {
+        const args: (string | number)[] = ['GROUP', INBOX_GROUP, this.instanceId, 'COUNT', this.options.batchSize];
+        if (cursor === '>') args.push('BLOCK', this.options.blockTimeInMs);
+        const entries = readGroupEntries(await reader.call('XREADGROUP', ...args, 'STREAMS', key, cursor));
+        this.healthy = true;
+        failures = 0;
+        if (entries.length === 0) {
+          cursor = '>';
+          continue;
+        }
+        await this.deliver(entries, handler);
+        const ids = entries.map(([id]) => id);
+        await this.client.call('XACK', key, INBOX_GROUP, ...ids);
+        // One reader, in order: everything before the last acknowledged entry is acknowledged.
+        await this.client.call('XTRIM', key, 'MINID', '~', ids[ids.length - 1]!);
+      } catch (error) {
+        if (!this.running) break;
+        if (error instanceof Error && error.message.includes('NOGROUP')) {
+          this.log.warn('inbox consumer group missing (Redis restarted?); recreating', { key });
+          await this.ensureGroup().catch(() => {});
+          cursor = '0';
+          continue;
+        }
+        this.healthy = false;
+        failures += 1;
+        // After any failure, re-read pending entries: an ack may not have reached Redis. The
+        // hub drops what it already delivered.
+        cursor = '0';
+        if (failures === 1 || failures % 50 === 0) this.log.warn('inbox read failed; retrying', { key, failures, error });
+        await Bun.sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1000));
+      }
+    }
+  }
+
+  private async deliver(entries: StreamEntry[], handler: EnvelopeHandler): Promise<void> {
+    const envelopes: Envelope[] = [];
+    for (const [id, fields] of entries) {
+      const envelope = decodeEnvelope(fields);
+      if (envelope) envelopes.push(envelope);
+      else {
+        this.malformedEntries += 1;
+        this.log.warn('malformed inbox entry skipped', { id, fields: fields.join(' ').slice(0, 200) });
+      }
+    }
+    if (envelopes.length === 0) return;
+    try {
+      await handler(envelopes);
+    } catch (error) {
+      // A handler bug must not wedge the inbox: the batch is acknowledged and the error logged.
+      this.log.error('inbox handler failed', { error });
+    }
+  }
+}
+
+/** Parses the `e` field of an inbox entry; null when it is not a valid envelope. */
+export function decodeEnvelope(fields: string[]): Envelope | null {
+  const text = field(fields, 'e');
+  if (text === undefined) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = v.safeParse(EnvelopeSchema, json);
+  return parsed.success ? parsed.output : null;
+}

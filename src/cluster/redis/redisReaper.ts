@@ -1,0 +1,145 @@
+/**
+ * Cleans up after instances that died without retiring. Every live instance looks for dead
+ * ones (no heartbeat within the TTL) and for orphaned inboxes (a stream whose instance is
+ * not registered, seen on two scans in a row); one of them, the holder of a per-instance
+ * lock, removes the dead instance's routes, claims what was left in its inbox (pending and
+ * never read), hands it to `reroute`, deletes the inbox and the registry entry.
+ */
+import type { Envelope } from '../../protocol/envelope.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Service } from '../../lib/service.ts';
+import { scanTargets, type RedisClient } from './connection.ts';
+import { INBOX_GROUP, type Keys } from './keys.ts';
+import { decodeEnvelope } from './redisInbox.ts';
+import type { RedisRegistry } from './redisRegistry.ts';
+import type { RedisRoutes } from './redisRoutes.ts';
+import type { StreamEntry } from './scripts.ts';
+import { readGroupEntries } from './streamEntries.ts';
+
+export interface ReaperOptions {
+  /** How often to look for dead instances. */
+  intervalMs: number;
+  /** Look for orphaned inboxes every this many intervals. @default 10 */
+  orphanScanEvery: number;
+  /** Most entries claimed from one dead inbox (the rest is dropped with a warning). @default 100_000 */
+  maxClaimedEntries: number;
+}
+
+/** Receives what a dead instance had not delivered. */
+export type Rerouter = (envelopes: Envelope[], deadInstanceId: string) => Promise<void>;
+
+export class RedisReaper implements Service {
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private ticks = 0;
+  private busy = false;
+  /** Inbox owners without a registry entry on the previous scan. */
+  private suspects = new Set<string>();
+  /** Instances this reaper removed (for metrics and tests). */
+  reaped = 0;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly keys: Keys,
+    private readonly registry: RedisRegistry,
+    private readonly routes: RedisRoutes,
+    private readonly selfId: string,
+    private readonly options: ReaperOptions,
+    private readonly reroute: Rerouter,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One pass; public so that tests can drive it. */
+  async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      for (const id of await this.registry.dead()) if (id !== this.selfId) await this.reap(id, 'missed heartbeats');
+      this.ticks += 1;
+      if (this.ticks % this.options.orphanScanEvery === 0) await this.reapOrphans();
+    } catch (error) {
+      this.log.warn('reaper pass failed', { error });
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async reapOrphans(): Promise<void> {
+    const owners = new Set<string>();
+    for (const node of scanTargets(this.client)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.inboxPattern, 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) {
+          const id = this.keys.instanceOfInbox(key);
+          if (id !== null && id !== this.selfId) owners.add(id);
+        }
+      } while (cursor !== '0');
+    }
+    const unregistered = new Set<string>();
+    for (const id of owners) if (!(await this.registry.isRegistered(id))) unregistered.add(id);
+    // An instance creates its inbox right after its first heartbeat; requiring two scans
+    // in a row keeps a starting (or just restored) instance from being reaped.
+    for (const id of unregistered) if (this.suspects.has(id)) await this.reap(id, 'orphaned inbox');
+    this.suspects = unregistered;
+  }
+
+  /** Removes everything a dead instance owned. Returns false when another reaper holds it. */
+  async reap(id: string, reason: string): Promise<boolean> {
+    const locked = await this.client.set(this.keys.reapLock(id), this.selfId, 'PX', 60_000, 'NX');
+    if (locked !== 'OK') return false;
+    try {
+      const routes = await this.routes.removeAll(id);
+      const envelopes = await this.claimInbox(id);
+      if (envelopes.length > 0) await this.reroute(envelopes, id);
+      await this.client.del(this.keys.inbox(id));
+      await this.registry.remove(id);
+      this.reaped += 1;
+      this.log.info('reaped instance', { instance: id, reason, routes, leftInInbox: envelopes.length });
+      return true;
+    } finally {
+      await this.client.del(this.keys.reapLock(id));
+    }
+  }
+
+  /** Everything still in a dead inbox: pending (delivered, not acked) and never delivered. */
+  private async claimInbox(id: string): Promise<Envelope[]> {
+    const key = this.keys.inbox(id);
+    const consumer = `reaper:${this.selfId}`;
+    const raw: StreamEntry[] = [];
+    const limit = this.options.maxClaimedEntries;
+    try {
+      let start = '0-0';
+      do {
+        const reply = (await this.client.call('XAUTOCLAIM', key, INBOX_GROUP, consumer, 0, start, 'COUNT', 500)) as [string, StreamEntry[]];
+        start = reply[0];
+        raw.push(...reply[1].filter((e) => e !== null));
+      } while (start !== '0-0' && raw.length < limit);
+      while (raw.length < limit) {
+        const batch = readGroupEntries(await this.client.call('XREADGROUP', 'GROUP', INBOX_GROUP, consumer, 'COUNT', 500, 'STREAMS', key, '>'));
+        if (batch.length === 0) break;
+        raw.push(...batch);
+      }
+    } catch (error) {
+      if (!(error instanceof Error && error.message.includes('NOGROUP'))) throw error;
+      // No group (the stream was recreated without one): everything in it is unread.
+      raw.push(...((await this.client.call('XRANGE', key, '-', '+', 'COUNT', limit)) as StreamEntry[]));
+    }
+    if (raw.length >= limit) this.log.warn('dead inbox larger than the claim limit; the rest is dropped', { instance: id, limit });
+    const envelopes: Envelope[] = [];
+    for (const [, fields] of raw) {
+      const envelope = decodeEnvelope(fields ?? []);
+      if (envelope) envelopes.push(envelope);
+    }
+    return envelopes;
+  }
+}
