@@ -79,8 +79,9 @@ test('messages published around the history read are merged without gap or dupli
   const { TopicPublisher } = await import('../../src/cluster/topicPublisher.ts');
   const cluster = new MemoryCluster();
   const backend = cluster.backend('race-1');
-  const publisher = new TopicPublisher(backend.history, backend.routes, backend.inbox);
+  
   const inner = backend.history;
+  const publisher = new TopicPublisher(backend);
   let armed = false;
   const history = {
     append: inner.append.bind(inner),
@@ -93,7 +94,7 @@ test('messages published around the history read are merged without gap or dupli
       return result;
     },
   };
-  const local = await startGateway({ INSTANCE_ID: 'race-1' }, { ...backend, history, kind: 'memory', inbox: backend.inbox, routes: backend.routes, registry: backend.registry, isHealthy: () => true, close: async () => {} });
+  const local = await startGateway({ INSTANCE_ID: 'race-1' }, Object.assign(Object.create(backend), { history }));
   try {
     const live = await WsClient.open(local.wsUrl(APP_A.id));
     await live.request({ type: 'subscribe', topics: ['race'] });

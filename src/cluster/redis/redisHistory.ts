@@ -1,6 +1,6 @@
 /**
- * History in Redis: one capped stream per (app, topic), trimmed by length (approximately,
- * which is cheap) and by age; entry IDs are the offsets. Whether a recovery is complete is
+ * History in Redis: one capped stream per (app, topic), trimmed by length and by age; entry
+ * IDs are the offsets. Whether a recovery is complete is
  * read from the stream's own bookkeeping (`max-deleted-entry-id`).
  */
 import { compareOffsets } from '../../protocol/offset.ts';
@@ -11,7 +11,7 @@ import { withScripts, type ScriptedClient, type StreamEntry } from './scripts.ts
 import { field } from './streamEntries.ts';
 
 export interface RedisHistoryOptions {
-  /** Messages kept per topic (approximately: Redis trims whole nodes, so a few more may stay). */
+  /** Messages kept per topic. */
   size: number;
   /** Messages older than this leave history. */
   maxAgeMs: number;
@@ -32,7 +32,7 @@ export class RedisHistory implements History {
       this.keys.routes(app, topic),
       data,
       size,
-      Date.now() - maxAgeMs,
+      `${Date.now() - maxAgeMs}-0`,
       maxAgeMs,
     );
     return { offset, prev, instances };
@@ -44,9 +44,9 @@ export class RedisHistory implements History {
   }
 
   async readSince(app: string, topic: string, since: string): Promise<Recovery> {
-    // Approximate trimming can leave more than `size`; read enough to cover it.
-    const count = this.options.size * 2 + 200;
-    const reply = await this.client.syReadSince(this.keys.history(app, topic), since, Date.now() - this.options.maxAgeMs, count);
+    // Length trimming is exact; the margin covers entries appended while we read.
+    const count = this.options.size + 100;
+    const reply = await this.client.syReadSince(this.keys.history(app, topic), since, `${Date.now() - this.options.maxAgeMs}-0`, count);
     if (reply.length === 0) return { recovered: false, entries: [] };
     const [lastGenerated, maxDeleted, raw] = reply;
     const entries = toEntries(raw);

@@ -19,15 +19,42 @@ end
 `;
 
 /**
- * KEYS: history stream, route set. ARGV: data, maxLength, minId (ms), ttlMs.
+ * Trims a stream by length and/or age and records the newest entry dropped as the stream's
+ * max-deleted-entry-id, which Redis itself updates only on XDEL. Recovery relies on it:
+ * an offset at or above it has nothing missing after it.
+ */
+const TRIM = `
+local function trim(key, lastId, maxLen, minId)
+  local dropped = nil
+  if maxLen then
+    local excess = redis.call('XLEN', key) - maxLen
+    if excess > 0 then
+      local gone = redis.call('XRANGE', key, '-', '+', 'COUNT', excess)
+      dropped = gone[#gone][1]
+      redis.call('XTRIM', key, 'MAXLEN', maxLen)
+    end
+  end
+  if minId then
+    local old = redis.call('XREVRANGE', key, '(' .. minId, '-', 'COUNT', 1)
+    if old[1] then
+      dropped = old[1][1]
+      redis.call('XTRIM', key, 'MINID', minId)
+    end
+  end
+  if dropped then redis.call('XSETID', key, lastId, 'MAXDELETEDID', dropped) end
+end
+`;
+
+/**
+ * KEYS: history stream, route set. ARGV: data, maxLength, minId (`<ms>-0`), ttlMs.
  * Appends, trims by length and age, and reads the routes after the append: publishers rely
  * on this order (see TopicPublisher). On a new stream, everything before its first entry is
  * marked deleted, so that offsets from an earlier incarnation are never vouched for.
  * Returns {offset, prev, {instance IDs}}.
  */
-const APPEND = `${LAST_ID}
+const APPEND = `${LAST_ID}${TRIM}
 local prev = lastId(KEYS[1])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'd', ARGV[1])
+local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
 if prev == '0-0' then
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   local before
@@ -35,19 +62,19 @@ if prev == '0-0' then
   else before = string.format('%.0f', tonumber(ms) - 1) .. '-9007199254740991' end
   redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', before)
 end
-redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3])
+trim(KEYS[1], id, tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {id, prev, redis.call('SMEMBERS', KEYS[2])}
 `;
 
 /**
- * KEYS: history stream. ARGV: since, minId (ms), count.
- * Drops entries past their age first (exactly), then returns
+ * KEYS: history stream. ARGV: since, minId (`<ms>-0`), count.
+ * Drops entries past their age first, then returns
  * {last-generated-id, max-deleted-entry-id, entries after since} or {} when no stream.
  */
-const READ_SINCE = `
+const READ_SINCE = `${LAST_ID}${TRIM}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+trim(KEYS[1], lastId(KEYS[1]), nil, ARGV[2])
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
 local lastGenerated, maxDeleted = '0-0', '0-0'
 for i = 1, #info, 2 do
@@ -65,8 +92,8 @@ return lastId(KEYS[1])
 export type StreamEntry = [id: string, fields: string[]];
 
 export interface ScriptedClient {
-  syAppend(history: string, routes: string, data: string, maxLength: number, minId: number, ttlMs: number): Promise<[string, string, string[]]>;
-  syReadSince(history: string, since: string, minId: number, count: number): Promise<[string, string, StreamEntry[]] | []>;
+  syAppend(history: string, routes: string, data: string, maxLength: number, minId: string, ttlMs: number): Promise<[string, string, string[]]>;
+  syReadSince(history: string, since: string, minId: string, count: number): Promise<[string, string, StreamEntry[]] | []>;
   syHead(history: string): Promise<string>;
 }
 
