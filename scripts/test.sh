@@ -10,7 +10,7 @@ bun run typecheck
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
-bun test "$@" 2>&1 | tee "$log"
+bun test --timeout 30000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | grep -Eo '[0-9]+' | tail -1 || true)
