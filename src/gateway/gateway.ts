@@ -19,6 +19,9 @@ import { Hub } from './hub.ts';
 import { Session, type SessionContext } from './session.ts';
 import type { Socket } from './socket.ts';
 
+/** One getBufferedAmount() call per session this often: about 40 µs per 1,000 sessions. */
+const SLOW_CONSUMER_SWEEP_MS = 250;
+
 type State = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
 export class Gateway implements Service {
@@ -33,6 +36,7 @@ export class Gateway implements Service {
   private readonly startedAtMs = Date.now();
   private server: RunningServer | null = null;
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  private slowConsumerTimer: ReturnType<typeof setInterval> | null = null;
   private heartbeating = false;
   private registered = false;
   private state: State = 'idle';
@@ -75,7 +79,9 @@ export class Gateway implements Service {
       // Frames between maxFrameBytes and this get a `too_large` error frame; above it the
       // runtime closes with 1009 without buffering the rest.
       hardFrameLimitBytes: Math.max(2 * this.config.maxFrameBytes, this.config.maxFrameBytes + 64 * 1024),
-      sendBufferLimitBytes: this.config.sendBufferLimitBytes,
+      // The runtime's hard cut (no close frame) sits above the limit at which the slow-consumer
+      // sweep closes a session with 4001.
+      sendBufferLimitBytes: 2 * this.config.sendBufferLimitBytes,
       idleTimeoutSec: this.config.idleTimeoutSec,
     });
     this.hub.attach(this.server);
@@ -84,6 +90,7 @@ export class Gateway implements Service {
     this.backend.onRestored(() => void this.heartbeat());
     this.state = 'running';
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.heartbeatIntervalMs);
+    this.slowConsumerTimer = setInterval(() => this.disconnectSlowConsumers(), SLOW_CONSUMER_SWEEP_MS);
     this.log.info('gateway started', {
       instanceId: this.instanceId,
       address: `${this.server.hostname}:${this.server.port}`,
@@ -117,6 +124,22 @@ export class Gateway implements Service {
       this.log.warn('heartbeat failed', { error });
     } finally {
       this.heartbeating = false;
+    }
+  }
+
+  /**
+   * Closes sessions whose send buffer is past SEND_BUFFER_LIMIT_BYTES with 4001, so that the
+   * client learns why and resumes elsewhere. A client flooded past twice the limit between
+   * two sweeps is cut by the runtime without a close frame (1006 at the client), which
+   * beats dropping messages silently.
+   */
+  private disconnectSlowConsumers(): void {
+    const threshold = this.config.sendBufferLimitBytes;
+    for (const session of this.sessions) {
+      if (session.bufferedBytes > threshold) {
+        this.log.info('slow consumer disconnected', { session: session.id, bufferedBytes: session.bufferedBytes });
+        session.disconnect(CloseCode.SlowConsumer, 'too slow; reconnect and resume');
+      }
     }
   }
 
@@ -168,6 +191,7 @@ export class Gateway implements Service {
     if (this.state === 'stopped' || this.state === 'draining') return;
     this.state = 'draining';
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.slowConsumerTimer) clearInterval(this.slowConsumerTimer);
     this.server?.stopListening();
     for (const session of this.sessions) session.disconnect(CloseCode.Draining, 'instance draining; reconnect');
     const deadline = Date.now() + this.config.drainTimeoutMs;

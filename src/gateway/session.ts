@@ -220,6 +220,11 @@ export class Session {
     this.topics.clear();
   }
 
+  /** Bytes waiting to be written to this client. */
+  get bufferedBytes(): number {
+    return this.socket.getBufferedAmount();
+  }
+
   /** Asks the client to leave (the runtime then calls close()). */
   disconnect(code: number, reason: string): void {
     this.socket.close(code, reason);

@@ -9,6 +9,8 @@ export interface Socket {
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   close(code?: number, reason?: string): void;
+  /** Bytes queued towards the client and not yet written to the network. */
+  getBufferedAmount(): number;
 }
 
 /** Runtime-native publish to every socket subscribed to a topic (Bun: `server.publish`). */
