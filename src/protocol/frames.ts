@@ -99,3 +99,15 @@ export const ServerFrameSchema = v.variant('type', [
   PongFrameSchema,
 ]);
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
+
+/** Parses and validates one server frame; null when it is not one. For clients. */
+export function decodeServerFrame(text: string): ServerFrame | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = v.safeParse(ServerFrameSchema, json);
+  return parsed.success ? parsed.output : null;
+}

@@ -1,0 +1,252 @@
+/**
+ * The TypeScript client SDK (browsers, Bun, Node 22+): one logical connection to a Switchyard
+ * cluster that survives instance restarts. It reconnects with exponential backoff and jitter,
+ * rotating through the given URLs, resubscribes every topic with `since` = the last offset it
+ * saw, and tells the application when history could not cover a gap. Imports only protocol/.
+ */
+import { shouldReconnect } from '../protocol/codes.ts';
+import { compareOffsets as compare } from '../protocol/offset.ts';
+import { decodeServerFrame, type ErrorFrame, type MessageFrame, type ServerFrame, type WelcomeFrame } from '../protocol/frames.ts';
+
+export interface ClientOptions {
+  /** WebSocket URLs of gateway instances (`ws://host:port/ws`); tried in turn. */
+  urls: string[];
+  app: string;
+  /** A JWT, or a function returning a fresh one for each connection attempt. */
+  token?: string | (() => string | Promise<string>);
+  /** First reconnect delay. @default 100 */
+  minReconnectDelayMs?: number;
+  /** Reconnect delays double up to this. @default 5000 */
+  maxReconnectDelayMs?: number;
+  /** How long a request waits for its reply. @default 10000 */
+  requestTimeoutMs?: number;
+  /** A WebSocket constructor, where the global one is missing. */
+  WebSocket?: typeof WebSocket;
+}
+
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface ClientEvents {
+  /** Every message of a subscribed topic, once, in offset order per topic. */
+  message: (message: MessageFrame) => void;
+  /** After a reconnect, history no longer covered what this topic missed: refetch its state. */
+  gap: (topic: string) => void;
+  state: (state: ClientState, detail: { instanceId?: string; closeCode?: number }) => void;
+  /** An error frame that answers no pending request, or a terminal close. */
+  error: (error: ErrorFrame | { code: string; message: string }) => void;
+}
+
+export class RequestError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+interface Pending {
+  resolve: (frame: ServerFrame) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class SwitchyardClient {
+  /** Topic -> last offset received (null: subscribed, nothing received yet). */
+  private readonly topics = new Map<string, string | null>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = {
+    message: new Set(),
+    gap: new Set(),
+    state: new Set(),
+    error: new Set(),
+  };
+  private ws: WebSocket | null = null;
+  private welcome: WelcomeFrame | null = null;
+  private nextId = 0;
+  private urlIndex = 0;
+  private attempt = 0;
+  private closedByUser = false;
+  private opened: { promise: Promise<void>; resolve: () => void };
+  state: ClientState = 'connecting';
+
+  constructor(private readonly options: ClientOptions) {
+    if (options.urls.length === 0) throw new Error('urls: at least one');
+    this.opened = deferred();
+    void this.open();
+  }
+
+  /** The instance this client is connected to now. */
+  get instanceId(): string | null {
+    return this.welcome?.instanceId ?? null;
+  }
+
+  get sessionId(): string | null {
+    return this.welcome?.sessionId ?? null;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
+    this.listeners[event].add(listener);
+    return () => this.listeners[event].delete(listener);
+  }
+
+  /** Resolves once the client is connected (now or after reconnecting). */
+  ready(): Promise<void> {
+    return this.opened.promise;
+  }
+
+  /** Subscribes; from then on the topics are kept across reconnects. */
+  async subscribe(...topics: string[]): Promise<void> {
+    const fresh = topics.filter((t) => !this.topics.has(t));
+    for (const t of fresh) this.topics.set(t, null);
+    if (fresh.length === 0) return;
+    await this.ready();
+    await this.request({ type: 'subscribe', topics: fresh });
+  }
+
+  async unsubscribe(...topics: string[]): Promise<void> {
+    for (const t of topics) this.topics.delete(t);
+    await this.ready();
+    await this.request({ type: 'unsubscribe', topics });
+  }
+
+  /** Publishes (where the app allows client publish); resolves with the offset. */
+  async publish(topic: string, data: unknown): Promise<string> {
+    await this.ready();
+    const ack = await this.request({ type: 'publish', topic, data });
+    return (ack as { offset?: string }).offset ?? '';
+  }
+
+  /** The last offset received on a topic. */
+  offset(topic: string): string | null {
+    return this.topics.get(topic) ?? null;
+  }
+
+  close(): void {
+    this.closedByUser = true;
+    this.setState('closed', {});
+    this.ws?.close(1000, 'client closed');
+    this.failPending(new Error('client closed'));
+  }
+
+  private async open(): Promise<void> {
+    if (this.closedByUser) return;
+    const base = this.options.urls[this.urlIndex % this.options.urls.length]!;
+    const url = new URL(base);
+    url.searchParams.set('app', this.options.app);
+    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    if (token) url.searchParams.set('token', token);
+    const Ws = this.options.WebSocket ?? globalThis.WebSocket;
+    const ws = new Ws(url.toString());
+    this.ws = ws;
+    ws.onmessage = (event) => this.onFrame(String(event.data));
+    ws.onclose = (event) => this.onClose(ws, event.code);
+  }
+
+  private onFrame(text: string): void {
+    const frame = decodeServerFrame(text);
+    if (!frame) return;
+    switch (frame.type) {
+      case 'welcome':
+        this.welcome = frame;
+        this.attempt = 0;
+        void this.resubscribe();
+        break;
+      case 'message': {
+        // Drops anything at or below what was already seen (a replay overlapping live delivery).
+        const last = this.topics.get(frame.topic);
+        if (last === undefined) return;
+        if (last !== null && compare(frame.offset, last) <= 0) return;
+        this.topics.set(frame.topic, frame.offset);
+        for (const l of this.listeners.message) l(frame);
+        break;
+      }
+      case 'ack':
+      case 'pong':
+      case 'error': {
+        const waiting = frame.id === null ? undefined : this.pending.get(frame.id);
+        if (!waiting) {
+          if (frame.type === 'error') for (const l of this.listeners.error) l(frame);
+          return;
+        }
+        this.pending.delete(frame.id!);
+        clearTimeout(waiting.timer);
+        if (frame.type === 'error') waiting.reject(new RequestError(frame.code, frame.message));
+        else waiting.resolve(frame);
+        break;
+      }
+    }
+  }
+
+  /** After (re)connecting: subscribe to every topic again, from the last offset seen. */
+  private async resubscribe(): Promise<void> {
+    const topics = [...this.topics.keys()];
+    try {
+      if (topics.length > 0) {
+        const since: Record<string, string> = {};
+        for (const [t, offset] of this.topics) if (offset !== null) since[t] = offset;
+        const ack = await this.request({ type: 'subscribe', topics, ...(Object.keys(since).length > 0 ? { since } : {}) });
+        const recovered = (ack as { recovered?: Record<string, boolean> }).recovered ?? {};
+        for (const [t, ok] of Object.entries(recovered)) if (!ok) for (const l of this.listeners.gap) l(t);
+      }
+      this.setState('open', { instanceId: this.welcome?.instanceId });
+      this.opened.resolve();
+    } catch (error) {
+      // The connection failed mid-resubscribe; onClose schedules the next attempt.
+      void error;
+    }
+  }
+
+  private onClose(ws: WebSocket, code: number): void {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this.welcome = null;
+    this.failPending(new Error(`connection closed (${code})`));
+    if (this.closedByUser) return;
+    if (!shouldReconnect(code) && code !== 1000) {
+      this.setState('closed', { closeCode: code });
+      for (const l of this.listeners.error) l({ code: String(code), message: 'connection refused for good (terminal close code)' });
+      return;
+    }
+    if (this.state === 'open') this.opened = deferred();
+    this.setState('reconnecting', { closeCode: code });
+    this.urlIndex += 1;
+    const max = this.options.maxReconnectDelayMs ?? 5000;
+    const min = this.options.minReconnectDelayMs ?? 100;
+    // Full jitter: spread the reconnects of many clients after an instance goes away.
+    const delay = Math.random() * Math.min(max, min * 2 ** this.attempt);
+    this.attempt += 1;
+    setTimeout(() => void this.open(), delay);
+  }
+
+  private request(frame: Record<string, unknown>): Promise<ServerFrame> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return Promise.reject(new Error('not connected'));
+    const id = `c${++this.nextId}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RequestError('timeout', `no reply to ${String(frame.type)} within the request timeout`));
+      }, this.options.requestTimeoutMs ?? 10_000);
+      this.pending.set(id, { resolve, reject, timer });
+      ws.send(JSON.stringify({ ...frame, id }));
+    });
+  }
+
+  private failPending(error: Error): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(error);
+    }
+    this.pending.clear();
+  }
+
+  private setState(state: ClientState, detail: { instanceId?: string; closeCode?: number }): void {
+    if (this.state === state && state !== 'open') return;
+    this.state = state;
+    for (const l of this.listeners.state) l(state, detail);
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => {};
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
