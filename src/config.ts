@@ -55,6 +55,21 @@ export interface Config {
   /** Approximate cap on an inbox's length. */
   readonly inboxMaxLength: number;
   readonly amqpUrl: string | undefined;
+  /** Prefix of every exchange and queue name (lets deployments and test runs share a broker). */
+  readonly amqpPrefix: string;
+  /** Unacknowledged updates the bridge holds at once. */
+  readonly bridgePrefetch: number;
+  /** Port of the bridge's health and metrics endpoints. */
+  readonly bridgePort: number;
+  /** An update (or job reply) redelivered within this window after it was stored is stored once. */
+  readonly dedupeWindowMs: number;
+  /** RPC: timeout when the client gives none, and the largest it may ask for. */
+  readonly rpcDefaultTimeoutMs: number;
+  readonly rpcMaxTimeoutMs: number;
+  /** RPC: jobs one session may have running at once. */
+  readonly rpcMaxPendingPerSession: number;
+  /** How long a disconnected session can be resumed (and keeps its job results). */
+  readonly resumeWindowMs: number;
   readonly apps: readonly AppConfig[];
   /** True when APPS was not set and the demo app is served. */
   readonly demoMode: boolean;
@@ -156,6 +171,14 @@ export function loadConfig(env: Env = process.env): Config {
     inboxBlockMs: int(env, 'INBOX_BLOCK_MS', 2000, 10, 60_000),
     inboxMaxLength: int(env, 'INBOX_MAX_LENGTH', 100_000, 100, 100_000_000),
     amqpUrl: url(env, 'AMQP_URL', ['amqp', 'amqps']),
+    amqpPrefix: str(env, 'AMQP_PREFIX', 'switchyard', /^[A-Za-z0-9_.:-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ . : -'),
+    bridgePrefetch: int(env, 'BRIDGE_PREFETCH', 256, 1, 65_535),
+    bridgePort: int(env, 'BRIDGE_PORT', 8090, 0, 65535),
+    dedupeWindowMs: int(env, 'DEDUPE_WINDOW_MS', 600_000, 1000, 86_400_000),
+    rpcDefaultTimeoutMs: int(env, 'RPC_DEFAULT_TIMEOUT_MS', 30_000, 10, 3_600_000),
+    rpcMaxTimeoutMs: int(env, 'RPC_MAX_TIMEOUT_MS', 300_000, 10, 86_400_000),
+    rpcMaxPendingPerSession: int(env, 'RPC_MAX_PENDING_PER_SESSION', 100, 1, 100_000),
+    resumeWindowMs: int(env, 'RESUME_WINDOW_MS', 60_000, 0, 86_400_000),
     apps: Object.freeze(tenants.apps),
     demoMode: tenants.demoMode,
     logLevel: logLevel as LogLevel,

@@ -6,10 +6,13 @@ import type { Appended, History } from './history.ts';
 import type { Inbox } from './inbox.ts';
 import type { InstanceRegistry } from './registry.ts';
 import type { TopicRoutes } from './routes.ts';
+import type { SessionDirectory } from './sessions.ts';
 
 export interface Routed extends Appended {
   /** Instances that had subscribers of the topic when the message was appended. */
   instances: string[];
+  /** The message ID was seen before: nothing was appended; offset/prev are the stored ones. */
+  duplicate: boolean;
 }
 
 export interface ClusterBackend {
@@ -18,12 +21,18 @@ export interface ClusterBackend {
   readonly history: History;
   readonly routes: TopicRoutes;
   readonly registry: InstanceRegistry;
+  readonly sessions: SessionDirectory;
   /**
    * Appends to the topic's history, then reads its routes: in that order, which gap-free
-   * recovery relies on (see TopicPublisher). One round trip on Redis.
+   * recovery relies on (see TopicPublisher). One round trip on Redis. With a `messageId`
+   * seen within the dedupe window, appends nothing and answers the stored offset.
    */
-  appendAndRoute(app: string, topic: string, data: string): Promise<Routed>;
-  /** Connects (waits until the store answers) and starts background work. */
+  appendAndRoute(app: string, topic: string, data: string, messageId?: string): Promise<Routed>;
+  /**
+   * Connects (waits until the store answers), removes routes an earlier process with this
+   * instance ID left behind (it may have crashed and restarted before being reaped), and
+   * starts background work.
+   */
   start(): Promise<void>;
   /** False while the backing store is unreachable; drives /readyz. */
   isHealthy(): boolean;

@@ -17,6 +17,8 @@ export interface Inbox {
   send(batch: readonly Addressed[]): Promise<void>;
   /** Starts reading this instance's own inbox into `handler`. */
   start(handler: EnvelopeHandler): Promise<void>;
+  /** Makes sure this instance's inbox exists (after the store lost it); idempotent. */
+  ensure(): Promise<void>;
   /** Stops reading; entries not yet handled stay in the inbox. */
   stop(): Promise<void>;
 }

@@ -13,14 +13,18 @@ import type { ClusterBackend } from './backend.ts';
 export class TopicPublisher {
   constructor(private readonly backend: Pick<ClusterBackend, 'appendAndRoute' | 'inbox'>) {}
 
-  /** Publishes a value (encoded as JSON once, here); resolves with its offset. */
-  publish(app: string, topic: string, data: unknown): Promise<string> {
-    return this.publishEncoded(app, topic, JSON.stringify(data));
+  /**
+   * Publishes a value (encoded as JSON once, here); resolves with its offset. With a
+   * `messageId` seen before (a redelivery), nothing is appended: the envelopes go out again
+   * with the stored offset, and instances that had them drop the repeat.
+   */
+  publish(app: string, topic: string, data: unknown, messageId?: string): Promise<string> {
+    return this.publishEncoded(app, topic, JSON.stringify(data), messageId);
   }
 
   /** Publishes a payload that is already JSON text. */
-  async publishEncoded(app: string, topic: string, data: string): Promise<string> {
-    const { offset, prev, instances } = await this.backend.appendAndRoute(app, topic, data);
+  async publishEncoded(app: string, topic: string, data: string, messageId?: string): Promise<string> {
+    const { offset, prev, instances } = await this.backend.appendAndRoute(app, topic, data, messageId);
     if (instances.length > 0) {
       await this.backend.inbox.send(instances.map((instanceId) => ({ instanceId, envelope: { kind: 'message', app, topic, offset, prev, data } })));
     }

@@ -29,7 +29,7 @@ export interface GatewayPort {
   liveInstances(): Promise<InstanceInfo[]>;
   /** Reasons the instance is not ready (empty when ready). */
   readiness(): string[];
-  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>): Session;
+  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session;
   closeSession(session: Session): void;
 }
 
@@ -85,6 +85,7 @@ export function createApp(port: GatewayPort): Hono {
     '/ws',
     upgradeWebSocket(async (c) => {
       const admission = await port.tenants.admit(c.req.query('app'), c.req.query('token'));
+      const resume = c.req.query('resume');
       let session: Session | null = null;
       return {
         onOpen: (_event, ws) => {
@@ -99,7 +100,7 @@ export function createApp(port: GatewayPort): Hono {
             socket.close(CloseCode.NotReady, 'not ready');
             return;
           }
-          session = port.openSession(socket, admission);
+          session = port.openSession(socket, admission, resume);
         },
         onMessage: (event) => {
           session?.receive(event.data as string | ArrayBuffer);

@@ -2,7 +2,7 @@
  * Who is connecting: the app from the URL, the user from an HS256 JWT signed with the app's
  * secret (`sub` = user ID). Also the Bearer check of the server API.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { verify } from 'hono/jwt';
 import type { AppConfig } from '../config.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
@@ -46,6 +46,28 @@ export class Tenants {
       const reason = error instanceof Error && error.name === 'JwtTokenExpired' ? 'token expired' : 'invalid token';
       return { ok: false, code: ErrorCode.Unauthorized, closeCode: CloseCode.Unauthorized, message: reason };
     }
+  }
+
+  /**
+   * A token that lets the same user of the same app take this session over after a
+   * reconnect: `<sessionId>:<HMAC-SHA256(app secret, app|user|session)>`.
+   */
+  resumeToken(app: AppConfig, userId: string | null, sessionId: string): string {
+    return `${sessionId}:${this.resumeMac(app, userId, sessionId)}`;
+  }
+
+  /** The session a resume token names, when it is valid for this app and user. */
+  verifyResume(app: AppConfig, userId: string | null, token: string): string | null {
+    const sep = token.lastIndexOf(':');
+    if (sep <= 0) return null;
+    const sessionId = token.slice(0, sep);
+    const given = Buffer.from(token.slice(sep + 1));
+    const expected = Buffer.from(this.resumeMac(app, userId, sessionId));
+    return given.length === expected.length && timingSafeEqual(given, expected) ? sessionId : null;
+  }
+
+  private resumeMac(app: AppConfig, userId: string | null, sessionId: string): string {
+    return createHmac('sha256', app.secret).update(`${app.id}|${userId ?? ''}|${sessionId}`).digest('base64url');
   }
 
   /** Constant-time check of `Authorization: Bearer <secret>` for the server API. */

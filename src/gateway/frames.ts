@@ -1,5 +1,6 @@
 /** Encoding of server frames. The message frame is on the hot path: built once per topic. */
 import type { ErrorCode } from '../protocol/codes.ts';
+import type { RpcEnvelope } from '../protocol/envelope.ts';
 import type { AckFrame, ErrorFrame, WelcomeFrame } from '../protocol/frames.ts';
 
 /** `data` is JSON text already; splicing it avoids a parse and a re-encode per message. */
@@ -17,6 +18,19 @@ export function encodeAck(ack: Omit<AckFrame, 'type'>): string {
 
 export function encodeWelcome(welcome: Omit<WelcomeFrame, 'type'>): string {
   return JSON.stringify({ type: 'welcome', ...welcome });
+}
+
+/** A job reply for the client; `data` is JSON text already. */
+export function encodeRpc(envelope: RpcEnvelope): string {
+  const id = JSON.stringify(envelope.requestId);
+  switch (envelope.event) {
+    case 'result':
+      return `{"type":"result","id":${id},"result":${envelope.data}}`;
+    case 'progress':
+      return `{"type":"progress","id":${id},"data":${envelope.data}}`;
+    case 'error':
+      return encodeError(envelope.requestId, envelope.code as ErrorCode, envelope.message);
+  }
 }
 
 export function encodePong(id: string): string {

@@ -7,7 +7,8 @@ import type { Config } from '../config.ts';
 import type { ClusterBackend } from '../cluster/backend.ts';
 import type { InstanceInfo } from '../cluster/registry.ts';
 import { TopicPublisher } from '../cluster/topicPublisher.ts';
-import type { Envelope } from '../protocol/envelope.ts';
+import type { Envelope, RpcEnvelope } from '../protocol/envelope.ts';
+import type { JobPublisher } from '../rpc/jobs.ts';
 import { CloseCode } from '../protocol/codes.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
@@ -16,6 +17,7 @@ import { Tenants, type Admission } from './auth.ts';
 import { serve, type RunningServer } from './bun.ts';
 import { encodeWelcome } from './frames.ts';
 import { Hub } from './hub.ts';
+import { JobTracker, type JobContext } from './jobTracker.ts';
 import { Session, type SessionContext } from './session.ts';
 import type { Socket } from './socket.ts';
 
@@ -30,6 +32,11 @@ export class Gateway implements Service {
   readonly hub: Hub;
   readonly publisher: TopicPublisher;
   readonly sessions = new Set<Session>();
+  /** Connected sessions by ID (job replies are addressed by session). */
+  private readonly byId = new Map<string, Session>();
+  /** Sessions that disconnected with jobs running, resumable until their timer fires. */
+  private readonly detached = new Map<string, { jobs: JobTracker; expiry: ReturnType<typeof setTimeout> }>();
+  private readonly jobCtx: JobContext;
   readonly maxFrameBytes: number;
   readonly log: Logger;
   private readonly ctx: SessionContext;
@@ -42,7 +49,13 @@ export class Gateway implements Service {
   private state: State = 'idle';
   private nextSession = 0;
 
-  constructor(private readonly config: Config, private readonly backend: ClusterBackend, log: Logger) {
+  constructor(
+    private readonly config: Config,
+    private readonly backend: ClusterBackend,
+    log: Logger,
+    /** Null: no RabbitMQ configured; `rpc` frames get `unavailable`. */
+    jobs: JobPublisher | null = null,
+  ) {
     this.instanceId = config.instanceId;
     this.log = log;
     this.maxFrameBytes = config.maxFrameBytes;
@@ -56,6 +69,14 @@ export class Gateway implements Service {
       publisher: this.publisher,
       limits: config,
       log,
+    };
+    this.jobCtx = {
+      instanceId: config.instanceId,
+      jobs,
+      sessions: backend.sessions,
+      limits: config,
+      log,
+      route: (envelope) => void this.routeRpc(envelope),
     };
   }
 
@@ -116,7 +137,9 @@ export class Gateway implements Service {
         heartbeatAtMs: Date.now(),
       });
       if (!known && this.registered) {
-        this.log.warn('registry entry was lost; restoring routes', { topics: this.hub.topicCount });
+        this.log.warn('registry entry was lost; restoring inbox and routes', { topics: this.hub.topicCount });
+        // Inbox first: a route pointing at a missing inbox would drop envelopes (NOMKSTREAM).
+        await this.backend.inbox.ensure();
         await this.hub.restoreRoutes();
       }
       this.registered = true;
@@ -147,10 +170,13 @@ export class Gateway implements Service {
   private onEnvelopes(envelopes: readonly Envelope[]): Promise<void> | void {
     let pending: Promise<void>[] | null = null;
     for (const envelope of envelopes) {
-      let done: Promise<void> | void;
+      let done: Promise<void> | void = undefined;
       switch (envelope.kind) {
         case 'message':
           done = this.hub.deliver(envelope);
+          break;
+        case 'rpc':
+          done = this.routeRpc(envelope);
           break;
       }
       if (done) (pending ??= []).push(done);
@@ -173,17 +199,102 @@ export class Gateway implements Service {
     return reasons;
   }
 
-  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>): Session {
-    const id = `${this.instanceId}.${(this.nextSession++).toString(36)}`;
-    const session = new Session(id, admission.app, admission.userId, socket, this.ctx);
+  /**
+   * Opens a session for an accepted connection. With a valid resume token the session keeps
+   * its ID and its jobs: it is claimed in the session directory and the replies parked while
+   * it was away are delivered right after the welcome.
+   */
+  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session {
+    const { app, userId } = admission;
+    const resumedId = resume ? this.tenants.verifyResume(app, userId, resume) : null;
+    const id = resumedId ?? `${this.instanceId}.${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
+    let jobs: JobTracker;
+    const local = resumedId ? this.detached.get(resumedId) : undefined;
+    if (local) {
+      clearTimeout(local.expiry);
+      this.detached.delete(id);
+      jobs = local.jobs;
+    } else {
+      jobs = new JobTracker(id, app, userId, this.jobCtx);
+    }
+    // A connection that resumes a session still open here (the old socket not closed yet) takes it over.
+    this.byId.get(id)?.disconnect(CloseCode.Normal, 'resumed on another connection');
+    const session = new Session(id, app, userId, socket, this.ctx, jobs);
     this.sessions.add(session);
-    session.send(encodeWelcome({ sessionId: id, instanceId: this.instanceId, userId: admission.userId }));
+    this.byId.set(id, session);
+    const welcome = encodeWelcome({
+      sessionId: id,
+      instanceId: this.instanceId,
+      userId,
+      resumeToken: this.tenants.resumeToken(app, userId, id),
+      ...(resume ? { resumed: resumedId !== null } : {}),
+    });
+    if (!resumedId) {
+      session.send(welcome);
+      return session;
+    }
+    const ttlMs = this.config.rpcMaxTimeoutMs + this.config.resumeWindowMs;
+    void this.backend.sessions.claim(id, this.instanceId, ttlMs).then(
+      (parked) => {
+        jobs.adoptOwnership(Date.now() + ttlMs);
+        session.send(welcome);
+        for (const envelope of parked) session.deliverParked(envelope);
+      },
+      (error) => {
+        this.log.error('session resume failed', { session: id, error });
+        session.send(welcome);
+      },
+    );
     return session;
   }
 
   closeSession(session: Session): void {
     session.close();
     this.sessions.delete(session);
+    if (this.byId.get(session.id) !== session) return; // taken over by a resumed connection
+    this.byId.delete(session.id);
+    if (session.jobs.pendingCount === 0 || this.config.resumeWindowMs === 0 || this.state !== 'running') {
+      session.jobs.dispose();
+      return;
+    }
+    // Jobs are still running: keep them for the resume window; their replies are parked.
+    const expiry = setTimeout(() => {
+      this.detached.delete(session.id);
+      session.jobs.dispose();
+    }, this.config.resumeWindowMs);
+    this.detached.set(session.id, { jobs: session.jobs, expiry });
+  }
+
+  /**
+   * Delivers a job reply (from a worker, or a timeout) to its session: directly when the
+   * session is connected here; parked in the directory when it is disconnected but resumable
+   * here; forwarded to the instance that owns it now when it resumed elsewhere.
+   */
+  private async routeRpc(envelope: RpcEnvelope): Promise<void> {
+    const session = this.byId.get(envelope.sessionId);
+    if (session) {
+      session.deliverRpc(envelope);
+      return;
+    }
+    try {
+      let owner: string | null;
+      const local = this.detached.get(envelope.sessionId);
+      if (local) {
+        if (!local.jobs.accept(envelope)) return;
+        const outcome = await this.backend.sessions.park(envelope.sessionId, this.instanceId, envelope, this.config.resumeWindowMs);
+        if (outcome.parked) return;
+        owner = outcome.owner;
+      } else {
+        owner = await this.backend.sessions.owner(envelope.sessionId);
+      }
+      if (owner && owner !== this.instanceId) {
+        await this.backend.inbox.send([{ instanceId: owner, envelope }]);
+      } else {
+        this.log.debug('job reply for a session that is gone', { session: envelope.sessionId, request: envelope.requestId });
+      }
+    } catch (error) {
+      this.log.warn('job reply routing failed', { session: envelope.sessionId, error });
+    }
   }
 
   /** Graceful stop: sessions are told to reconnect elsewhere, then everything is released. */
@@ -198,6 +309,11 @@ export class Gateway implements Service {
     while (this.sessions.size > 0 && Date.now() < deadline) await Bun.sleep(20);
     await this.server?.close();
     for (const session of this.sessions) this.closeSession(session);
+    for (const { jobs, expiry } of this.detached.values()) {
+      clearTimeout(expiry);
+      jobs.dispose();
+    }
+    this.detached.clear();
     await this.backend.inbox.stop();
     await this.backend.retire().catch((error) => this.log.warn('retire failed', { error }));
     this.state = 'stopped';

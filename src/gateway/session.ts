@@ -12,7 +12,9 @@ import { ClientFrameSchema, type PublishFrame, type SubscribeFrame, type Unsubsc
 import { compareOffsets } from '../protocol/offset.ts';
 import type { Logger } from '../lib/log.ts';
 import { TokenBucket } from '../lib/tokenBucket.ts';
-import { encodeAck, encodeError, encodeMessage, encodePong } from './frames.ts';
+import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc } from './frames.ts';
+import type { JobTracker } from './jobTracker.ts';
+import type { RpcEnvelope } from '../protocol/envelope.ts';
 import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
 import type { Socket } from './socket.ts';
 
@@ -47,6 +49,8 @@ export class Session {
     readonly userId: string | null,
     private readonly socket: Socket,
     private readonly ctx: SessionContext,
+    /** The session's jobs; carried over when the session resumes on this instance. */
+    readonly jobs: JobTracker,
   ) {
     this.bucket = new TokenBucket(ctx.limits.rateLimitFramesPerSec, ctx.limits.rateLimitBurst);
   }
@@ -100,7 +104,20 @@ export class Session {
       case 'ping':
         this.send(encodePong(frame.id));
         break;
+      case 'rpc':
+        void this.jobs.start(frame, (reply) => this.send(reply));
+        break;
     }
+  }
+
+  /** A job reply from the inbox or a timer: sent unless its request is already settled. */
+  deliverRpc(envelope: RpcEnvelope): void {
+    if (this.jobs.accept(envelope)) this.send(encodeRpc(envelope));
+  }
+
+  /** A reply parked while the session was away: it was filtered when it was parked. */
+  deliverParked(envelope: RpcEnvelope): void {
+    this.send(encodeRpc(envelope));
   }
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {

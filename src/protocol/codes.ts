@@ -27,6 +27,12 @@ export const ErrorCode = {
   Unavailable: 'unavailable',
   /** Something failed on the server; the request may be retried. */
   Internal: 'internal',
+  /** RPC: no result before the job's deadline (`timeoutMs`). */
+  Timeout: 'timeout',
+  /** RPC: no worker serves this method. */
+  NoSuchMethod: 'no_such_method',
+  /** RPC: the worker reported a failure. */
+  JobFailed: 'job_failed',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

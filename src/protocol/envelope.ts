@@ -19,5 +19,23 @@ export const TopicMessageEnvelopeSchema = v.object({
 });
 export type TopicMessageEnvelope = v.InferOutput<typeof TopicMessageEnvelopeSchema>;
 
-export const EnvelopeSchema = v.variant('kind', [TopicMessageEnvelopeSchema]);
+/**
+ * A job reply for one session: result, progress or error, for request `requestId`.
+ * `data` is JSON text (result or progress payload).
+ */
+export const RpcEnvelopeSchema = v.variant('event', [
+  v.object({ kind: v.literal('rpc'), event: v.literal('result'), sessionId: v.string(), requestId: v.string(), data: v.string() }),
+  v.object({ kind: v.literal('rpc'), event: v.literal('progress'), sessionId: v.string(), requestId: v.string(), data: v.string() }),
+  v.object({
+    kind: v.literal('rpc'),
+    event: v.literal('error'),
+    sessionId: v.string(),
+    requestId: v.string(),
+    code: v.string(),
+    message: v.string(),
+  }),
+]);
+export type RpcEnvelope = v.InferOutput<typeof RpcEnvelopeSchema>;
+
+export const EnvelopeSchema = v.union([TopicMessageEnvelopeSchema, RpcEnvelopeSchema]);
 export type Envelope = v.InferOutput<typeof EnvelopeSchema>;

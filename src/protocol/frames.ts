@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot';
 import type { ErrorCode } from './codes.ts';
+import { MethodSchema } from './job.ts';
 import { RequestIdSchema, TopicSchema } from './names.ts';
 import { OffsetSchema } from './offset.ts';
 
@@ -41,11 +42,22 @@ export const PingFrameSchema = v.object({
 });
 export type PingFrame = v.InferOutput<typeof PingFrameSchema>;
 
+export const RpcFrameSchema = v.object({
+  type: v.literal('rpc'),
+  id: RequestIdSchema,
+  method: MethodSchema,
+  params: v.optional(v.unknown()),
+  /** How long the client waits for the result. @default 30000 */
+  timeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+export type RpcFrame = v.InferOutput<typeof RpcFrameSchema>;
+
 export const ClientFrameSchema = v.variant('type', [
   SubscribeFrameSchema,
   UnsubscribeFrameSchema,
   PublishFrameSchema,
   PingFrameSchema,
+  RpcFrameSchema,
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
@@ -56,6 +68,10 @@ export const WelcomeFrameSchema = v.object({
   sessionId: v.string(),
   instanceId: v.string(),
   userId: v.nullable(v.string()),
+  /** Pass as `resume` when reconnecting to get the results of jobs started before. */
+  resumeToken: v.optional(v.string()),
+  /** Present when the connection asked to resume: whether it did. */
+  resumed: v.optional(v.boolean()),
 });
 export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
 
@@ -91,12 +107,28 @@ export const PongFrameSchema = v.object({
 });
 export type PongFrame = v.InferOutput<typeof PongFrameSchema>;
 
+export const ResultFrameSchema = v.object({
+  type: v.literal('result'),
+  id: v.string(),
+  result: v.unknown(),
+});
+export type ResultFrame = v.InferOutput<typeof ResultFrameSchema>;
+
+export const ProgressFrameSchema = v.object({
+  type: v.literal('progress'),
+  id: v.string(),
+  data: v.unknown(),
+});
+export type ProgressFrame = v.InferOutput<typeof ProgressFrameSchema>;
+
 export const ServerFrameSchema = v.variant('type', [
   WelcomeFrameSchema,
   AckFrameSchema,
   MessageFrameSchema,
   ErrorFrameSchema,
   PongFrameSchema,
+  ResultFrameSchema,
+  ProgressFrameSchema,
 ]);
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
 

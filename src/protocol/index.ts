@@ -6,3 +6,5 @@ export * from './frames.ts';
 export * from './envelope.ts';
 export * from './api.ts';
 export * from './instance.ts';
+export * from './update.ts';
+export * from './job.ts';

@@ -20,4 +20,4 @@ afterAll(async () => {
   client.disconnect();
 });
 
-historyContract('redis', (size) => new RedisHistory(client, new Keys(`${prefix}${++n}:`), { size, maxAgeMs: 60_000 }));
+historyContract('redis', (size) => new RedisHistory(client, new Keys(`${prefix}${++n}:`), { size, maxAgeMs: 60_000, dedupeWindowMs: 60_000 }));

@@ -9,10 +9,12 @@ import type { History } from '../history.ts';
 import type { EnvelopeHandler, Inbox } from '../inbox.ts';
 import type { InstanceInfo, InstanceRegistry } from '../registry.ts';
 import type { TopicRoutes } from '../routes.ts';
+import type { SessionDirectory } from '../sessions.ts';
 import { MemoryHistory } from './memoryHistory.ts';
 import { MemoryInbox } from './memoryInbox.ts';
 import { MemoryRegistry } from './memoryRegistry.ts';
 import { MemoryRoutes } from './memoryRoutes.ts';
+import { MemorySessions } from './memorySessions.ts';
 
 export interface MemoryClusterOptions {
   /** Messages kept per topic. @default 1000 */
@@ -21,6 +23,8 @@ export interface MemoryClusterOptions {
   historyMaxAgeMs?: number;
   /** An instance whose heartbeat is older than this is not live. @default 15_000 */
   instanceTtlMs?: number;
+  /** How long a message ID is remembered for dedupe. @default 600_000 */
+  dedupeWindowMs?: number;
 }
 
 interface InboxState {
@@ -34,11 +38,16 @@ export class MemoryCluster {
   readonly inboxes = new Map<string, InboxState>();
   readonly routes = new Map<string, Set<string>>();
   readonly instances = new Map<string, InstanceInfo>();
+  readonly sessions = new MemorySessions();
+  /** `app:topic:messageId` -> what the first publish got, until expiresAtMs. */
+  readonly seen = new Map<string, { offset: string; prev: string; expiresAtMs: number }>();
   readonly instanceTtlMs: number;
+  readonly dedupeWindowMs: number;
 
   constructor(options: MemoryClusterOptions = {}) {
     this.history = new MemoryHistory(options.historySize ?? 1000, options.historyMaxAgeMs ?? 86_400_000);
     this.instanceTtlMs = options.instanceTtlMs ?? 15_000;
+    this.dedupeWindowMs = options.dedupeWindowMs ?? 600_000;
   }
 
   inboxState(instanceId: string): InboxState {
@@ -61,19 +70,27 @@ export class MemoryBackend implements ClusterBackend {
   readonly history: History;
   readonly routes: TopicRoutes;
   readonly registry: InstanceRegistry;
+  readonly sessions: SessionDirectory;
 
   constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {
     this.inbox = new MemoryInbox(cluster, instanceId);
     this.history = cluster.history;
     this.routes = new MemoryRoutes(cluster.routes);
     this.registry = new MemoryRegistry(cluster);
+    this.sessions = cluster.sessions;
   }
 
   async start(): Promise<void> {}
 
-  async appendAndRoute(app: string, topic: string, data: string): Promise<Routed> {
+  async appendAndRoute(app: string, topic: string, data: string, messageId?: string): Promise<Routed> {
+    const key = messageId === undefined ? null : `${app}:${topic}:${messageId}`;
+    const seen = key === null ? undefined : this.cluster.seen.get(key);
+    if (seen && seen.expiresAtMs > Date.now()) {
+      return { offset: seen.offset, prev: seen.prev, instances: await this.routes.instancesFor(app, topic), duplicate: true };
+    }
     const appended = await this.history.append(app, topic, data);
-    return { ...appended, instances: await this.routes.instancesFor(app, topic) };
+    if (key !== null) this.cluster.seen.set(key, { ...appended, expiresAtMs: Date.now() + this.cluster.dedupeWindowMs });
+    return { ...appended, instances: await this.routes.instancesFor(app, topic), duplicate: false };
   }
 
   isHealthy(): boolean {

@@ -20,6 +20,10 @@ export class MemoryInbox implements Inbox {
     if (backlog.length > 0) await handler(backlog);
   }
 
+  async ensure(): Promise<void> {
+    this.cluster.inboxState(this.instanceId);
+  }
+
   async stop(): Promise<void> {
     this.cluster.inboxState(this.instanceId).handler = null;
   }

@@ -3,6 +3,7 @@
  * script touches together in one Redis Cluster slot:
  *   {t:app:topic}  history stream + route set of one topic
  *   {i:instance}   inbox stream + route index of one instance
+ *   {s:session}    owner + mailbox of one session (job replies while disconnected)
  *   {reg}          the instance registry
  * App IDs and topics cannot contain `{` or `}` (see protocol/names.ts).
  */
@@ -12,6 +13,21 @@ export class Keys {
   /** Stream: the topic's history; entry IDs are offsets. */
   history(app: string, topic: string): string {
     return `${this.prefix}{t:${app}:${topic}}:h`;
+  }
+
+  /** String: `<offset> <prev>` of an update stored under a producer's message ID (dedupe). */
+  dedupe(app: string, topic: string, messageId: string): string {
+    return `${this.prefix}{t:${app}:${topic}}:d:${messageId}`;
+  }
+
+  /** String: the instance that owns a session with jobs running. */
+  sessionOwner(sessionId: string): string {
+    return `${this.prefix}{s:${sessionId}}:owner`;
+  }
+
+  /** List: job replies parked for a disconnected session. */
+  sessionMailbox(sessionId: string): string {
+    return `${this.prefix}{s:${sessionId}}:mailbox`;
   }
 
   /** Set: IDs of the instances with local subscribers of the topic. */

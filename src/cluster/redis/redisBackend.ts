@@ -13,6 +13,7 @@ import { RedisInbox, type RedisInboxOptions } from './redisInbox.ts';
 import { RedisReaper } from './redisReaper.ts';
 import { RedisRegistry } from './redisRegistry.ts';
 import { RedisRoutes } from './redisRoutes.ts';
+import { RedisSessions } from './redisSessions.ts';
 
 export interface RedisBackendOptions {
   url: string;
@@ -22,8 +23,10 @@ export interface RedisBackendOptions {
   instanceId: string;
   historySize: number;
   historyMaxAgeMs: number;
+  /** How long a message ID is remembered for dedupe. @default 600_000 */
+  dedupeWindowMs?: number;
   instanceTtlMs: number;
-  /** How often the reaper looks for dead instances. */
+  /** How often the reaper looks for dead instances; 0: no reaper (the bridge). */
   reapIntervalMs: number;
   inbox: RedisInboxOptions;
 }
@@ -37,13 +40,19 @@ export class RedisBackend implements ClusterBackend {
   readonly inbox: RedisInbox;
   readonly registry: RedisRegistry;
   readonly reaper: RedisReaper;
+  readonly sessions: RedisSessions;
   private readonly restoredListeners: (() => void)[] = [];
   private wasReady = false;
 
   constructor(private readonly options: RedisBackendOptions, private readonly log: Logger) {
     this.client = connectRedis({ url: options.url, cluster: options.cluster });
     this.keys = new Keys(options.keyPrefix);
-    this.history = new RedisHistory(this.client, this.keys, { size: options.historySize, maxAgeMs: options.historyMaxAgeMs });
+    this.history = new RedisHistory(this.client, this.keys, {
+      size: options.historySize,
+      maxAgeMs: options.historyMaxAgeMs,
+      dedupeWindowMs: options.dedupeWindowMs ?? 600_000,
+    });
+    this.sessions = new RedisSessions(this.client, this.keys, log);
     this.routes = new RedisRoutes(this.client, this.keys);
     this.inbox = new RedisInbox(this.client, this.keys, options.instanceId, options.inbox, log);
     this.registry = new RedisRegistry(this.client, this.keys, options.instanceTtlMs, log);
@@ -70,11 +79,15 @@ export class RedisBackend implements ClusterBackend {
   /** Waits for the first connection, then starts the reaper. */
   async start(): Promise<void> {
     await waitFor(() => this.client.status === 'ready', { timeoutMs: 15_000, intervalMs: 20, what: `redis at ${redact(this.options.url)}` });
-    await this.reaper.start();
+    // A crashed predecessor with this ID may still hold routes; this process has no
+    // subscribers yet, so none of them is right.
+    const stale = await this.routes.removeAll(this.options.instanceId);
+    if (stale > 0) this.log.info('removed routes left by an earlier process with this instance ID', { routes: stale });
+    if (this.options.reapIntervalMs > 0) await this.reaper.start();
   }
 
-  appendAndRoute(app: string, topic: string, data: string): Promise<Routed> {
-    return this.history.appendRouted(app, topic, data);
+  appendAndRoute(app: string, topic: string, data: string, messageId?: string): Promise<Routed> {
+    return this.history.appendRouted(app, topic, data, messageId);
   }
 
   isHealthy(): boolean {

@@ -4,6 +4,7 @@
  * read from the stream's own bookkeeping (`max-deleted-entry-id`).
  */
 import { compareOffsets } from '../../protocol/offset.ts';
+import type { Routed } from '../backend.ts';
 import type { Appended, History, HistoryEntry, Recovery } from '../history.ts';
 import type { RedisClient } from './connection.ts';
 import type { Keys } from './keys.ts';
@@ -15,6 +16,8 @@ export interface RedisHistoryOptions {
   size: number;
   /** Messages older than this leave history. */
   maxAgeMs: number;
+  /** How long a message ID is remembered for dedupe. */
+  dedupeWindowMs: number;
 }
 
 export class RedisHistory implements History {
@@ -25,17 +28,21 @@ export class RedisHistory implements History {
   }
 
   /** Appends and returns the routes too (one script): see ClusterBackend.appendAndRoute. */
-  async appendRouted(app: string, topic: string, data: string): Promise<Appended & { instances: string[] }> {
-    const { size, maxAgeMs } = this.options;
-    const [offset, prev, instances] = await this.client.syAppend(
-      this.keys.history(app, topic),
+  async appendRouted(app: string, topic: string, data: string, messageId?: string): Promise<Routed> {
+    const { size, maxAgeMs, dedupeWindowMs } = this.options;
+    const history = this.keys.history(app, topic);
+    const [offset, prev, instances, duplicate] = await this.client.syAppend(
+      history,
       this.keys.routes(app, topic),
+      messageId === undefined ? history : this.keys.dedupe(app, topic, messageId),
       data,
       size,
       `${Date.now() - maxAgeMs}-0`,
       maxAgeMs,
+      messageId === undefined ? '0' : '1',
+      dedupeWindowMs,
     );
-    return { offset, prev, instances };
+    return { offset, prev, instances, duplicate: duplicate === 1 };
   }
 
   async append(app: string, topic: string, data: string): Promise<Appended> {

@@ -55,7 +55,7 @@ export class RedisInbox implements Inbox {
   }
 
   async start(handler: EnvelopeHandler): Promise<void> {
-    await this.ensureGroup();
+    await this.ensure();
     this.reader = duplicateClient(this.client);
     this.running = true;
     this.loop = this.run(this.reader, handler);
@@ -75,7 +75,7 @@ export class RedisInbox implements Inbox {
     await this.client.del(this.keys.inbox(this.instanceId));
   }
 
-  private async ensureGroup(): Promise<void> {
+  async ensure(): Promise<void> {
     try {
       await this.client.call('XGROUP', 'CREATE', this.keys.inbox(this.instanceId), INBOX_GROUP, '0', 'MKSTREAM');
     } catch (error) {
@@ -109,7 +109,7 @@ export class RedisInbox implements Inbox {
         if (!this.running) break;
         if (error instanceof Error && error.message.includes('NOGROUP')) {
           this.log.warn('inbox consumer group missing (Redis restarted?); recreating', { key });
-          await this.ensureGroup().catch(() => {});
+          await this.ensure().catch(() => {});
           cursor = '0';
           continue;
         }

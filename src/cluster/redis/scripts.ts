@@ -46,13 +46,22 @@ end
 `;
 
 /**
- * KEYS: history stream, route set. ARGV: data, maxLength, minId (`<ms>-0`), ttlMs.
+ * KEYS: history stream, route set, dedupe key (the history key again when there is no
+ * message ID). ARGV: data, maxLength, minId (`<ms>-0`), ttlMs, dedupe ('1'/'0'), dedupeTtlMs.
  * Appends, trims by length and age, and reads the routes after the append: publishers rely
  * on this order (see TopicPublisher). On a new stream, everything before its first entry is
  * marked deleted, so that offsets from an earlier incarnation are never vouched for.
- * Returns {offset, prev, {instance IDs}}.
+ * With a message ID seen before, appends nothing and answers the stored offset.
+ * Returns {offset, prev, {instance IDs}, duplicate (0/1)}.
  */
 const APPEND = `${LAST_ID}${TRIM}
+if ARGV[5] == '1' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then
+    local sp = string.find(seen, ' ')
+    return {string.sub(seen, 1, sp - 1), string.sub(seen, sp + 1), redis.call('SMEMBERS', KEYS[2]), 1}
+  end
+end
 local prev = lastId(KEYS[1])
 local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
 if prev == '0-0' then
@@ -64,7 +73,8 @@ if prev == '0-0' then
 end
 trim(KEYS[1], id, tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {id, prev, redis.call('SMEMBERS', KEYS[2])}
+if ARGV[5] == '1' then redis.call('SET', KEYS[3], id .. ' ' .. prev, 'PX', ARGV[6]) end
+return {id, prev, redis.call('SMEMBERS', KEYS[2]), 0}
 `;
 
 /**
@@ -89,10 +99,55 @@ const HEAD = `${LAST_ID}
 return lastId(KEYS[1])
 `;
 
+/** KEYS: owner, mailbox. ARGV: instanceId, ttlMs. Takes ownership; returns and empties the mailbox. */
+const CLAIM = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local parked = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+return parked
+`;
+
+/**
+ * KEYS: owner, mailbox. ARGV: instanceId, envelope JSON, ttlMs, limit.
+ * Parks the envelope when the caller still owns the session: returns {1}. Otherwise {0, owner}
+ * ({0} when nobody does).
+ */
+const PARK = `
+local owner = redis.call('GET', KEYS[1])
+if owner ~= ARGV[1] then
+  if owner then return {0, owner} end
+  return {0}
+end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return {1}
+`;
+
+/** KEYS: owner, mailbox. ARGV: instanceId. Forgets the session if the caller owns it. */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) end
+return 0
+`;
+
 export type StreamEntry = [id: string, fields: string[]];
 
 export interface ScriptedClient {
-  syAppend(history: string, routes: string, data: string, maxLength: number, minId: string, ttlMs: number): Promise<[string, string, string[]]>;
+  syAppend(
+    history: string,
+    routes: string,
+    dedupe: string,
+    data: string,
+    maxLength: number,
+    minId: string,
+    ttlMs: number,
+    dedupeOn: '0' | '1',
+    dedupeTtlMs: number,
+  ): Promise<[string, string, string[], number]>;
+  syClaim(owner: string, mailbox: string, instanceId: string, ttlMs: number): Promise<string[]>;
+  syPark(owner: string, mailbox: string, instanceId: string, envelope: string, ttlMs: number, limit: number): Promise<[0 | 1, string?]>;
+  syRelease(owner: string, mailbox: string, instanceId: string): Promise<number>;
   syReadSince(history: string, since: string, minId: string, count: number): Promise<[string, string, StreamEntry[]] | []>;
   syHead(history: string): Promise<string>;
 }
@@ -101,7 +156,10 @@ export interface ScriptedClient {
 export function withScripts(client: RedisClient): RedisClient & ScriptedClient {
   const c = client as RedisClient & Partial<ScriptedClient>;
   if (!c.syAppend) {
-    client.defineCommand('syAppend', { numberOfKeys: 2, lua: APPEND });
+    client.defineCommand('syAppend', { numberOfKeys: 3, lua: APPEND });
+    client.defineCommand('syClaim', { numberOfKeys: 2, lua: CLAIM });
+    client.defineCommand('syPark', { numberOfKeys: 2, lua: PARK });
+    client.defineCommand('syRelease', { numberOfKeys: 2, lua: RELEASE });
     client.defineCommand('syReadSince', { numberOfKeys: 1, lua: READ_SINCE });
     client.defineCommand('syHead', { numberOfKeys: 1, lua: HEAD });
   }

@@ -1,0 +1,72 @@
+/**
+ * Every exchange and queue Switchyard uses, named and declared in one place. Declarations
+ * are idempotent (assert*), so every (re)connect runs them again.
+ *
+ *   <p>.updates   topic exchange  <- data-center producers publish updates here
+ *   <p>.updates   quorum queue    bound with '#'; single active consumer: one bridge at a
+ *                                 time consumes, in order; others stand by (see docs/bridge.md)
+ *   <p>.dead      fanout exchange <- rejected updates, with an x-switchyard-reason header
+ *   <p>.dead      quorum queue    bound to it
+ *   <p>.jobs      direct exchange <- gateways publish jobs, routing key = method
+ *   <p>.jobs.<m>  quorum queue    one per method, declared by the workers that serve it
+ *   <p>.results   quorum queue    workers reply here (default exchange); the bridge consumes
+ */
+import type { Channel } from './connection.ts';
+
+export interface AmqpNames {
+  updatesExchange: string;
+  updatesQueue: string;
+  deadExchange: string;
+  deadQueue: string;
+  jobsExchange: string;
+  resultsQueue: string;
+  jobQueue(method: string): string;
+}
+
+export function amqpNames(prefix: string): AmqpNames {
+  return {
+    updatesExchange: `${prefix}.updates`,
+    updatesQueue: `${prefix}.updates`,
+    deadExchange: `${prefix}.dead`,
+    deadQueue: `${prefix}.dead`,
+    jobsExchange: `${prefix}.jobs`,
+    resultsQueue: `${prefix}.results`,
+    jobQueue: (method) => `${prefix}.jobs.${method}`,
+  };
+}
+
+/** Header carrying why an update was dead-lettered. */
+export const REASON_HEADER = 'x-switchyard-reason';
+
+const QUORUM = { 'x-queue-type': 'quorum' };
+
+export async function declareUpdates(ch: Channel, n: AmqpNames): Promise<void> {
+  await ch.assertExchange(n.deadExchange, 'fanout', { durable: true });
+  await ch.assertQueue(n.deadQueue, { durable: true, arguments: QUORUM });
+  await ch.bindQueue(n.deadQueue, n.deadExchange, '');
+  await ch.assertExchange(n.updatesExchange, 'topic', { durable: true });
+  await ch.assertQueue(n.updatesQueue, {
+    durable: true,
+    arguments: { ...QUORUM, 'x-single-active-consumer': true, 'x-dead-letter-exchange': n.deadExchange },
+  });
+  await ch.bindQueue(n.updatesQueue, n.updatesExchange, '#');
+}
+
+export async function declareJobs(ch: Channel, n: AmqpNames): Promise<void> {
+  await ch.assertExchange(n.jobsExchange, 'direct', { durable: true });
+  await ch.assertQueue(n.resultsQueue, { durable: true, arguments: QUORUM });
+}
+
+/** A method's job queue, bound to the jobs exchange; declared by workers. */
+export async function declareJobQueue(ch: Channel, n: AmqpNames, method: string): Promise<string> {
+  const queue = n.jobQueue(method);
+  await ch.assertQueue(queue, { durable: true, arguments: QUORUM });
+  await ch.bindQueue(queue, n.jobsExchange, method);
+  return queue;
+}
+
+/** Removes everything under a prefix (tests, teardown). Job queues must be named. */
+export async function deleteTopology(ch: Channel, n: AmqpNames, methods: string[] = []): Promise<void> {
+  for (const q of [n.updatesQueue, n.deadQueue, n.resultsQueue, ...methods.map((m) => n.jobQueue(m))]) await ch.deleteQueue(q);
+  for (const e of [n.updatesExchange, n.deadExchange, n.jobsExchange]) await ch.deleteExchange(e);
+}

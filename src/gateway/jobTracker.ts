@@ -1,0 +1,144 @@
+/**
+ * The RPC side of one session: validates and publishes its jobs, times them out, and
+ * decides which replies still go to the client. Correlation is by (session, request ID),
+ * never by arrival order. A request is settled by its first result, error or timeout;
+ * anything after that for the same request is dropped.
+ */
+import type { AppConfig } from '../config.ts';
+import type { SessionDirectory } from '../cluster/sessions.ts';
+import { ErrorCode } from '../protocol/codes.ts';
+import type { RpcEnvelope } from '../protocol/envelope.ts';
+import type { RpcFrame } from '../protocol/frames.ts';
+import type { Job } from '../protocol/job.ts';
+import type { Logger } from '../lib/log.ts';
+import type { JobPublisher } from '../rpc/jobs.ts';
+import { encodeError } from './frames.ts';
+
+export interface JobLimits {
+  rpcDefaultTimeoutMs: number;
+  rpcMaxTimeoutMs: number;
+  rpcMaxPendingPerSession: number;
+  resumeWindowMs: number;
+}
+
+/** What every JobTracker on an instance shares. */
+export interface JobContext {
+  instanceId: string;
+  jobs: JobPublisher | null;
+  sessions: SessionDirectory;
+  limits: JobLimits;
+  log: Logger;
+  /** Where a tracker's own replies (timeouts) go: through the same routing as replies from workers. */
+  route(envelope: RpcEnvelope): void;
+}
+
+/** Settled request IDs remembered per session, to drop late replies. */
+const SETTLED_MEMORY = 1024;
+
+export class JobTracker {
+  private readonly pending = new Map<string, ReturnType<typeof setTimeout> | null>();
+  private readonly settled = new Set<string>();
+  /** This instance owns the session in the directory until then. */
+  private ownedUntilMs = 0;
+
+  constructor(
+    readonly sessionId: string,
+    private readonly app: AppConfig,
+    private readonly userId: string | null,
+    private readonly ctx: JobContext,
+  ) {}
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Publishes a job for an `rpc` frame; answers problems through `reply`. */
+  async start(frame: RpcFrame, reply: (frame: string) => void): Promise<void> {
+    const { jobs, limits } = this.ctx;
+    if (!jobs?.isReady()) return reply(encodeError(frame.id, ErrorCode.Unavailable, 'jobs are not available on this instance'));
+    if (this.pending.has(frame.id)) return reply(encodeError(frame.id, ErrorCode.InvalidFrame, 'a job with this id is still running'));
+    if (this.pending.size >= limits.rpcMaxPendingPerSession) {
+      return reply(encodeError(frame.id, ErrorCode.LimitExceeded, `at most ${limits.rpcMaxPendingPerSession} jobs per session`));
+    }
+    const timeoutMs = Math.min(frame.timeoutMs ?? limits.rpcDefaultTimeoutMs, limits.rpcMaxTimeoutMs);
+    const deadlineMs = Date.now() + timeoutMs;
+    this.pending.set(frame.id, null);
+    this.settled.delete(frame.id);
+    const job: Job = {
+      v: 1,
+      jobId: crypto.randomUUID(),
+      method: frame.method,
+      params: frame.params ?? null,
+      app: this.app.id,
+      userId: this.userId,
+      deadlineMs,
+      replyTo: { sessionId: this.sessionId, requestId: frame.id, instanceId: this.ctx.instanceId },
+    };
+    try {
+      await this.own(deadlineMs);
+      const outcome = await jobs.publish(job);
+      if (outcome === 'no_such_method') {
+        this.pending.delete(frame.id);
+        return reply(encodeError(frame.id, ErrorCode.NoSuchMethod, `no worker serves ${JSON.stringify(frame.method)}`));
+      }
+    } catch (error) {
+      this.pending.delete(frame.id);
+      this.ctx.log.error('job publish failed', { session: this.sessionId, method: frame.method, error });
+      return reply(encodeError(frame.id, ErrorCode.Unavailable, 'could not publish the job; retry'));
+    }
+    if (!this.pending.has(frame.id)) return; // a reply already settled it
+    this.pending.set(
+      frame.id,
+      setTimeout(() => {
+        if (!this.pending.has(frame.id)) return;
+        this.ctx.route({
+          kind: 'rpc',
+          event: 'error',
+          sessionId: this.sessionId,
+          requestId: frame.id,
+          code: ErrorCode.Timeout,
+          message: `no result within ${timeoutMs} ms`,
+        });
+      }, timeoutMs),
+    );
+  }
+
+  /**
+   * Owns the session in the directory for as long as replies may come (deadline plus the
+   * resume window), so that replies find it after a reconnect elsewhere. Renewed rarely.
+   */
+  private async own(deadlineMs: number): Promise<void> {
+    const { limits } = this.ctx;
+    if (deadlineMs + limits.resumeWindowMs <= this.ownedUntilMs) return;
+    const ttlMs = limits.rpcMaxTimeoutMs + limits.resumeWindowMs;
+    await this.ctx.sessions.claim(this.sessionId, this.ctx.instanceId, ttlMs);
+    this.ownedUntilMs = Date.now() + ttlMs;
+  }
+
+  /** After a resume: this instance owns the session (claimed by the gateway) until then. */
+  adoptOwnership(untilMs: number): void {
+    this.ownedUntilMs = untilMs;
+  }
+
+  /**
+   * Whether a reply goes to the client. Progress goes while the request is open; the first
+   * result or error settles it. Requests this tracker never saw (started before a resume on
+   * another instance) are accepted unless already settled.
+   */
+  accept(envelope: RpcEnvelope): boolean {
+    if (this.settled.has(envelope.requestId)) return false;
+    if (envelope.event === 'progress') return true;
+    const timer = this.pending.get(envelope.requestId);
+    if (timer) clearTimeout(timer);
+    this.pending.delete(envelope.requestId);
+    this.settled.add(envelope.requestId);
+    if (this.settled.size > SETTLED_MEMORY) this.settled.delete(this.settled.values().next().value!);
+    return true;
+  }
+
+  /** Stops the timers (the session is gone for good). */
+  dispose(): void {
+    for (const timer of this.pending.values()) if (timer) clearTimeout(timer);
+    this.pending.clear();
+  }
+}
