@@ -9,7 +9,8 @@
  *   <p>.dead      quorum queue    bound to it
  *   <p>.jobs      direct exchange <- gateways publish jobs, routing key = method
  *   <p>.jobs.<m>  quorum queue    one per method, declared by the workers that serve it
- *   <p>.results   quorum queue    workers reply here (default exchange); the bridge consumes
+ *   <p>.results   quorum queue    workers reply here (default exchange); the bridge consumes;
+ *                                 malformed replies are dead-lettered to <p>.dead too
  */
 import type { Channel } from './connection.ts';
 
@@ -35,15 +36,22 @@ export function amqpNames(prefix: string): AmqpNames {
   };
 }
 
-/** Header carrying why an update was dead-lettered. */
+/** Header carrying why an update (or job reply) was dead-lettered. */
 export const REASON_HEADER = 'x-switchyard-reason';
+
+/** Quorum queues count deliveries in this header; used to give up on a message that keeps failing. */
+export const DELIVERY_COUNT_HEADER = 'x-delivery-count';
 
 const QUORUM = { 'x-queue-type': 'quorum' };
 
-export async function declareUpdates(ch: Channel, n: AmqpNames): Promise<void> {
+async function declareDead(ch: Channel, n: AmqpNames): Promise<void> {
   await ch.assertExchange(n.deadExchange, 'fanout', { durable: true });
   await ch.assertQueue(n.deadQueue, { durable: true, arguments: QUORUM });
   await ch.bindQueue(n.deadQueue, n.deadExchange, '');
+}
+
+export async function declareUpdates(ch: Channel, n: AmqpNames): Promise<void> {
+  await declareDead(ch, n);
   await ch.assertExchange(n.updatesExchange, 'topic', { durable: true });
   await ch.assertQueue(n.updatesQueue, {
     durable: true,
@@ -53,8 +61,9 @@ export async function declareUpdates(ch: Channel, n: AmqpNames): Promise<void> {
 }
 
 export async function declareJobs(ch: Channel, n: AmqpNames): Promise<void> {
+  await declareDead(ch, n);
   await ch.assertExchange(n.jobsExchange, 'direct', { durable: true });
-  await ch.assertQueue(n.resultsQueue, { durable: true, arguments: QUORUM });
+  await ch.assertQueue(n.resultsQueue, { durable: true, arguments: { ...QUORUM, 'x-dead-letter-exchange': n.deadExchange } });
 }
 
 /** A method's job queue, bound to the jobs exchange; declared by workers. */

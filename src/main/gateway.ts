@@ -7,6 +7,9 @@ import type { ClusterBackend } from '../cluster/backend.ts';
 import { MemoryCluster } from '../cluster/memory/memoryBackend.ts';
 import { RedisBackend } from '../cluster/redis/redisBackend.ts';
 import { Gateway } from '../gateway/gateway.ts';
+import { AmqpConnection } from '../amqp/connection.ts';
+import { AmqpJobPublisher } from '../amqp/amqpJobPublisher.ts';
+import { amqpNames } from '../amqp/topology.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 
 function readConfig(): Config {
@@ -31,6 +34,7 @@ function createBackend(config: Config, log: Logger): ClusterBackend {
         instanceId: config.instanceId,
         historySize: config.historySize,
         historyMaxAgeMs: config.historyMaxAgeMs,
+        dedupeWindowMs: config.dedupeWindowMs,
         instanceTtlMs: config.instanceTtlMs,
         reapIntervalMs: config.heartbeatIntervalMs,
         inbox: { batchSize: config.inboxBatchSize, blockTimeInMs: config.inboxBlockMs, maxLength: config.inboxMaxLength },
@@ -42,6 +46,7 @@ function createBackend(config: Config, log: Logger): ClusterBackend {
     historySize: config.historySize,
     historyMaxAgeMs: config.historyMaxAgeMs,
     instanceTtlMs: config.instanceTtlMs,
+    dedupeWindowMs: config.dedupeWindowMs,
   }).backend(config.instanceId);
 }
 
@@ -51,7 +56,10 @@ if (config.demoMode) {
   log.warn('APPS is not set: serving the "demo" app (anonymous sessions, client publish, public secret). For development only.');
 }
 const backend = createBackend(config, log);
-const gateway = new Gateway(config, backend, log);
+// Jobs over WebSocket need RabbitMQ; without AMQP_URL, `rpc` frames answer `unavailable`.
+const amqp = config.amqpUrl ? new AmqpConnection({ url: config.amqpUrl, name: `gateway-${config.instanceId}` }, log.child({ component: 'amqp' })) : null;
+const jobs = amqp ? new AmqpJobPublisher(amqp, amqpNames(config.amqpPrefix)) : null;
+const gateway = new Gateway(config, backend, log, jobs);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -59,10 +67,12 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info('shutting down', { signal });
   await gateway.stop();
+  await amqp?.stop();
   await backend.close();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
+await amqp?.start();
 await gateway.start();

@@ -1,0 +1,109 @@
+/**
+ * Job replies (results, progress, errors) from workers into the inbox of the instance that
+ * owns the session now: the session directory knows where a resumed session went; the
+ * instance that accepted the job is the fallback (it forwards or parks as needed). Replies
+ * are processed one at a time per channel, in delivery order, so a job's progress never
+ * overtakes its result. A malformed reply is dead-lettered with a reason.
+ */
+import * as v from 'valibot';
+import type { Inbox } from '../cluster/inbox.ts';
+import type { SessionDirectory } from '../cluster/sessions.ts';
+import { ErrorCode } from '../protocol/codes.ts';
+import type { RpcEnvelope } from '../protocol/envelope.ts';
+import { JobReplySchema, type JobReply } from '../protocol/job.ts';
+import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/connection.ts';
+import { deadLetter } from '../amqp/deadLetter.ts';
+import { declareJobs, type AmqpNames } from '../amqp/topology.ts';
+import type { Logger } from '../lib/log.ts';
+import type { BridgeMetrics } from './metrics.ts';
+
+export class RepliesConsumer {
+  private channel: ConfirmChannel | null = null;
+  /** Serialises handling per channel: replies go out in the order they came in. */
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(
+    connection: AmqpConnection,
+    private readonly names: AmqpNames,
+    private readonly inbox: Inbox,
+    private readonly sessions: SessionDirectory,
+    private readonly maxReplyBytes: number,
+    prefetch: number,
+    private readonly metrics: BridgeMetrics,
+    private readonly log: Logger,
+  ) {
+    connection.onSetup(async (model) => {
+      const ch = await model.createConfirmChannel();
+      await declareJobs(ch, names);
+      await ch.prefetch(prefetch);
+      ch.on('close', () => {
+        if (this.channel === ch) this.channel = null;
+      });
+      this.channel = ch;
+      await ch.consume(names.resultsQueue, (message) => {
+        if (message) this.tail = this.tail.then(() => this.handle(ch, message));
+      });
+    });
+  }
+
+  isConsuming(): boolean {
+    return this.channel !== null;
+  }
+
+  private async handle(ch: ConfirmChannel, message: ConsumeMessage): Promise<void> {
+    const reply = this.parse(message);
+    if (typeof reply === 'string') {
+      this.metrics.deadLettered(reply.split(':')[0]!);
+      this.log.warn('job reply dead-lettered', { reason: reply });
+      await deadLetter(ch, this.names, message, reply);
+      return;
+    }
+    try {
+      const envelope = toEnvelope(reply);
+      const owner = (await this.sessions.owner(envelope.sessionId)) ?? reply.replyTo.instanceId;
+      await this.inbox.send([{ instanceId: owner, envelope }]);
+      this.metrics.repliesRouted += 1;
+      settle(() => ch.ack(message));
+    } catch (error) {
+      this.log.error('routing a job reply failed; requeued', { error });
+      settle(() => ch.nack(message, false, true));
+    }
+  }
+
+  private parse(message: ConsumeMessage): JobReply | string {
+    if (message.content.length > this.maxReplyBytes) return `too_large: over ${this.maxReplyBytes} bytes`;
+    let json: unknown;
+    try {
+      json = JSON.parse(message.content.toString('utf8'));
+    } catch {
+      return 'invalid_json';
+    }
+    const parsed = v.safeParse(JobReplySchema, json);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const path = issue.path?.map((p) => String(p.key)).join('.');
+      return `invalid_reply: ${path ? `${path}: ` : ''}${issue.message}`;
+    }
+    return parsed.output;
+  }
+}
+
+function toEnvelope(reply: JobReply): RpcEnvelope {
+  const { sessionId, requestId } = reply.replyTo;
+  switch (reply.kind) {
+    case 'result':
+      return { kind: 'rpc', event: 'result', sessionId, requestId, data: JSON.stringify(reply.result ?? null) };
+    case 'progress':
+      return { kind: 'rpc', event: 'progress', sessionId, requestId, data: JSON.stringify(reply.data ?? null) };
+    case 'error':
+      return { kind: 'rpc', event: 'error', sessionId, requestId, code: ErrorCode.JobFailed, message: reply.error.message };
+  }
+}
+
+function settle(op: () => void): void {
+  try {
+    op();
+  } catch {
+    // The channel closed meanwhile: the broker redelivers; the session drops a settled repeat.
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The TypeScript worker SDK: serves job methods from RabbitMQ.
+ *
+ *   const worker = await createWorker({ url, methods: { resize: async (params, ctx) => … } });
+ *
+ * Each method gets a durable queue bound to the jobs exchange. Handlers run at most
+ * `concurrency` at a time (the channel's prefetch). A handler's return value is the result; a
+ * throw becomes a `job_failed` error; `ctx.progress()` sends progress. The job is
+ * acknowledged only after its reply is confirmed by the broker, so a worker that dies
+ * mid-job leaves it to be redelivered to another worker. The wire format is in docs/rpc.md.
+ */
+import * as v from 'valibot';
+import { JobSchema, type Job, type JobReply } from '../protocol/job.ts';
+import { AmqpConnection, type ConfirmChannel, type ConsumeMessage } from '../amqp/connection.ts';
+import { amqpNames, declareJobQueue, declareJobs, type AmqpNames } from '../amqp/topology.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+
+export interface JobContext {
+  jobId: string;
+  method: string;
+  app: string;
+  userId: string | null;
+  /** Epoch ms after which nobody waits for the result. */
+  deadlineMs: number;
+  /** Aborted when the deadline passes. */
+  signal: AbortSignal;
+  /** 1 on the first delivery; more when the job was redelivered after a worker failed. */
+  attempt: number;
+  /** Sends a progress update to the client. */
+  progress(data: unknown): Promise<void>;
+}
+
+export type JobHandler = (params: unknown, ctx: JobContext) => unknown | Promise<unknown>;
+
+export interface WorkerOptions {
+  /** amqp:// URL of RabbitMQ. */
+  url: string;
+  /** AMQP_PREFIX of the deployment. @default 'switchyard' */
+  prefix?: string;
+  methods: Record<string, JobHandler>;
+  /** Jobs run at once. @default 16 */
+  concurrency?: number;
+  log?: Logger;
+}
+
+export interface Worker {
+  /** Jobs completed (result or error replied) by this worker. */
+  readonly completed: number;
+  /** Stops taking jobs; running ones are not acknowledged and go back to the queue. */
+  stop(): Promise<void>;
+}
+
+export async function createWorker(options: WorkerOptions): Promise<Worker> {
+  const names = amqpNames(options.prefix ?? 'switchyard');
+  const log = options.log ?? silentLogger;
+  const connection = new AmqpConnection({ url: options.url, name: `worker:${Object.keys(options.methods).join(',')}` }, log);
+  const state = { completed: 0 };
+  connection.onSetup(async (model) => {
+    const ch = await model.createConfirmChannel();
+    await ch.prefetch(options.concurrency ?? 16);
+    await declareJobs(ch, names);
+    for (const [method, handler] of Object.entries(options.methods)) {
+      const queue = await declareJobQueue(ch, names, method);
+      await ch.consume(queue, (message) => {
+        if (message) void runJob(ch, names, message, handler, log).then((done) => (state.completed += done ? 1 : 0));
+      });
+    }
+  });
+  await connection.start();
+  return {
+    get completed() {
+      return state.completed;
+    },
+    stop: () => connection.stop(),
+  };
+}
+
+async function runJob(ch: ConfirmChannel, names: AmqpNames, message: ConsumeMessage, handler: JobHandler, log: Logger): Promise<boolean> {
+  const parsed = v.safeParse(JobSchema, safeJson(message.content.toString('utf8')));
+  if (!parsed.success) {
+    log.warn('malformed job dropped', { messageId: message.properties.messageId });
+    ch.ack(message);
+    return false;
+  }
+  const job = parsed.output;
+  const replyQueue = typeof message.properties.replyTo === 'string' && message.properties.replyTo !== '' ? message.properties.replyTo : names.resultsQueue;
+  const remainingMs = job.deadlineMs - Date.now();
+  if (remainingMs <= 0) {
+    // Nobody waits for it any more.
+    ch.ack(message);
+    return false;
+  }
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error('deadline passed')), remainingMs);
+  const reply = (body: JobReply) => send(ch, replyQueue, job, body);
+  const ctx: JobContext = {
+    jobId: job.jobId,
+    method: job.method,
+    app: job.app,
+    userId: job.userId,
+    deadlineMs: job.deadlineMs,
+    signal: abort.signal,
+    attempt: Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1,
+    progress: (data) => reply({ v: 1, kind: 'progress', jobId: job.jobId, replyTo: job.replyTo, data }),
+  };
+  try {
+    let body: JobReply;
+    try {
+      const result = await handler(job.params, ctx);
+      body = { v: 1, kind: 'result', jobId: job.jobId, replyTo: job.replyTo, result: result ?? null };
+    } catch (error) {
+      body = { v: 1, kind: 'error', jobId: job.jobId, replyTo: job.replyTo, error: { message: error instanceof Error ? error.message : String(error) } };
+    }
+    await reply(body);
+    ch.ack(message);
+    return true;
+  } catch (error) {
+    // The reply was not confirmed (connection lost): leave the job unacknowledged.
+    log.warn('job reply not confirmed; the job will be redelivered', { jobId: job.jobId, error });
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function send(ch: ConfirmChannel, queue: string, job: Job, body: JobReply): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ch.sendToQueue(
+      queue,
+      Buffer.from(JSON.stringify(body)),
+      { persistent: true, correlationId: job.jobId, contentType: 'application/json' },
+      (error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()),
+    );
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
