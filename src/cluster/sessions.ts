@@ -11,6 +11,12 @@ export type ParkOutcome = { parked: true } | { parked: false; owner: string | nu
 export interface SessionDirectory {
   /** Makes `instanceId` the owner for `ttlMs`; returns (and removes) what was parked for the session. */
   claim(sessionId: string, instanceId: string, ttlMs: number): Promise<RpcEnvelope[]>;
+  /**
+   * Takes or extends ownership only when nobody else owns the session: a job started just
+   * before the client resumed elsewhere must not pull the session back. False: another
+   * instance owns it now.
+   */
+  claimIfFree(sessionId: string, instanceId: string, ttlMs: number): Promise<boolean>;
   /** The current owner, or null when nobody owns the session (never claimed, or expired). */
   owner(sessionId: string): Promise<string | null>;
   /**

@@ -106,13 +106,14 @@ export class JobTracker {
   /**
    * Owns the session in the directory for as long as replies may come (deadline plus the
    * resume window), so that replies find it after a reconnect elsewhere. Renewed rarely.
+   * Never takes the session back from an instance it resumed on meanwhile: replies then go
+   * there.
    */
   private async own(deadlineMs: number): Promise<void> {
     const { limits } = this.ctx;
     if (deadlineMs + limits.resumeWindowMs <= this.ownedUntilMs) return;
     const ttlMs = limits.rpcMaxTimeoutMs + limits.resumeWindowMs;
-    await this.ctx.sessions.claim(this.sessionId, this.ctx.instanceId, ttlMs);
-    this.ownedUntilMs = Date.now() + ttlMs;
+    if (await this.ctx.sessions.claimIfFree(this.sessionId, this.ctx.instanceId, ttlMs)) this.ownedUntilMs = Date.now() + ttlMs;
   }
 
   /** After a resume: this instance owns the session (claimed by the gateway) until then. */

@@ -27,6 +27,14 @@ export class MemorySessions implements SessionDirectory {
     return parked;
   }
 
+  async claimIfFree(sessionId: string, instanceId: string, ttlMs: number): Promise<boolean> {
+    const entry = this.live(sessionId);
+    if (entry && entry.owner !== instanceId) return false;
+    if (entry) entry.expiresAtMs = Date.now() + ttlMs;
+    else this.entries.set(sessionId, { owner: instanceId, expiresAtMs: Date.now() + ttlMs, mailbox: [] });
+    return true;
+  }
+
   async owner(sessionId: string): Promise<string | null> {
     return this.live(sessionId)?.owner ?? null;
   }

@@ -25,6 +25,10 @@ export class RedisSessions implements SessionDirectory {
     return out;
   }
 
+  async claimIfFree(sessionId: string, instanceId: string, ttlMs: number): Promise<boolean> {
+    return (await this.client.syClaimIfFree(this.keys.sessionOwner(sessionId), instanceId, ttlMs)) === 1;
+  }
+
   owner(sessionId: string): Promise<string | null> {
     return this.client.get(this.keys.sessionOwner(sessionId));
   }

@@ -107,6 +107,14 @@ redis.call('DEL', KEYS[2])
 return parked
 `;
 
+/** KEYS: owner. ARGV: instanceId, ttlMs. Takes or extends ownership unless another instance has it: 1, else 0. */
+const CLAIM_IF_FREE = `
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
 /**
  * KEYS: owner, mailbox. ARGV: instanceId, envelope JSON, ttlMs, limit.
  * Parks the envelope when the caller still owns the session: returns {1}. Otherwise {0, owner}
@@ -146,6 +154,7 @@ export interface ScriptedClient {
     dedupeTtlMs: number,
   ): Promise<[string, string, string[], number]>;
   syClaim(owner: string, mailbox: string, instanceId: string, ttlMs: number): Promise<string[]>;
+  syClaimIfFree(owner: string, instanceId: string, ttlMs: number): Promise<number>;
   syPark(owner: string, mailbox: string, instanceId: string, envelope: string, ttlMs: number, limit: number): Promise<[0 | 1, string?]>;
   syRelease(owner: string, mailbox: string, instanceId: string): Promise<number>;
   syReadSince(history: string, since: string, minId: string, count: number): Promise<[string, string, StreamEntry[]] | []>;
@@ -158,6 +167,7 @@ export function withScripts(client: RedisClient): RedisClient & ScriptedClient {
   if (!c.syAppend) {
     client.defineCommand('syAppend', { numberOfKeys: 3, lua: APPEND });
     client.defineCommand('syClaim', { numberOfKeys: 2, lua: CLAIM });
+    client.defineCommand('syClaimIfFree', { numberOfKeys: 1, lua: CLAIM_IF_FREE });
     client.defineCommand('syPark', { numberOfKeys: 2, lua: PARK });
     client.defineCommand('syRelease', { numberOfKeys: 2, lua: RELEASE });
     client.defineCommand('syReadSince', { numberOfKeys: 1, lua: READ_SINCE });
