@@ -46,6 +46,8 @@ export class Gateway implements Service {
   private slowConsumerTimer: ReturnType<typeof setInterval> | null = null;
   private heartbeating = false;
   private registered = false;
+  /** Set from a store reconnect until this instance checked (and if needed restored) its state. */
+  private restoring = false;
   private state: State = 'idle';
   private nextSession = 0;
 
@@ -108,7 +110,11 @@ export class Gateway implements Service {
     this.hub.attach(this.server);
     await this.heartbeat();
     await this.backend.inbox.start((envelopes) => this.onEnvelopes(envelopes));
-    this.backend.onRestored(() => void this.heartbeat());
+    this.backend.onRestored(() => {
+      // Not ready until the heartbeat has shown whether the store kept this instance's state.
+      this.restoring = true;
+      void this.heartbeat(true);
+    });
     this.state = 'running';
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.heartbeatIntervalMs);
     this.slowConsumerTimer = setInterval(() => this.disconnectSlowConsumers(), SLOW_CONSUMER_SWEEP_MS);
@@ -124,8 +130,13 @@ export class Gateway implements Service {
    * instance was taken for dead), the routes are re-added: without them no publish would
    * reach this instance's sessions.
    */
-  private async heartbeat(): Promise<void> {
-    if (!this.server || this.heartbeating) return;
+  private async heartbeat(afterReconnect = false): Promise<void> {
+    if (!this.server) return;
+    if (this.heartbeating) {
+      // A reconnect during a heartbeat must still get its own check.
+      if (afterReconnect) setTimeout(() => void this.heartbeat(true), 50);
+      return;
+    }
     this.heartbeating = true;
     try {
       const known = await this.backend.registry.heartbeat({
@@ -143,8 +154,10 @@ export class Gateway implements Service {
         await this.hub.restoreRoutes();
       }
       this.registered = true;
+      if (afterReconnect) this.restoring = false;
     } catch (error) {
       this.log.warn('heartbeat failed', { error });
+      if (afterReconnect) setTimeout(() => void this.heartbeat(true), 200);
     } finally {
       this.heartbeating = false;
     }
@@ -189,13 +202,14 @@ export class Gateway implements Service {
   }
 
   isReady(): boolean {
-    return this.state === 'running' && this.backend.isHealthy();
+    return this.state === 'running' && this.backend.isHealthy() && !this.restoring;
   }
 
   readiness(): string[] {
     const reasons: string[] = [];
     if (this.state !== 'running') reasons.push(`instance ${this.state}`);
     if (!this.backend.isHealthy()) reasons.push(`${this.backend.kind} backend unreachable`);
+    if (this.restoring) reasons.push('restoring state after a store reconnect');
     return reasons;
   }
 

@@ -120,9 +120,41 @@ export class Hub {
       .catch((error) => this.log.warn('route remove failed', { app, topic, error }));
   }
 
-  /** Re-adds every local route (after the cluster store lost them, e.g. a Redis restart). */
+  /**
+   * After the cluster store lost this instance's routes (a Redis restart, or being reaped
+   * while paused): re-adds every local route, then catches each topic up from history.
+   * Messages published while the route was missing reached no inbox; without the catch-up
+   * they would wait for the next message's gap check.
+   */
   async restoreRoutes(): Promise<void> {
-    await Promise.all([...this.topics.values()].map((t) => this.routes.add(t.app, t.topic, this.instanceId)));
+    await Promise.all(
+      [...this.topics.values()].map(async (t) => {
+        await this.routes.add(t.app, t.topic, this.instanceId);
+        await this.catchUp(t);
+      }),
+    );
+  }
+
+  /** Emits what history has after the last delivered offset, holding the inbox queue meanwhile. */
+  private catchUp(t: LocalTopic): Promise<void> {
+    const run = async () => {
+      await t.filling;
+      await t.joined;
+      const { entries } = await this.history.readSince(t.app, t.topic, t.last!);
+      for (const entry of entries) {
+        if (compareOffsets(entry.offset, t.last!) > 0) {
+          this.emit(t, entry.offset, entry.data);
+          this.backfilledMessages += 1;
+        }
+      }
+    };
+    t.filling = run()
+      .catch((error) => this.log.warn('catch-up from history failed', { app: t.app, topic: t.topic, error }))
+      .finally(() => {
+        t.filling = null;
+        return this.drain(t);
+      });
+    return t.filling;
   }
 
   /**

@@ -71,6 +71,8 @@ export async function startRedisServer(options: { port?: number; args?: string[]
     async () => {
       if (proc.exitCode !== null) throw new Error(`redis-server on ${port} exited with ${proc.exitCode}`);
       const c = new Redis(url, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      // Refused while the server starts: expected, and reported by connect() itself.
+      c.on('error', () => {});
       try {
         await c.connect();
         return (await c.ping()) === 'PONG';
