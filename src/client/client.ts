@@ -2,7 +2,9 @@
  * The TypeScript client SDK (browsers, Bun, Node 22+): one logical connection to a Switchyard
  * cluster that survives instance restarts. It reconnects with exponential backoff and jitter,
  * rotating through the given URLs, resubscribes every topic with `since` = the last offset it
- * saw, and tells the application when history could not cover a gap. Imports only protocol/.
+ * saw, and tells the application when history could not cover a gap. Jobs (`rpc`) survive
+ * reconnects: the client resumes its session with the token from `welcome`, so results of
+ * jobs started before a disconnect still arrive. Imports only protocol/.
  */
 import { shouldReconnect } from '../protocol/codes.ts';
 import { compareOffsets as compare } from '../protocol/offset.ts';
@@ -42,6 +44,19 @@ export class RequestError extends Error {
   }
 }
 
+export interface RpcOptions {
+  /** Asked of the server; the call also fails on its own this long (plus a grace) after. @default 30000 */
+  timeoutMs?: number;
+  onProgress?: (data: unknown) => void;
+}
+
+interface Job {
+  resolve: (result: unknown) => void;
+  reject: (error: Error) => void;
+  onProgress?: (data: unknown) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
 interface Pending {
   resolve: (frame: ServerFrame) => void;
   reject: (error: Error) => void;
@@ -52,6 +67,9 @@ export class SwitchyardClient {
   /** Topic -> last offset received (null: subscribed, nothing received yet). */
   private readonly topics = new Map<string, string | null>();
   private readonly pending = new Map<string, Pending>();
+  /** Jobs by request ID: they outlive a connection (the session is resumed). */
+  private readonly jobs = new Map<string, Job>();
+  private resumeToken: string | null = null;
   private readonly listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = {
     message: new Set(),
     gap: new Set(),
@@ -114,6 +132,27 @@ export class SwitchyardClient {
     return (ack as { offset?: string }).offset ?? '';
   }
 
+  /**
+   * Runs a job on a worker and resolves with its result. Rejects with a RequestError
+   * (`timeout`, `no_such_method`, `job_failed`, …). Survives reconnects.
+   */
+  async rpc(method: string, params?: unknown, options: RpcOptions = {}): Promise<unknown> {
+    await this.ready();
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) throw new Error('not connected');
+    const id = `j${++this.nextId}`;
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      // The server answers `timeout` itself; this guard covers a server that cannot.
+      const timer = setTimeout(() => {
+        this.jobs.delete(id);
+        reject(new RequestError('timeout', `no result within ${timeoutMs} ms`));
+      }, timeoutMs + 5000);
+      this.jobs.set(id, { resolve, reject, onProgress: options.onProgress, timer });
+      ws.send(JSON.stringify({ type: 'rpc', id, method, params: params ?? null, timeoutMs }));
+    });
+  }
+
   /** The last offset received on a topic. */
   offset(topic: string): string | null {
     return this.topics.get(topic) ?? null;
@@ -124,6 +163,11 @@ export class SwitchyardClient {
     this.setState('closed', {});
     this.ws?.close(1000, 'client closed');
     this.failPending(new Error('client closed'));
+    for (const job of this.jobs.values()) {
+      clearTimeout(job.timer);
+      job.reject(new Error('client closed'));
+    }
+    this.jobs.clear();
   }
 
   private async open(): Promise<void> {
@@ -133,6 +177,7 @@ export class SwitchyardClient {
     url.searchParams.set('app', this.options.app);
     const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
     if (token) url.searchParams.set('token', token);
+    if (this.resumeToken && this.jobs.size > 0) url.searchParams.set('resume', this.resumeToken);
     const Ws = this.options.WebSocket ?? globalThis.WebSocket;
     const ws = new Ws(url.toString());
     this.ws = ws;
@@ -146,6 +191,8 @@ export class SwitchyardClient {
     switch (frame.type) {
       case 'welcome':
         this.welcome = frame;
+        this.resumeToken = frame.resumeToken ?? null;
+        if (frame.resumed === false) this.failJobs('session could not be resumed; job results are lost');
         this.attempt = 0;
         void this.resubscribe();
         break;
@@ -158,9 +205,30 @@ export class SwitchyardClient {
         for (const l of this.listeners.message) l(frame);
         break;
       }
+      case 'progress': {
+        this.jobs.get(frame.id)?.onProgress?.(frame.data);
+        break;
+      }
+      case 'result': {
+        const job = this.jobs.get(frame.id);
+        if (!job) return;
+        this.jobs.delete(frame.id);
+        clearTimeout(job.timer);
+        job.resolve(frame.result);
+        break;
+      }
       case 'ack':
       case 'pong':
       case 'error': {
+        if (frame.type === 'error' && frame.id !== null) {
+          const job = this.jobs.get(frame.id);
+          if (job) {
+            this.jobs.delete(frame.id);
+            clearTimeout(job.timer);
+            job.reject(new RequestError(frame.code, frame.message));
+            return;
+          }
+        }
         const waiting = frame.id === null ? undefined : this.pending.get(frame.id);
         if (!waiting) {
           if (frame.type === 'error') for (const l of this.listeners.error) l(frame);
@@ -228,6 +296,14 @@ export class SwitchyardClient {
       this.pending.set(id, { resolve, reject, timer });
       ws.send(JSON.stringify({ ...frame, id }));
     });
+  }
+
+  private failJobs(reason: string): void {
+    for (const job of this.jobs.values()) {
+      clearTimeout(job.timer);
+      job.reject(new RequestError('resume_failed', reason));
+    }
+    this.jobs.clear();
   }
 
   private failPending(error: Error): void {

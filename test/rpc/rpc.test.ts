@@ -13,7 +13,7 @@ import { WsClient } from '../support/wsClient.ts';
 
 const amqpPrefix = uniqueAmqpPrefix('rpc');
 const redisPrefix = uniquePrefix('rpc');
-const METHODS = ['echo', 'sleep', 'fail', 'slow'];
+const METHODS = ['echo', 'sleep', 'fail', 'slow', 'wait'];
 let stack: JobStack;
 let worker: Worker;
 const clients: WsClient[] = [];
@@ -44,6 +44,12 @@ beforeAll(async () => {
       },
       fail: () => {
         throw new Error('thumbnail service is down');
+      },
+      wait: async (params, ctx) => {
+        const { ms, value } = params as { ms: number; value: unknown };
+        await ctx.progress('started');
+        await new Promise((r) => setTimeout(r, ms));
+        return value;
       },
     },
   });
@@ -181,4 +187,27 @@ test('a worker that dies mid-job: the job is redelivered to another worker', asy
     if (proc.exitCode === null) proc.kill('SIGKILL');
     await rescuer?.stop();
   }
+});
+
+test('the client SDK: rpc with progress, and a job that outlives a reconnect to another instance', async () => {
+  const { SwitchyardClient } = await import('../../src/client/index.ts');
+  const urls = stack.gateways.map((g) => g.wsUrl(APP_A.id).split('?')[0]!);
+  const sdk = new SwitchyardClient({ urls, app: APP_A.id, minReconnectDelayMs: 10 });
+  await sdk.ready();
+  const progress: unknown[] = [];
+  expect(await sdk.rpc('echo', { n: 1 }, { onProgress: (d) => progress.push(d) })).toEqual({ echoed: { n: 1 }, user: null, app: APP_A.id });
+  expect(progress).toEqual([{ stage: 'started' }]);
+
+  const first = sdk.instanceId;
+  let started = false;
+  const pending = sdk.rpc('wait', { ms: 500, value: 'survived' }, { onProgress: () => (started = true) });
+  // Once the worker runs it (a frame sent on a dying connection could be lost in flight)...
+  await waitFor(() => started, { what: 'job running' });
+  // Drop the connection the way a network would: the SDK reconnects to the other URL and resumes.
+  const gw = stack.gateways.find((g) => g.id === first)!;
+  for (const s of gw.gateway.sessions) s.disconnect(4000, 'test: connection lost');
+  expect(await pending).toBe('survived');
+  expect(sdk.instanceId).not.toBe(first);
+  await expect(sdk.rpc('no-such-method')).rejects.toMatchObject({ code: 'no_such_method' });
+  sdk.close();
 });
