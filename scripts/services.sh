@@ -39,9 +39,19 @@ ensure_rabbitmq() {
   echo "services: started rabbitmq on 127.0.0.1:$AMQP_PORT"
 }
 
+# Optional: the Python worker example's test runs where pika is importable and is skipped
+# (saying so) where it is not.
+ensure_python_pika() {
+  if python3 -c 'import pika' 2>/dev/null || /usr/bin/python3 -c 'import pika' 2>/dev/null; then
+    echo "services: python3 pika available"
+    return
+  fi
+  echo "services: python3-pika is not installed; test/rpc/pythonWorker.test.ts will be skipped. Install it with: sudo apt-get install -y python3-pika" >&2
+}
+
 case "${1:-all}" in
   redis) ensure_redis ;;
   rabbitmq) ensure_rabbitmq ;;
-  all) ensure_redis; ensure_rabbitmq ;;
+  all) ensure_redis; ensure_rabbitmq; ensure_python_pika ;;
   *) echo "usage: $0 [redis|rabbitmq|all]" >&2; exit 2 ;;
 esac

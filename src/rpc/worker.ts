@@ -4,7 +4,7 @@
  *   const worker = await createWorker({ url, methods: { resize: async (params, ctx) => … } });
  *
  * Each method gets a durable queue bound to the jobs exchange. Handlers run at most
- * `concurrency` at a time (the channel's prefetch). A handler's return value is the result; a
+ * `concurrency` at a time across all methods. A handler's return value is the result; a
  * throw becomes a `job_failed` error; `ctx.progress()` sends progress. The job is
  * acknowledged only after its reply is confirmed by the broker, so a worker that dies
  * mid-job leaves it to be redelivered to another worker. The wire format is in docs/rpc.md.
@@ -55,14 +55,18 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const log = options.log ?? silentLogger;
   const connection = new AmqpConnection({ url: options.url, name: `worker:${Object.keys(options.methods).join(',')}` }, log);
   const state = { completed: 0 };
+  const concurrency = options.concurrency ?? 16;
+  // Prefetch counts per consumer (one per method; quorum queues have no channel-wide
+  // prefetch), so a shared limiter keeps the whole worker at `concurrency` running handlers.
+  const limiter = new Limiter(concurrency);
   connection.onSetup(async (model) => {
     const ch = await model.createConfirmChannel();
-    await ch.prefetch(options.concurrency ?? 16);
+    await ch.prefetch(concurrency);
     await declareJobs(ch, names);
     for (const [method, handler] of Object.entries(options.methods)) {
       const queue = await declareJobQueue(ch, names, method);
       await ch.consume(queue, (message) => {
-        if (message) void runJob(ch, names, message, handler, log).then((done) => (state.completed += done ? 1 : 0));
+        if (message) void limiter.run(() => runJob(ch, names, message, handler, log)).then((done) => (state.completed += done ? 1 : 0));
       });
     }
   });
@@ -103,14 +107,17 @@ async function runJob(ch: ConfirmChannel, names: AmqpNames, message: ConsumeMess
     attempt: Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1,
     progress: (data) => reply({ v: 1, kind: 'progress', jobId: job.jobId, replyTo: job.replyTo, data }),
   };
+  const failed = (message: string): JobReply => ({ v: 1, kind: 'error', jobId: job.jobId, replyTo: job.replyTo, error: { message: message.slice(0, MAX_ERROR_MESSAGE) } });
+  let body: JobReply;
   try {
-    let body: JobReply;
-    try {
-      const result = await handler(job.params, ctx);
-      body = { v: 1, kind: 'result', jobId: job.jobId, replyTo: job.replyTo, result: result ?? null };
-    } catch (error) {
-      body = { v: 1, kind: 'error', jobId: job.jobId, replyTo: job.replyTo, error: { message: error instanceof Error ? error.message : String(error) } };
-    }
+    const result = await handler(job.params, ctx);
+    body = { v: 1, kind: 'result', jobId: job.jobId, replyTo: job.replyTo, result: result ?? null };
+    // A result that is not JSON (a BigInt, a cycle) is the handler's failure, not the broker's.
+    JSON.stringify(body);
+  } catch (error) {
+    body = failed(error instanceof Error ? error.message : String(error));
+  }
+  try {
     await reply(body);
     ch.ack(message);
     return true;
@@ -120,6 +127,28 @@ async function runJob(ch: ConfirmChannel, names: AmqpNames, message: ConsumeMess
     return false;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** JobReplySchema caps error messages; a longer one would be dead-lettered instead of delivered. */
+const MAX_ERROR_MESSAGE = 2000;
+
+/** Runs at most `limit` tasks at once; the rest wait in arrival order. */
+class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running += 1;
+    try {
+      return await task();
+    } finally {
+      this.running -= 1;
+      this.waiting.shift()?.();
+    }
   }
 }
 

@@ -13,7 +13,7 @@ import { WsClient } from '../support/wsClient.ts';
 
 const amqpPrefix = uniqueAmqpPrefix('rpc');
 const redisPrefix = uniquePrefix('rpc');
-const METHODS = ['echo', 'sleep', 'fail', 'slow', 'wait'];
+const METHODS = ['echo', 'sleep', 'fail', 'slow', 'wait', 'longError', 'bigint', 'slowA', 'slowB'];
 let stack: JobStack;
 let worker: Worker;
 const clients: WsClient[] = [];
@@ -210,4 +210,45 @@ test('the client SDK: rpc with progress, and a job that outlives a reconnect to 
   expect(sdk.instanceId).not.toBe(first);
   await expect(sdk.rpc('no-such-method')).rejects.toMatchObject({ code: 'no_such_method' });
   sdk.close();
+});
+
+test('worker SDK: long error messages are cut to fit, unserialisable results become errors, concurrency is per worker', async () => {
+  let running = 0;
+  let peak = 0;
+  const slowly = async () => {
+    running += 1;
+    peak = Math.max(peak, running);
+    await new Promise((r) => setTimeout(r, 100));
+    running -= 1;
+    return 'done';
+  };
+  const strict = await createWorker({
+    url: AMQP_URL,
+    prefix: amqpPrefix,
+    concurrency: 1,
+    methods: {
+      longError: () => {
+        throw new Error('x'.repeat(5000));
+      },
+      bigint: () => 10n,
+      slowA: slowly,
+      slowB: slowly,
+    },
+  });
+  try {
+    const c = await client();
+    const long = await c.request({ type: 'rpc', method: 'longError' });
+    expect(long).toMatchObject({ type: 'error', code: 'job_failed' });
+    expect((long.message as string).length).toBe(2000);
+    expect(await c.request({ type: 'rpc', method: 'bigint' })).toMatchObject({ type: 'error', code: 'job_failed' });
+    // The method's queue is not jammed: the next job of the same method is answered too.
+    expect(await c.request({ type: 'rpc', method: 'bigint' })).toMatchObject({ type: 'error', code: 'job_failed' });
+    c.send({ type: 'rpc', id: 'a', method: 'slowA' });
+    c.send({ type: 'rpc', id: 'b', method: 'slowB' });
+    await c.waitFor((f) => f.type === 'result' && f.id === 'a');
+    await c.waitFor((f) => f.type === 'result' && f.id === 'b');
+    expect(peak).toBe(1);
+  } finally {
+    await strict.stop();
+  }
 });

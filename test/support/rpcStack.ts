@@ -1,0 +1,138 @@
+/**
+ * The jobs-over-WebSocket path in one test process, on real Redis and RabbitMQ: a gateway
+ * (Redis backend) with a real AMQP job publisher, and a bridge that carries worker replies
+ * from the results queue into the gateway's inbox. Workers are the test's business (any
+ * language, in or out of process). Everything runs under the given AMQP and Redis prefixes;
+ * stop() stops what started (also when start() failed half-way) and deletes the Redis keys.
+ * Queues and exchanges are left to TestBroker.cleanup(methods), which knows the methods.
+ */
+import { loadConfig, type Config } from '../../src/config.ts';
+import { AmqpConnection } from '../../src/amqp/connection.ts';
+import { AmqpJobPublisher } from '../../src/amqp/amqpJobPublisher.ts';
+import { amqpNames, type AmqpNames } from '../../src/amqp/topology.ts';
+import { Bridge } from '../../src/bridge/bridge.ts';
+import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
+import { Gateway } from '../../src/gateway/gateway.ts';
+import { silentLogger, type Logger } from '../../src/lib/log.ts';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { AMQP_URL } from './amqp.ts';
+import { APP_A, APP_B, APP_STRICT } from './gateway.ts';
+import { deleteKeysUnder, REDIS_URL, testClient } from './redis.ts';
+
+export interface RpcStackOptions {
+  /** AMQP_PREFIX shared by the gateway, the bridge and the workers. */
+  amqpPrefix: string;
+  /** Redis key prefix of this stack (deleted by stop()). */
+  redisPrefix: string;
+  /** Added to the gateway's configuration (e.g. RPC_DEFAULT_TIMEOUT_MS). */
+  env?: Record<string, string>;
+  log?: Logger;
+}
+
+export interface RpcStack {
+  gateway: Gateway;
+  bridge: Bridge;
+  jobs: AmqpJobPublisher;
+  config: Config;
+  names: AmqpNames;
+  /** ws://127.0.0.1:port/ws?app=<app> */
+  wsUrl(app: string): string;
+  /** Stops the bridge, the gateway and their connections; deletes the stack's Redis keys. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function redisBackend(config: Config, instanceId: string, reapIntervalMs: number, log: Logger): RedisBackend {
+  return new RedisBackend(
+    {
+      url: REDIS_URL,
+      cluster: false,
+      keyPrefix: config.redisKeyPrefix,
+      instanceId,
+      historySize: config.historySize,
+      historyMaxAgeMs: config.historyMaxAgeMs,
+      dedupeWindowMs: config.dedupeWindowMs,
+      instanceTtlMs: config.instanceTtlMs,
+      reapIntervalMs,
+      inbox: { batchSize: config.inboxBatchSize, blockTimeInMs: config.inboxBlockMs, maxLength: config.inboxMaxLength },
+    },
+    log,
+  );
+}
+
+export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack> {
+  const log = options.log ?? silentLogger;
+  const instanceId = `rpc-${Math.random().toString(36).slice(2, 8)}`;
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    APPS: JSON.stringify([APP_A, APP_B, APP_STRICT]),
+    INSTANCE_ID: instanceId,
+    REDIS_URL,
+    REDIS_KEY_PREFIX: options.redisPrefix,
+    AMQP_URL,
+    AMQP_PREFIX: options.amqpPrefix,
+    BRIDGE_PORT: '0',
+    DRAIN_TIMEOUT_MS: '2000',
+    ...options.env,
+  });
+  const names = amqpNames(config.amqpPrefix);
+
+  // Gateway side, as src/main/gateway.ts wires it.
+  const gatewayBackend = redisBackend(config, instanceId, config.heartbeatIntervalMs, log);
+  const gatewayAmqp = new AmqpConnection({ url: AMQP_URL, name: `test-gateway-${instanceId}` }, log);
+  const jobs = new AmqpJobPublisher(gatewayAmqp, names);
+  const gateway = new Gateway(config, gatewayBackend, log, jobs);
+
+  // Bridge side, as src/main/bridge.ts wires it (its own connections; no reaper).
+  const bridgeId = `bridge-${instanceId}`;
+  const bridgeAmqp = new AmqpConnection({ url: AMQP_URL, name: `test-${bridgeId}` }, log);
+  const bridge = new Bridge(
+    bridgeAmqp,
+    names,
+    redisBackend(config, bridgeId, 0, log),
+    { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: '127.0.0.1', port: 0 },
+    log,
+  );
+
+  // What started, stopped in reverse order (bridge.stop() closes its own AMQP and Redis).
+  const started: (() => Promise<void>)[] = [];
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    const errors: unknown[] = [];
+    for (const undo of started.reverse()) await undo().catch((error: unknown) => errors.push(error));
+    const redis = testClient();
+    try {
+      await deleteKeysUnder(redis, options.redisPrefix);
+    } finally {
+      redis.disconnect();
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'rpc stack: stopping failed');
+  };
+
+  try {
+    started.push(() => gatewayBackend.close());
+    started.push(() => gatewayAmqp.stop());
+    await gatewayAmqp.start();
+    started.push(() => gateway.stop());
+    await gateway.start();
+    started.push(() => bridge.stop());
+    await bridge.start();
+    // Connected is not yet set up: the publisher's channel and the replies consumer come
+    // from setup hooks. Until then an `rpc` frame would get `unavailable`.
+    await waitFor(() => jobs.isReady() && bridge.replies.isConsuming(), { timeoutMs: 10_000, what: 'the job publisher and the replies consumer' });
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+  return {
+    gateway,
+    bridge,
+    jobs,
+    config,
+    names,
+    wsUrl: (app) => `ws://127.0.0.1:${gateway.port}/ws?app=${encodeURIComponent(app)}`,
+    stop,
+  };
+}
