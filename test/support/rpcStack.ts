@@ -1,6 +1,6 @@
 /**
- * The jobs-over-WebSocket path in one test process, on real Redis and RabbitMQ: a gateway
- * (Redis backend) with a real AMQP job publisher, and a bridge that carries worker replies
+ * The jobs-over-WebSocket path in one test process, on real Redis and RabbitMQ: gateways
+ * (Redis backend) with a real AMQP job publisher each, and a bridge that carries worker replies
  * from the results queue into the gateway's inbox. Workers are the test's business (any
  * language, in or out of process). Everything runs under the given AMQP and Redis prefixes;
  * stop() stops what started (also when start() failed half-way) and deletes the Redis keys.
@@ -24,19 +24,30 @@ export interface RpcStackOptions {
   amqpPrefix: string;
   /** Redis key prefix of this stack (deleted by stop()). */
   redisPrefix: string;
-  /** Added to the gateway's configuration (e.g. RPC_DEFAULT_TIMEOUT_MS). */
+  /** Added to the gateways' configuration (e.g. RPC_DEFAULT_TIMEOUT_MS). */
   env?: Record<string, string>;
+  /** Gateway instances sharing the stack's Redis and RabbitMQ. @default 1 */
+  instances?: number;
   log?: Logger;
 }
 
-export interface RpcStack {
+export interface RpcStackGateway {
+  id: string;
   gateway: Gateway;
-  bridge: Bridge;
   jobs: AmqpJobPublisher;
+  /** ws://127.0.0.1:port/ws?app=<app>&<query> */
+  wsUrl(app: string, query?: Record<string, string>): string;
+}
+
+export interface RpcStack {
+  gateways: RpcStackGateway[];
+  /** The first gateway (and its publisher and URL), for single-instance tests. */
+  gateway: Gateway;
+  jobs: AmqpJobPublisher;
+  wsUrl(app: string, query?: Record<string, string>): string;
+  bridge: Bridge;
   config: Config;
   names: AmqpNames;
-  /** ws://127.0.0.1:port/ws?app=<app> */
-  wsUrl(app: string): string;
   /** Stops the bridge, the gateway and their connections; deletes the stack's Redis keys. Idempotent. */
   stop(): Promise<void>;
 }
@@ -61,38 +72,25 @@ function redisBackend(config: Config, instanceId: string, reapIntervalMs: number
 
 export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack> {
   const log = options.log ?? silentLogger;
-  const instanceId = `rpc-${Math.random().toString(36).slice(2, 8)}`;
-  const config = loadConfig({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    APPS: JSON.stringify([APP_A, APP_B, APP_STRICT]),
-    INSTANCE_ID: instanceId,
-    REDIS_URL,
-    REDIS_KEY_PREFIX: options.redisPrefix,
-    AMQP_URL,
-    AMQP_PREFIX: options.amqpPrefix,
-    BRIDGE_PORT: '0',
-    DRAIN_TIMEOUT_MS: '2000',
-    ...options.env,
-  });
+  const base = `rpc-${Math.random().toString(36).slice(2, 8)}`;
+  const configFor = (instanceId: string): Config =>
+    loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      APPS: JSON.stringify([APP_A, APP_B, APP_STRICT]),
+      INSTANCE_ID: instanceId,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: options.redisPrefix,
+      AMQP_URL,
+      AMQP_PREFIX: options.amqpPrefix,
+      BRIDGE_PORT: '0',
+      DRAIN_TIMEOUT_MS: '2000',
+      RATE_LIMIT_FRAMES_PER_SEC: '100000',
+      RATE_LIMIT_BURST: '100000',
+      ...options.env,
+    });
+  const config = configFor(`${base}-g0`);
   const names = amqpNames(config.amqpPrefix);
-
-  // Gateway side, as src/main/gateway.ts wires it.
-  const gatewayBackend = redisBackend(config, instanceId, config.heartbeatIntervalMs, log);
-  const gatewayAmqp = new AmqpConnection({ url: AMQP_URL, name: `test-gateway-${instanceId}` }, log);
-  const jobs = new AmqpJobPublisher(gatewayAmqp, names);
-  const gateway = new Gateway(config, gatewayBackend, log, jobs);
-
-  // Bridge side, as src/main/bridge.ts wires it (its own connections; no reaper).
-  const bridgeId = `bridge-${instanceId}`;
-  const bridgeAmqp = new AmqpConnection({ url: AMQP_URL, name: `test-${bridgeId}` }, log);
-  const bridge = new Bridge(
-    bridgeAmqp,
-    names,
-    redisBackend(config, bridgeId, 0, log),
-    { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: '127.0.0.1', port: 0 },
-    log,
-  );
 
   // What started, stopped in reverse order (bridge.stop() closes its own AMQP and Redis).
   const started: (() => Promise<void>)[] = [];
@@ -112,27 +110,50 @@ export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack>
   };
 
   try {
-    started.push(() => gatewayBackend.close());
-    started.push(() => gatewayAmqp.stop());
-    await gatewayAmqp.start();
-    started.push(() => gateway.stop());
-    await gateway.start();
+    // Gateway side, as src/main/gateway.ts wires it.
+    const gateways: RpcStackGateway[] = [];
+    for (let i = 0; i < (options.instances ?? 1); i++) {
+      const id = `${base}-g${i}`;
+      const cfg = configFor(id);
+      const backend = redisBackend(cfg, id, cfg.heartbeatIntervalMs, log);
+      const amqp = new AmqpConnection({ url: AMQP_URL, name: `test-gateway-${id}` }, log);
+      const jobs = new AmqpJobPublisher(amqp, names);
+      const gateway = new Gateway(cfg, backend, log, jobs);
+      started.push(() => backend.close());
+      started.push(() => amqp.stop());
+      await amqp.start();
+      started.push(() => gateway.stop());
+      await gateway.start();
+      gateways.push({
+        id,
+        gateway,
+        jobs,
+        wsUrl: (app, query = {}) => `ws://127.0.0.1:${gateway.port}/ws?${new URLSearchParams({ app, ...query })}`,
+      });
+    }
+
+    // Bridge side, as src/main/bridge.ts wires it (its own connections; no reaper).
+    const bridgeId = `bridge-${base}`;
+    const bridgeAmqp = new AmqpConnection({ url: AMQP_URL, name: `test-${bridgeId}` }, log);
+    const bridge = new Bridge(
+      bridgeAmqp,
+      names,
+      redisBackend(config, bridgeId, 0, log),
+      { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: '127.0.0.1', port: 0 },
+      log,
+    );
     started.push(() => bridge.stop());
     await bridge.start();
-    // Connected is not yet set up: the publisher's channel and the replies consumer come
+    // Connected is not yet set up: the publishers' channels and the replies consumer come
     // from setup hooks. Until then an `rpc` frame would get `unavailable`.
-    await waitFor(() => jobs.isReady() && bridge.replies.isConsuming(), { timeoutMs: 10_000, what: 'the job publisher and the replies consumer' });
+    await waitFor(() => gateways.every((g) => g.jobs.isReady()) && bridge.replies.isConsuming(), {
+      timeoutMs: 10_000,
+      what: 'the job publishers and the replies consumer',
+    });
+    const first = gateways[0]!;
+    return { gateways, gateway: first.gateway, jobs: first.jobs, wsUrl: first.wsUrl, bridge, config, names, stop };
   } catch (error) {
     await stop().catch(() => {});
     throw error;
   }
-  return {
-    gateway,
-    bridge,
-    jobs,
-    config,
-    names,
-    wsUrl: (app) => `ws://127.0.0.1:${gateway.port}/ws?app=${encodeURIComponent(app)}`,
-    stop,
-  };
 }
