@@ -41,7 +41,8 @@ export class RepliesConsumer {
       });
       this.channel = ch;
       await ch.consume(names.resultsQueue, (message) => {
-        if (message) this.tail = this.tail.then(() => this.handle(ch, message));
+        // A failed step must not stall the chain: log it and go on with the next reply.
+        if (message) this.tail = this.tail.then(() => this.handle(ch, message)).catch((error) => this.log.error('job reply handling failed', { error }));
       });
     });
   }

@@ -65,4 +65,4 @@ test('a client that stops reading is closed with 4001; others keep receiving', a
   expect(all.readUInt16BE(close + 2)).toBe(4001);
   await healthy.waitForMessages('flood', sent, 10_000);
   healthy.close();
-});
+}, 30_000);
