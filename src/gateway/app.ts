@@ -3,6 +3,7 @@
  * the Gateway behind the GatewayPort interface, so the app can be tested with app.request().
  */
 import { Hono } from 'hono';
+import type { WSContext, WSEvents } from 'hono/ws';
 import { HTTPException } from 'hono/http-exception';
 import * as v from 'valibot';
 import type { InstanceInfo } from '../cluster/registry.ts';
@@ -31,6 +32,45 @@ export interface GatewayPort {
   readiness(): string[];
   openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session;
   closeSession(session: Session): void;
+}
+
+/**
+ * The WebSocket events of one connection. A class, built outside the request handler on
+ * purpose: handlers on the prototype and no closure over the request keep an idle
+ * connection to a few small objects (see docs/benchmarks.md, idle sessions).
+ */
+class SessionEvents implements WSEvents {
+  private session: Session | null = null;
+
+  constructor(private readonly port: GatewayPort, private admission: Admission | null, private resume: string | undefined) {}
+
+  onOpen(_event: Event, ws: WSContext): void {
+    const socket = ws.raw as Socket;
+    // Needed only here: dropped so that an open connection does not keep them.
+    const admission = this.admission!;
+    const resume = this.resume;
+    this.admission = null;
+    this.resume = undefined;
+    if (!admission.ok) {
+      socket.send(encodeError(null, admission.code, admission.message));
+      socket.close(admission.closeCode, admission.message);
+      return;
+    }
+    if (!this.port.isReady()) {
+      socket.send(encodeError(null, ErrorCode.Unavailable, 'instance not ready; connect to another'));
+      socket.close(CloseCode.NotReady, 'not ready');
+      return;
+    }
+    this.session = this.port.openSession(socket, admission, resume);
+  }
+
+  onMessage(event: MessageEvent): void {
+    this.session?.receive(event.data as string | ArrayBuffer);
+  }
+
+  onClose(): void {
+    if (this.session) this.port.closeSession(this.session);
+  }
 }
 
 export function createApp(port: GatewayPort): Hono {
@@ -85,30 +125,7 @@ export function createApp(port: GatewayPort): Hono {
     '/ws',
     upgradeWebSocket(async (c) => {
       const admission = await port.tenants.admit(c.req.query('app'), c.req.query('token'));
-      const resume = c.req.query('resume');
-      let session: Session | null = null;
-      return {
-        onOpen: (_event, ws) => {
-          const socket = ws.raw as Socket;
-          if (!admission.ok) {
-            socket.send(encodeError(null, admission.code, admission.message));
-            socket.close(admission.closeCode, admission.message);
-            return;
-          }
-          if (!port.isReady()) {
-            socket.send(encodeError(null, ErrorCode.Unavailable, 'instance not ready; connect to another'));
-            socket.close(CloseCode.NotReady, 'not ready');
-            return;
-          }
-          session = port.openSession(socket, admission, resume);
-        },
-        onMessage: (event) => {
-          session?.receive(event.data as string | ArrayBuffer);
-        },
-        onClose: () => {
-          if (session) port.closeSession(session);
-        },
-      };
+      return new SessionEvents(port, admission, c.req.query('resume'));
     }),
   );
 

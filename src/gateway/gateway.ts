@@ -64,14 +64,6 @@ export class Gateway implements Service {
     this.tenants = new Tenants(config.apps);
     this.hub = new Hub(config.instanceId, backend.routes, backend.history, log);
     this.publisher = new TopicPublisher(backend);
-    this.ctx = {
-      instanceId: config.instanceId,
-      hub: this.hub,
-      history: backend.history,
-      publisher: this.publisher,
-      limits: config,
-      log,
-    };
     this.jobCtx = {
       instanceId: config.instanceId,
       jobs,
@@ -79,6 +71,15 @@ export class Gateway implements Service {
       limits: config,
       log,
       route: (envelope) => void this.routeRpc(envelope),
+    };
+    this.ctx = {
+      instanceId: config.instanceId,
+      hub: this.hub,
+      history: backend.history,
+      publisher: this.publisher,
+      jobs: this.jobCtx,
+      limits: config,
+      log,
     };
   }
 
@@ -222,18 +223,16 @@ export class Gateway implements Service {
     const { app, userId } = admission;
     const resumedId = resume ? this.tenants.verifyResume(app, userId, resume) : null;
     const id = resumedId ?? `${this.instanceId}.${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
-    let jobs: JobTracker;
+    let carried: JobTracker | null = null;
     const local = resumedId ? this.detached.get(resumedId) : undefined;
     if (local) {
       clearTimeout(local.expiry);
       this.detached.delete(id);
-      jobs = local.jobs;
-    } else {
-      jobs = new JobTracker(id, app, userId, this.jobCtx);
+      carried = local.jobs;
     }
     // A connection that resumes a session still open here (the old socket not closed yet) takes it over.
     this.byId.get(id)?.disconnect(CloseCode.Normal, 'resumed on another connection');
-    const session = new Session(id, app, userId, socket, this.ctx, jobs);
+    const session = new Session(id, app, userId, socket, this.ctx, carried);
     this.sessions.add(session);
     this.byId.set(id, session);
     const welcome = encodeWelcome({
@@ -250,7 +249,7 @@ export class Gateway implements Service {
     const ttlMs = this.config.rpcMaxTimeoutMs + this.config.resumeWindowMs;
     void this.backend.sessions.claim(id, this.instanceId, ttlMs).then(
       (parked) => {
-        jobs.adoptOwnership(Date.now() + ttlMs);
+        session.jobs.adoptOwnership(Date.now() + ttlMs);
         session.send(welcome);
         for (const envelope of parked) session.deliverParked(envelope);
       },
@@ -267,8 +266,8 @@ export class Gateway implements Service {
     this.sessions.delete(session);
     if (this.byId.get(session.id) !== session) return; // taken over by a resumed connection
     this.byId.delete(session.id);
-    if (session.jobs.pendingCount === 0 || this.config.resumeWindowMs === 0 || this.state !== 'running') {
-      session.jobs.dispose();
+    if (session.pendingJobs === 0 || this.config.resumeWindowMs === 0 || this.state !== 'running') {
+      if (session.pendingJobs > 0) session.jobs.dispose();
       return;
     }
     // Jobs are still running: keep them for the resume window; their replies are parked.

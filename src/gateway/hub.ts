@@ -46,16 +46,19 @@ export class RecoveryBuffer {
   constructor(readonly topic: LocalTopic, readonly sink: RecoverySink) {}
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 class LocalTopic {
   subscribers = 0;
   /** Offset of the newest message delivered (or known to be owed to nobody here); null until joined. */
   last: string | null = null;
-  /** Envelopes waiting for the join to finish or for a gap to be filled. */
-  readonly queue: TopicMessageEnvelope[] = [];
+  /** Envelopes waiting for the join to finish or for a gap to be filled (allocated by the first). */
+  queue: TopicMessageEnvelope[] | null = null;
+  /** Sessions replaying this topic; allocated by the first (most topics never have one). */
+  recovering: Set<RecoveryBuffer> | null = null;
   /** Set while a gap is being filled: settles when the queue has drained again. */
   filling: Promise<void> | null = null;
-  readonly recovering = new Set<RecoveryBuffer>();
-  joined: Promise<void> = Promise.resolve();
+  joined: Promise<void> = RESOLVED;
   constructor(readonly app: string, readonly topic: string, readonly key: string) {}
 }
 
@@ -96,12 +99,20 @@ export class Hub {
       const created = new LocalTopic(app, topic, key);
       t = created;
       this.topics.set(key, created);
-      created.joined = this.routeOps.run(key, async () => {
+      const joined = this.routeOps.run(key, async () => {
         const head = await this.history.head(app, topic);
         await this.routes.add(app, topic, this.instanceId);
         created.last = head;
         await this.drain(created);
       });
+      created.joined = joined;
+      // Once joined, drop the settled promise (one fewer object per topic).
+      joined.then(
+        () => {
+          if (created.joined === joined) created.joined = RESOLVED;
+        },
+        () => {},
+      );
     }
     t.subscribers += 1;
     return t.joined;
@@ -165,7 +176,7 @@ export class Hub {
     const t = this.topics.get(nativeTopic(app, topic));
     if (!t) throw new Error(`startRecovery before join: ${app}:${topic}`);
     const buffer = new RecoveryBuffer(t, sink);
-    t.recovering.add(buffer);
+    (t.recovering ??= new Set()).add(buffer);
     return buffer;
   }
 
@@ -176,7 +187,7 @@ export class Hub {
   finishRecovery(buffer: RecoveryBuffer, last: string): void {
     const t = buffer.topic;
     if (t.last !== null && compareOffsets(t.last, last) >= 0) {
-      t.recovering.delete(buffer);
+      t.recovering?.delete(buffer);
       buffer.sink.subscribeNative();
       return;
     }
@@ -186,14 +197,14 @@ export class Hub {
 
   /** Forgets a buffer (the session left or failed). */
   endRecovery(buffer: RecoveryBuffer): void {
-    buffer.topic.recovering.delete(buffer);
+    buffer.topic.recovering?.delete(buffer);
   }
 
   /** Delivers inbox envelopes; the promise (if any) settles once they all went out. */
   deliver(envelope: TopicMessageEnvelope): Promise<void> | void {
     const t = this.topics.get(nativeTopic(envelope.app, envelope.topic));
     if (!t || t.subscribers === 0) return;
-    t.queue.push(envelope);
+    (t.queue ??= []).push(envelope);
     if (t.last === null) return t.joined;
     if (t.filling) return t.filling;
     return this.drain(t);
@@ -201,11 +212,13 @@ export class Hub {
 
   /** Emits queued envelopes in order; pauses to fill a gap from history. */
   private drain(t: LocalTopic): Promise<void> | void {
-    while (t.queue.length > 0) {
-      const envelope = t.queue[0]!;
+    const queue = t.queue;
+    if (!queue) return;
+    while (queue.length > 0) {
+      const envelope = queue[0]!;
       const last = t.last!;
       if (compareOffsets(envelope.offset, last) <= 0) {
-        t.queue.shift();
+        queue.shift();
         continue;
       }
       if (compareOffsets(envelope.prev, last) > 0) {
@@ -215,7 +228,7 @@ export class Hub {
         });
         return t.filling;
       }
-      t.queue.shift();
+      queue.shift();
       this.emit(t, envelope.offset, envelope.data);
     }
   }
@@ -244,6 +257,7 @@ export class Hub {
     this.fanout?.publish(t.key, frame);
     t.last = offset;
     this.emittedMessages += 1;
+    if (!t.recovering || t.recovering.size === 0) return;
     for (const buffer of t.recovering) {
       if (buffer.mode === 'buffering') {
         buffer.frames.push({ offset, frame });

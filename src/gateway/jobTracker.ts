@@ -36,8 +36,9 @@ export interface JobContext {
 const SETTLED_MEMORY = 1024;
 
 export class JobTracker {
-  private readonly pending = new Map<string, ReturnType<typeof setTimeout> | null>();
-  private readonly settled = new Set<string>();
+  // Every session has a tracker; most never run a job. The collections come with the first.
+  private pendingJobs: Map<string, ReturnType<typeof setTimeout> | null> | null = null;
+  private settledIds: Set<string> | null = null;
   /** This instance owns the session in the directory until then. */
   private ownedUntilMs = 0;
 
@@ -49,7 +50,11 @@ export class JobTracker {
   ) {}
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pendingJobs?.size ?? 0;
+  }
+
+  private get pending(): Map<string, ReturnType<typeof setTimeout> | null> {
+    return (this.pendingJobs ??= new Map());
   }
 
   /** Publishes a job for an `rpc` frame; answers problems through `reply`. */
@@ -63,7 +68,7 @@ export class JobTracker {
     const timeoutMs = Math.min(frame.timeoutMs ?? limits.rpcDefaultTimeoutMs, limits.rpcMaxTimeoutMs);
     const deadlineMs = Date.now() + timeoutMs;
     this.pending.set(frame.id, null);
-    this.settled.delete(frame.id);
+    this.settledIds?.delete(frame.id);
     const job: Job = {
       v: 1,
       jobId: crypto.randomUUID(),
@@ -127,19 +132,21 @@ export class JobTracker {
    * another instance) are accepted unless already settled.
    */
   accept(envelope: RpcEnvelope): boolean {
-    if (this.settled.has(envelope.requestId)) return false;
+    if (this.settledIds?.has(envelope.requestId)) return false;
     if (envelope.event === 'progress') return true;
     const timer = this.pending.get(envelope.requestId);
     if (timer) clearTimeout(timer);
     this.pending.delete(envelope.requestId);
-    this.settled.add(envelope.requestId);
-    if (this.settled.size > SETTLED_MEMORY) this.settled.delete(this.settled.values().next().value!);
+    const settled = (this.settledIds ??= new Set());
+    settled.add(envelope.requestId);
+    if (settled.size > SETTLED_MEMORY) settled.delete(settled.values().next().value!);
     return true;
   }
 
   /** Stops the timers (the session is gone for good). */
   dispose(): void {
-    for (const timer of this.pending.values()) if (timer) clearTimeout(timer);
-    this.pending.clear();
+    if (!this.pendingJobs) return;
+    for (const timer of this.pendingJobs.values()) if (timer) clearTimeout(timer);
+    this.pendingJobs.clear();
   }
 }

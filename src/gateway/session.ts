@@ -11,9 +11,8 @@ import { ErrorCode } from '../protocol/codes.ts';
 import { ClientFrameSchema, type PublishFrame, type SubscribeFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
 import { compareOffsets } from '../protocol/offset.ts';
 import type { Logger } from '../lib/log.ts';
-import { TokenBucket } from '../lib/tokenBucket.ts';
 import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc } from './frames.ts';
-import type { JobTracker } from './jobTracker.ts';
+import { JobTracker, type JobContext } from './jobTracker.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
 import type { Socket } from './socket.ts';
@@ -31,6 +30,8 @@ export interface SessionContext {
   hub: Hub;
   history: History;
   publisher: TopicPublisher;
+  /** Shared by the job trackers of all sessions. */
+  jobs: JobContext;
   limits: SessionLimits;
   log: Logger;
 }
@@ -38,9 +39,11 @@ export interface SessionContext {
 
 export class Session {
   readonly topics = new Set<string>();
-  /** Topics whose live messages still come through the hub's recovery buffer. */
-  private readonly recoveries = new Map<string, RecoveryBuffer>();
-  private readonly bucket: TokenBucket;
+  /** Rate limit: a token bucket kept in two numbers (refilled lazily on each frame). */
+  private tokens: number;
+  private tokensAtMs: number;
+  /** Topics whose live messages still come through the hub's recovery buffer (allocated on first use). */
+  private recoveries: Map<string, RecoveryBuffer> | null = null;
   private closed = false;
 
   constructor(
@@ -49,10 +52,31 @@ export class Session {
     readonly userId: string | null,
     private readonly socket: Socket,
     private readonly ctx: SessionContext,
-    /** The session's jobs; carried over when the session resumes on this instance. */
-    readonly jobs: JobTracker,
+    /** The job tracker of a resumed session (carried over from before). */
+    private jobTracker: JobTracker | null = null,
   ) {
-    this.bucket = new TokenBucket(ctx.limits.rateLimitFramesPerSec, ctx.limits.rateLimitBurst);
+    this.tokens = ctx.limits.rateLimitBurst;
+    this.tokensAtMs = performance.now();
+  }
+
+  /** The session's jobs (created with the first). */
+  get jobs(): JobTracker {
+    return (this.jobTracker ??= new JobTracker(this.id, this.app, this.userId, this.ctx.jobs));
+  }
+
+  /** Jobs still running (without creating a tracker for a session that never ran one). */
+  get pendingJobs(): number {
+    return this.jobTracker?.pendingCount ?? 0;
+  }
+
+  private takeToken(): boolean {
+    const now = performance.now();
+    const { rateLimitFramesPerSec, rateLimitBurst } = this.ctx.limits;
+    this.tokens = Math.min(rateLimitBurst, this.tokens + ((now - this.tokensAtMs) * rateLimitFramesPerSec) / 1000);
+    this.tokensAtMs = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 
   get isClosed(): boolean {
@@ -69,7 +93,7 @@ export class Session {
       this.send(encodeError(null, ErrorCode.InvalidFrame, 'binary frames are not part of protocol v1; send JSON text'));
       return;
     }
-    if (!this.bucket.take()) {
+    if (!this.takeToken()) {
       this.send(encodeError(peekId(raw), ErrorCode.RateLimited, `more than ${this.ctx.limits.rateLimitFramesPerSec} frames/s; frame dropped`));
       return;
     }
@@ -165,11 +189,11 @@ export class Session {
     const buffer = hub.startRecovery(app, topic, {
       send: (frame) => this.send(frame),
       subscribeNative: () => {
-        this.recoveries.delete(topic);
+        this.recoveries?.delete(topic);
         if (!this.closed && this.topics.has(topic)) this.socket.subscribe(native);
       },
     });
-    this.recoveries.set(topic, buffer);
+    (this.recoveries ??= new Map()).set(topic, buffer);
     try {
       await joined;
       const replay = await history.readSince(app, topic, since);
@@ -196,9 +220,9 @@ export class Session {
   }
 
   private endRecovery(topic: string): void {
-    const buffer = this.recoveries.get(topic);
+    const buffer = this.recoveries?.get(topic);
     if (!buffer) return;
-    this.recoveries.delete(topic);
+    this.recoveries!.delete(topic);
     this.ctx.hub.endRecovery(buffer);
   }
 
@@ -232,7 +256,7 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const topic of this.recoveries.keys()) this.endRecovery(topic);
+    if (this.recoveries) for (const topic of this.recoveries.keys()) this.endRecovery(topic);
     for (const topic of this.topics) this.ctx.hub.leave(this.app.id, topic);
     this.topics.clear();
   }

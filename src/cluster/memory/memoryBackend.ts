@@ -36,7 +36,8 @@ interface InboxState {
 export class MemoryCluster {
   readonly history: MemoryHistory;
   readonly inboxes = new Map<string, InboxState>();
-  readonly routes = new Map<string, Set<string>>();
+  /** (app:topic) -> instance ID, or a set of them when several instances subscribe. */
+  readonly routes = new Map<string, string | Set<string>>();
   readonly instances = new Map<string, InstanceInfo>();
   readonly sessions = new MemorySessions();
   /** `app:topic:messageId` -> what the first publish got, until expiresAtMs. */
@@ -101,9 +102,9 @@ export class MemoryBackend implements ClusterBackend {
   onRestored(): void {}
 
   async retire(): Promise<void> {
-    for (const [key, set] of this.cluster.routes) {
-      set.delete(this.instanceId);
-      if (set.size === 0) this.cluster.routes.delete(key);
+    for (const key of [...this.cluster.routes.keys()]) {
+      const sep = key.indexOf(':');
+      await this.routes.remove(key.slice(0, sep), key.slice(sep + 1), this.instanceId);
     }
     this.cluster.inboxes.delete(this.instanceId);
     this.cluster.instances.delete(this.instanceId);
