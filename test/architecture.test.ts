@@ -1,8 +1,9 @@
 /**
  * Keeps the dependency direction of STYLE.md true by reading imports:
- * protocol -> valibot only; client -> protocol only; gateway never touches ioredis/amqplib;
- * hono/bun only in gateway/bun.ts; ioredis only in cluster/redis; amqplib only in amqp/;
- * only entry points (main/) read configuration from the environment.
+ * protocol -> valibot only; client -> protocol only; gateway never touches ioredis/amqplib
+ * (nor amqp/, bridge/); bridge never imports gateway/; gateway and bridge meet only through
+ * envelopes in the streams; hono/bun only in gateway/bun.ts; ioredis only in cluster/redis;
+ * amqplib only in amqp/; only entry points (main/) read configuration from the environment.
  */
 import { expect, test } from 'bun:test';
 import { Glob } from 'bun';
@@ -37,8 +38,29 @@ const rules: { files: RegExp; allowed: (t: string) => boolean; why: string }[] =
   { files: /^lib\//, allowed: (t) => t.startsWith('lib/') || t.startsWith('node:'), why: 'lib/ is domain-free' },
   {
     files: /^gateway\//,
-    allowed: (t) => !['ioredis', 'amqplib'].includes(t) && !t.startsWith('cluster/redis/') && !t.startsWith('main/') && !t.startsWith('bridge/'),
-    why: 'the gateway depends on cluster interfaces, not on Redis or AMQP',
+    allowed: (t) =>
+      !['ioredis', 'amqplib'].includes(t) &&
+      !t.startsWith('cluster/redis/') &&
+      !t.startsWith('cluster/memory/') &&
+      !t.startsWith('amqp/') &&
+      !t.startsWith('main/') &&
+      !t.startsWith('bridge/'),
+    why: 'the gateway depends on cluster and job interfaces, not on Redis, RabbitMQ or the bridge',
+  },
+  {
+    files: /^bridge\//,
+    allowed: (t) => !t.startsWith('gateway/') && !t.startsWith('main/') && !t.startsWith('client/') && t !== 'hono',
+    why: 'the bridge meets the gateway only through envelopes in the streams',
+  },
+  {
+    files: /^rpc\//,
+    allowed: (t) => !t.startsWith('gateway/') && !t.startsWith('bridge/') && !t.startsWith('main/') && !t.startsWith('cluster/'),
+    why: 'rpc/ is the job seam and the worker SDK: protocol, amqp and lib only',
+  },
+  {
+    files: /^amqp\//,
+    allowed: (t) => !t.startsWith('gateway/') && !t.startsWith('bridge/') && !t.startsWith('main/') && !t.startsWith('cluster/') && t !== 'ioredis',
+    why: 'amqp/ is the RabbitMQ layer; it knows no gateway, bridge or Redis',
   },
   { files: /^cluster\//, allowed: (t) => t !== 'amqplib' && t !== 'hono' && !t.startsWith('gateway/') && !t.startsWith('main/'), why: 'cluster knows nothing of HTTP or AMQP' },
 ];
