@@ -1,0 +1,158 @@
+/**
+ * A load-generator process, spawned by the harness with an IPC channel. It holds subscriber
+ * sessions and at most one publisher, and answers the harness's requests (see
+ * workerProtocol.ts). Several of these run side by side so that the generator is not one
+ * JavaScript thread competing with the server.
+ *
+ * argv[2]: wall-clock deadline (epoch ms). The worker exits by itself at that time, or as
+ * soon as the harness goes away, so that it can never outlive a run.
+ */
+import * as v from 'valibot';
+import { BenchSocket } from './benchSocket.ts';
+import { nowMs } from './clock.ts';
+import { Histogram } from './histogram.ts';
+import { FloodPublisher, PacedPublisher } from './publishers.ts';
+import {
+  WorkerRequestSchema,
+  type ReplyMap,
+  type RequestFor,
+  type WorkerOp,
+  type WorkerReply,
+  type WorkerRequest,
+  type WorkerStats,
+} from './workerProtocol.ts';
+
+const CONNECT_TIMEOUT_MS = 15_000;
+
+const subscribers: BenchSocket[] = [];
+const latency = new Histogram();
+let publisherSocket: BenchSocket | null = null;
+let publisher: FloodPublisher | PacedPublisher | null = null;
+let received = 0;
+let unexpectedCloses = 0;
+let errorFrames = 0;
+
+function watch(socket: BenchSocket): void {
+  socket.onUnexpectedClose = () => {
+    unexpectedCloses += 1;
+  };
+  socket.onErrorFrame = () => {
+    errorFrames += 1;
+  };
+}
+
+/** Send time of a measured latency message, or undefined for unmeasured ones. */
+function measuredSendTime(raw: string): number | undefined {
+  const frame = JSON.parse(raw) as { data?: { t?: unknown; m?: unknown } };
+  const t = frame.data?.t;
+  return frame.data?.m === 1 && typeof t === 'number' ? t : undefined;
+}
+
+async function openSubscribers(req: RequestFor<'openSubscribers'>): Promise<ReplyMap['openSubscribers']> {
+  const startedMs = nowMs();
+  const onMessage = req.measureLatency
+    ? (raw: string) => {
+        const receivedAt = nowMs();
+        received += 1;
+        const sentAt = measuredSendTime(raw);
+        if (sentAt !== undefined) latency.record(receivedAt - sentAt);
+      }
+    : () => {
+        received += 1;
+      };
+  let next = 0;
+  // `concurrency` loops each open one session at a time: a bounded connection storm.
+  const opener = async (): Promise<void> => {
+    while (next < req.topics.length) {
+      const topic = req.topics[next++]!;
+      const socket = await BenchSocket.connect(req.url, CONNECT_TIMEOUT_MS);
+      watch(socket);
+      socket.onMessage = onMessage;
+      subscribers.push(socket);
+      await socket.subscribe([topic]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(req.concurrency, req.topics.length) }, opener));
+  return { opened: req.topics.length, elapsedMs: nowMs() - startedMs };
+}
+
+async function connectPublisher(url: string): Promise<BenchSocket> {
+  if (publisher) throw new Error('this worker already has a publisher');
+  const socket = await BenchSocket.connect(url, CONNECT_TIMEOUT_MS);
+  watch(socket);
+  publisherSocket = socket;
+  return socket;
+}
+
+function stats(): WorkerStats {
+  const cpu = process.cpuUsage();
+  return {
+    atMs: nowMs(),
+    received,
+    published: publisher?.published ?? 0,
+    acked: publisher?.acked ?? 0,
+    publishErrors: publisher?.errors ?? 0,
+    measuredPublished: publisher?.measuredPublished ?? 0,
+    unexpectedCloses,
+    errorFrames,
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+  };
+}
+
+async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerOp]> {
+  switch (req.op) {
+    case 'openSubscribers':
+      return openSubscribers(req);
+    case 'startFlood': {
+      const flood = new FloodPublisher(await connectPublisher(req.url), req.topic, req.window, req.payloadBytes);
+      publisher = flood;
+      flood.start();
+      return {};
+    }
+    case 'startPaced': {
+      const paced = new PacedPublisher(await connectPublisher(req.url), req.topic, req.ratePerSec, req.payloadBytes);
+      publisher = paced;
+      paced.start();
+      return {};
+    }
+    case 'mark':
+      if (!(publisher instanceof PacedPublisher)) throw new Error('mark needs a paced publisher');
+      publisher.measured = req.measured;
+      return {};
+    case 'stopPublishing': {
+      const outstanding = publisher ? await publisher.stop(req.ackTimeoutMs) : 0;
+      return { acked: publisher?.acked ?? 0, outstanding };
+    }
+    case 'stats':
+      return stats();
+    case 'latency':
+      return { buckets: latency.buckets() };
+    case 'closeAll':
+      for (const socket of subscribers) socket.close();
+      publisherSocket?.close();
+      return {};
+  }
+}
+
+function reply(message: WorkerReply): void {
+  process.send?.(message);
+}
+
+process.on('message', (raw: unknown) => {
+  const parsed = v.safeParse(WorkerRequestSchema, raw);
+  if (!parsed.success) {
+    const rid = (raw as { rid?: unknown } | null)?.rid;
+    reply({ rid: typeof rid === 'number' ? rid : -1, ok: false, error: `bad request: ${parsed.issues[0].message}` });
+    return;
+  }
+  const req = parsed.output;
+  handle(req).then(
+    (result) => reply({ rid: req.rid, ok: true, result }),
+    (error: unknown) => reply({ rid: req.rid, ok: false, error: error instanceof Error ? error.message : String(error) }),
+  );
+});
+
+process.on('disconnect', () => process.exit(0));
+const deadlineMs = Number(process.argv[2]);
+if (Number.isFinite(deadlineMs)) setTimeout(() => process.exit(3), Math.max(0, deadlineMs - Date.now()));

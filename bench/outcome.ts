@@ -1,0 +1,54 @@
+/**
+ * What a scenario run yields: per server, the figures of every round and their median, or
+ * the error that ended its rounds; and when a round counts as disturbed by other work on the
+ * machine.
+ */
+import type { FanoutResult } from './scenarios/fanout.ts';
+import type { IdleResult } from './scenarios/idle.ts';
+import type { LatencyResult } from './scenarios/latency.ts';
+import type { ServerKind } from './servers.ts';
+
+/**
+ * Per scenario, per server: the median of its rounds, or the error that ended one (with the
+ * rounds completed before it).
+ */
+export type Outcome<R> = { ok: true; result: R; rounds: R[] } | { ok: false; error: string; rounds: R[] };
+
+/** Field by field median of the rounds (every result field is a number). */
+export function median<R extends { [K in keyof R]: number }>(rounds: readonly R[]): R {
+  const first = rounds[0];
+  if (!first) throw new Error('median of no rounds');
+  const out = { ...first };
+  for (const key of Object.keys(first) as (keyof R)[]) {
+    const sorted = rounds.map((r) => r[key]).sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    (out[key] as number) = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  }
+  return out;
+}
+
+export interface Results {
+  fanout?: Partial<Record<ServerKind, Outcome<FanoutResult>>>;
+  latency?: Partial<Record<ServerKind, Outcome<LatencyResult>>>;
+  idle?: Partial<Record<ServerKind, Outcome<IdleResult>>>;
+}
+
+/**
+ * When a round counts as disturbed by other work on the machine: more CPU taken by other
+ * processes than an idle machine shows (~0.05 core), or processes being started (a test
+ * suite, a compiler), whose bursts an average over the interval hides.
+ */
+export const DISTURBANCE = { maxOtherCores: 0.2, maxProcessesStarted: 10 } as const;
+
+export interface Disturbable {
+  otherCpuCores: number;
+  processesStarted: number;
+}
+
+/** Why a round's figures cannot be trusted, or null when the machine was quiet. */
+export function disturbance(r: Disturbable): string | null {
+  if (r.otherCpuCores > DISTURBANCE.maxOtherCores) return `other processes took ${r.otherCpuCores.toFixed(2)} cores`;
+  if (r.processesStarted > DISTURBANCE.maxProcessesStarted) return `${r.processesStarted} processes started elsewhere`;
+  return null;
+}
+

@@ -1,0 +1,122 @@
+/**
+ * The two publishers of the load generator. FloodPublisher keeps a fixed window of
+ * unacknowledged publishes, which measures the sustained rate without letting queues grow
+ * without bound. PacedPublisher sends at a fixed rate and stamps each message with its send
+ * time, for publish-to-receipt latency.
+ */
+import type { BenchSocket } from './benchSocket.ts';
+import { nowMs } from './clock.ts';
+
+/** Pads a payload so that every scenario's messages have roughly `payloadBytes` of data. */
+export function padding(payloadBytes: number): string {
+  // 40 characters cover the fields around the pad: {"t":1795240146336.555,"m":1,"pad":""}.
+  return 'x'.repeat(Math.max(0, payloadBytes - 40));
+}
+
+/** Counts publishes and their outcome, and lets stop() wait for the outstanding ones. */
+abstract class Publisher {
+  published = 0;
+  acked = 0;
+  errors = 0;
+  measuredPublished = 0;
+  protected stopped = false;
+  private outstanding = 0;
+  private onIdle: (() => void) | null = null;
+
+  constructor(protected readonly socket: BenchSocket, protected readonly topic: string) {}
+
+  /** Sends one publish; `onSettled` runs after its ack or error has been counted. */
+  protected send(data: string, measured: boolean): void {
+    this.outstanding += 1;
+    this.published += 1;
+    if (measured) this.measuredPublished += 1;
+    this.socket.publish(this.topic, data).then(
+      () => this.settle(true),
+      () => this.settle(false),
+    );
+  }
+
+  protected get inFlight(): number {
+    return this.outstanding;
+  }
+
+  protected onSettled(): void {}
+
+  private settle(ok: boolean): void {
+    if (ok) this.acked += 1;
+    else this.errors += 1;
+    this.outstanding -= 1;
+    if (this.outstanding === 0) this.onIdle?.();
+    this.onSettled();
+  }
+
+  /** Stops sending; resolves with the number of publishes still unacknowledged after the wait. */
+  async stop(ackTimeoutMs: number): Promise<number> {
+    this.stopped = true;
+    this.halt();
+    if (this.outstanding > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ackTimeoutMs);
+        this.onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return this.outstanding;
+  }
+
+  protected halt(): void {}
+}
+
+export class FloodPublisher extends Publisher {
+  private readonly pad: string;
+
+  constructor(socket: BenchSocket, topic: string, private readonly window: number, payloadBytes: number) {
+    super(socket, topic);
+    this.pad = padding(payloadBytes);
+  }
+
+  start(): void {
+    this.pump();
+  }
+
+  protected override onSettled(): void {
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.inFlight < this.window) {
+      this.send(`{"n":${this.published},"pad":"${this.pad}"}`, false);
+    }
+  }
+}
+
+export class PacedPublisher extends Publisher {
+  /** Publishes sent from now on carry `"m":1`; subscribers record latency only for those. */
+  measured = false;
+  private readonly pad: string;
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(socket: BenchSocket, topic: string, private readonly ratePerSec: number, payloadBytes: number) {
+    super(socket, topic);
+    this.pad = padding(payloadBytes);
+  }
+
+  start(): void {
+    const startedMs = nowMs();
+    // Timers fire late now and then; sending what is due (not one per tick) keeps the mean
+    // rate exact, and each message is stamped when it is actually sent.
+    this.timer = setInterval(() => {
+      const due = Math.floor(((nowMs() - startedMs) * this.ratePerSec) / 1000);
+      while (!this.stopped && this.published < due) {
+        const m = this.measured ? 1 : 0;
+        this.send(`{"t":${nowMs()},"m":${m},"pad":"${this.pad}"}`, this.measured);
+      }
+    }, 1);
+  }
+
+  protected override halt(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Scenario (c), idle sessions: N sessions, each subscribed to one topic (by default its
+ * own, like a per-user channel, so that per-topic state grows with them), then left alone.
+ * Reports how long opening them all took and the server's RSS growth per session.
+ */
+import { nowMs, sleep } from '../clock.ts';
+import { rssBytes } from '../procStats.ts';
+import { interval, snapshot, total } from '../measure.ts';
+import { withServer, type ServerKind } from '../servers.ts';
+import { split, withWorkers } from '../workerPool.ts';
+import type { ScenarioContext } from './context.ts';
+
+const OPEN_TIMEOUT_MS = 120_000;
+/** Time for the server to finish what the connection storm left behind (GC, buffers). */
+const SETTLE_MS = 2000;
+
+export interface IdleResult {
+  sessions: number;
+  topics: number;
+  openSeconds: number;
+  sessionsPerSec: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  /** (RSS after - RSS before) / sessions. */
+  bytesPerSession: number;
+  /** CPU seconds the server spent while the sessions were opening. */
+  serverCpuSecOpening: number;
+  unexpectedCloses: number;
+  /** CPU used by other processes from opening to measuring (see outcome.ts DISTURBANCE). */
+  otherCpuCores: number;
+  /** Processes or threads started elsewhere on the machine meanwhile. */
+  processesStarted: number;
+}
+
+/** Median of a few RSS readings, so that one reading mid-GC does not decide the figure. */
+async function steadyRss(pid: number): Promise<number> {
+  const readings: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    readings.push(rssBytes(pid));
+    await sleep(200);
+  }
+  return readings.sort((a, b) => a - b)[2]!;
+}
+
+export function runIdle(kind: ServerKind, ctx: ScenarioContext): Promise<IdleResult> {
+  const { options: o } = ctx;
+  return withServer(kind, ctx.logPath, (server) =>
+    withWorkers(`${kind}-idle`, o.workers, ctx.workerDeadlineMs, async (workers) => {
+      await sleep(SETTLE_MS / 2);
+      const rssBefore = await steadyRss(server.pid);
+      const before = await snapshot(server, workers);
+      const startedMs = nowMs();
+      const topics = Array.from({ length: o.idleSessions }, (_, i) => `bench.idle.${i % o.idleTopics}`);
+      await Promise.all(
+        split(topics, workers.length).map((share, i) =>
+          workers[i]!.request({ op: 'openSubscribers', url: server.wsUrl, topics: share, concurrency: o.openConcurrency, measureLatency: false }, OPEN_TIMEOUT_MS),
+        ),
+      );
+      const openSeconds = (nowMs() - startedMs) / 1000;
+      const opened = await snapshot(server, workers);
+      ctx.progress(`${kind}: ${o.idleSessions} sessions open in ${openSeconds.toFixed(2)} s; letting them idle`);
+      await sleep(SETTLE_MS);
+      const rssAfter = await steadyRss(server.pid);
+      const end = await snapshot(server, workers);
+      const span = interval(before, end);
+      return {
+        sessions: o.idleSessions,
+        topics: o.idleTopics,
+        openSeconds,
+        sessionsPerSec: o.idleSessions / openSeconds,
+        rssBeforeMiB: rssBefore / 2 ** 20,
+        rssAfterMiB: rssAfter / 2 ** 20,
+        bytesPerSession: (rssAfter - rssBefore) / o.idleSessions,
+        serverCpuSecOpening: opened.serverCpuSec - before.serverCpuSec,
+        unexpectedCloses: total(end, 'unexpectedCloses'),
+        otherCpuCores: span.otherCpuCores,
+        processesStarted: span.processesStarted,
+      };
+    }),
+  );
+}

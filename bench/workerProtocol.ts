@@ -1,0 +1,102 @@
+/**
+ * The IPC contract between the harness (bench/run.ts) and its load workers
+ * (bench/loadWorker.ts): every request is a valibot schema the worker safeParses, and every
+ * reply type is keyed by the request's `op`.
+ */
+import * as v from 'valibot';
+
+/** Opens one session per topic and subscribes it; resolves when every ack is in. */
+export const OpenSubscribersSchema = v.object({
+  op: v.literal('openSubscribers'),
+  url: v.string(),
+  topics: v.array(v.string()),
+  /** Sessions being opened at once by this worker; bounds the connection storm. */
+  concurrency: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  /** Parse every message and record its latency (otherwise messages are only counted). */
+  measureLatency: v.boolean(),
+});
+
+/** Publishes as fast as acks come back, with at most `window` publishes unacknowledged. */
+export const StartFloodSchema = v.object({
+  op: v.literal('startFlood'),
+  url: v.string(),
+  topic: v.string(),
+  window: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  payloadBytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+
+/** Publishes at a fixed rate, each message stamped with its send time. */
+export const StartPacedSchema = v.object({
+  op: v.literal('startPaced'),
+  url: v.string(),
+  topic: v.string(),
+  ratePerSec: v.pipe(v.number(), v.minValue(1)),
+  payloadBytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+
+/** Marks the publishes that follow as measured (or not); subscribers record only those. */
+export const MarkSchema = v.object({ op: v.literal('mark'), measured: v.boolean() });
+
+/** Stops publishing and waits (bounded) for the acks still outstanding. */
+export const StopPublishingSchema = v.object({
+  op: v.literal('stopPublishing'),
+  ackTimeoutMs: v.pipe(v.number(), v.minValue(0)),
+});
+
+export const StatsSchema = v.object({ op: v.literal('stats') });
+export const LatencySchema = v.object({ op: v.literal('latency') });
+export const CloseAllSchema = v.object({ op: v.literal('closeAll') });
+
+export const WorkerRequestSchema = v.intersect([
+  v.object({ rid: v.number() }),
+  v.variant('op', [
+    OpenSubscribersSchema,
+    StartFloodSchema,
+    StartPacedSchema,
+    MarkSchema,
+    StopPublishingSchema,
+    StatsSchema,
+    LatencySchema,
+    CloseAllSchema,
+  ]),
+]);
+export type WorkerRequest = v.InferOutput<typeof WorkerRequestSchema>;
+export type WorkerOp = WorkerRequest['op'];
+export type RequestFor<O extends WorkerOp> = Omit<Extract<WorkerRequest, { op: O }>, 'rid'>;
+
+/** Counters since the worker started; the harness takes differences between snapshots. */
+export interface WorkerStats {
+  /** When the worker read these counters (clock.ts), so that rates use its own interval. */
+  atMs: number;
+  /** Message frames received, over all of this worker's subscriber sessions. */
+  received: number;
+  /** Publishes sent / acknowledged / answered with an error, over this worker's publisher. */
+  published: number;
+  acked: number;
+  publishErrors: number;
+  /** Publishes sent while marked as measured, and of those, acknowledged. */
+  measuredPublished: number;
+  /** Sessions closed that the worker did not close itself (e.g. backpressure limit). */
+  unexpectedCloses: number;
+  /** Error frames received other than publish errors. */
+  errorFrames: number;
+  /** process.cpuUsage() of this worker, in microseconds. */
+  cpuUserUs: number;
+  cpuSystemUs: number;
+}
+
+export interface ReplyMap {
+  openSubscribers: { opened: number; elapsedMs: number };
+  startFlood: Record<string, never>;
+  startPaced: Record<string, never>;
+  mark: Record<string, never>;
+  stopPublishing: { acked: number; outstanding: number };
+  stats: WorkerStats;
+  /** Histogram of publish-to-receipt latency: [microseconds, count] pairs. */
+  latency: { buckets: [number, number][] };
+  closeAll: Record<string, never>;
+}
+
+export type WorkerReply =
+  | { rid: number; ok: true; result: ReplyMap[WorkerOp] }
+  | { rid: number; ok: false; error: string };
