@@ -12,7 +12,7 @@ import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Admission, Tenants } from './auth.ts';
-import { upgradeWebSocket } from './bun.ts';
+import { upgradeWebSocket, type DirectFrames } from './bun.ts';
 import { DEMO_PAGE } from './demoPage.ts';
 import { encodeError } from './frames.ts';
 import { httpError, type ErrorBody } from './httpErrors.ts';
@@ -39,7 +39,7 @@ export interface GatewayPort {
  * purpose: handlers on the prototype and no closure over the request keep an idle
  * connection to a few small objects (see docs/benchmarks.md, idle sessions).
  */
-class SessionEvents implements WSEvents {
+class SessionEvents implements WSEvents, DirectFrames {
   private session: Session | null = null;
 
   constructor(private readonly port: GatewayPort, private admission: Admission | null, private resume: string | undefined) {}
@@ -62,6 +62,11 @@ class SessionEvents implements WSEvents {
       return;
     }
     this.session = this.port.openSession(socket, admission, resume);
+  }
+
+  /** Frames from the runtime directly (see gateway/bun.ts). */
+  onFrame(data: string | Uint8Array): void {
+    this.session?.receive(data);
   }
 
   onMessage(event: MessageEvent): void {

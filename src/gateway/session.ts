@@ -3,12 +3,11 @@
  * per-session limits, and drives subscribe (with gap-free recovery by offset), unsubscribe,
  * publish and ping. It only talks to its Socket, the Hub and the cluster interfaces.
  */
-import * as v from 'valibot';
 import type { AppConfig } from '../config.ts';
 import type { History } from '../cluster/history.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { ErrorCode } from '../protocol/codes.ts';
-import { ClientFrameSchema, type PublishFrame, type SubscribeFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
+import { parseClientFrame, type PublishFrame, type SubscribeFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
 import { compareOffsets } from '../protocol/offset.ts';
 import type { Logger } from '../lib/log.ts';
 import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc } from './frames.ts';
@@ -109,12 +108,12 @@ export class Session {
       this.send(encodeError(null, ErrorCode.InvalidFrame, 'frame is not valid JSON'));
       return;
     }
-    const parsed = v.safeParse(ClientFrameSchema, json);
-    if (!parsed.success) {
-      this.send(encodeError(idOf(json), ErrorCode.InvalidFrame, describeIssue(parsed.issues[0])));
+    const parsed = parseClientFrame(json);
+    if (!parsed.ok) {
+      this.send(encodeError(idOf(json), ErrorCode.InvalidFrame, parsed.issue));
       return;
     }
-    const frame = parsed.output;
+    const frame = parsed.frame;
     switch (frame.type) {
       case 'subscribe':
         void this.subscribe(frame);
@@ -285,8 +284,4 @@ function peekId(raw: string): string | null {
   return m ? m[1]! : null;
 }
 
-function describeIssue(issue: v.BaseIssue<unknown>): string {
-  const path = issue.path?.map((p) => String(p.key)).join('.');
-  return path ? `${path}: ${issue.message}` : issue.message;
-}
 

@@ -61,6 +61,34 @@ export const ClientFrameSchema = v.variant('type', [
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
+const CLIENT_FRAME_SCHEMAS = {
+  subscribe: SubscribeFrameSchema,
+  unsubscribe: UnsubscribeFrameSchema,
+  publish: PublishFrameSchema,
+  ping: PingFrameSchema,
+  rpc: RpcFrameSchema,
+} as const;
+
+export type ClientFrameResult = { ok: true; frame: ClientFrame } | { ok: false; issue: string };
+
+/**
+ * Validates a parsed client frame: the same verdict as ClientFrameSchema, but the schema is
+ * picked by `type` first instead of being tried in turn (this runs for every frame).
+ */
+export function parseClientFrame(json: unknown): ClientFrameResult {
+  const type = typeof json === 'object' && json !== null ? (json as { type?: unknown }).type : undefined;
+  const schema = typeof type === 'string' && Object.hasOwn(CLIENT_FRAME_SCHEMAS, type) ? CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS] : null;
+  if (!schema) {
+    const what = typeof json !== 'object' || json === null ? 'a JSON object' : `type: one of ${Object.keys(CLIENT_FRAME_SCHEMAS).join(', ')}`;
+    return { ok: false, issue: `expected ${what}` };
+  }
+  const parsed = v.safeParse(schema, json);
+  if (parsed.success) return { ok: true, frame: parsed.output };
+  const issue = parsed.issues[0];
+  const path = issue.path?.map((p) => String(p.key)).join('.');
+  return { ok: false, issue: path ? `${path}: ${issue.message}` : issue.message };
+}
+
 // ---- server -> client -------------------------------------------------------------------
 
 export const WelcomeFrameSchema = v.object({

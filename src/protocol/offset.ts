@@ -7,12 +7,29 @@ import * as v from 'valibot';
 
 export const OffsetSchema = v.pipe(v.string(), v.regex(/^\d{1,16}-\d{1,16}$/, 'offset: <ms>-<seq>'));
 
-/** Negative when a < b, zero when equal, positive when a > b. Both must match OffsetSchema. */
+/**
+ * Negative when a < b, zero when equal, positive when a > b. Both must match OffsetSchema.
+ * On the hot path (every delivery): digits are read in place, nothing is allocated.
+ */
 export function compareOffsets(a: string, b: string): number {
-  const da = a.indexOf('-');
-  const db = b.indexOf('-');
-  const ma = Number(a.slice(0, da));
-  const mb = Number(b.slice(0, db));
-  if (ma !== mb) return ma - mb;
-  return Number(a.slice(da + 1)) - Number(b.slice(db + 1));
+  if (a === b) return 0;
+  let i = 0;
+  let ma = 0;
+  for (; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c === 45) break; // '-'
+    ma = ma * 10 + c - 48;
+  }
+  let sa = 0;
+  for (i++; i < a.length; i++) sa = sa * 10 + a.charCodeAt(i) - 48;
+  let j = 0;
+  let mb = 0;
+  for (; j < b.length; j++) {
+    const c = b.charCodeAt(j);
+    if (c === 45) break;
+    mb = mb * 10 + c - 48;
+  }
+  let sb = 0;
+  for (j++; j < b.length; j++) sb = sb * 10 + b.charCodeAt(j) - 48;
+  return ma !== mb ? ma - mb : sa - sb;
 }

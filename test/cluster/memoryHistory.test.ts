@@ -17,3 +17,14 @@ test('memory history drops messages older than maxAgeMs', async () => {
   const r0 = await h.readSince('a', 't', '0-0');
   expect(r0.recovered).toBe(false);
 });
+
+test('memory history forgets the logs of topics silent for longer than maxAgeMs', async () => {
+  let now = 1_000_000;
+  const h = new MemoryHistory(10, 1000, () => now);
+  await h.append('a', 'old', '1');
+  now += 5000;
+  // The sweep runs every 4096 appends; the busy topic keeps appending meanwhile.
+  for (let i = 0; i < 4096; i++) await h.append('a', 'busy', String(i));
+  expect(await h.head('a', 'old')).toBe('0-0');
+  expect(await h.head('a', 'busy')).not.toBe('0-0');
+});

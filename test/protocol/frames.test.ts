@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import * as v from 'valibot';
-import { ClientFrameSchema, ServerFrameSchema } from '../../src/protocol/frames.ts';
+import { ClientFrameSchema, parseClientFrame, ServerFrameSchema } from '../../src/protocol/frames.ts';
 import { CloseCode, shouldReconnect } from '../../src/protocol/codes.ts';
 import { compareOffsets, OffsetSchema } from '../../src/protocol/offset.ts';
 import { TopicSchema } from '../../src/protocol/names.ts';
@@ -30,6 +30,30 @@ describe('client frames', () => {
       { type: 'ping', id: 'x'.repeat(65) },
     ];
     for (const f of bad) expect(v.safeParse(ClientFrameSchema, f).success).toBe(false);
+  });
+
+  test('parseClientFrame agrees with ClientFrameSchema on every frame, good or bad', () => {
+    const frames: unknown[] = [
+      { type: 'subscribe', id: '1', topics: ['a'], since: { a: '1-0' } },
+      { type: 'publish', id: '2', topic: 'a', data: [1] },
+      { type: 'rpc', id: '3', method: 'resize', params: {}, timeoutMs: 10 },
+      { type: 'rpc', id: '3', method: 'bad method' },
+      { type: 'ping', id: '4' },
+      { type: 'unsubscribe', id: '5', topics: [] },
+      { type: 'hello', id: '6' },
+      { type: 'toString', id: '7' },
+      { id: '8' },
+      [1, 2],
+      null,
+      'text',
+      42,
+    ];
+    for (const f of frames) {
+      const viaUnion = v.safeParse(ClientFrameSchema, f);
+      const viaDispatch = parseClientFrame(f);
+      expect(viaDispatch.ok).toBe(viaUnion.success);
+      if (viaDispatch.ok && viaUnion.success) expect(viaDispatch.frame).toEqual(viaUnion.output);
+    }
   });
 
   test('topic names: bounded alphabet and length', () => {

@@ -27,6 +27,11 @@ class TopicLog {
     return `${this.lastMs}-${this.lastSeq}`;
   }
 
+  /** When the newest message was appended (ms). */
+  get lastAtMs(): number {
+    return this.lastMs;
+  }
+
   append(data: string, nowMs: number): Appended {
     const prev = this.lastOffset;
     const first = prev === ORIGIN_OFFSET;
@@ -81,8 +86,12 @@ function predecessor(offset: string): string {
   return seq > 0 ? `${ms}-${seq - 1}` : `${ms - 1}-${Number.MAX_SAFE_INTEGER}`;
 }
 
+/** Every this many appends, logs of topics silent for longer than maxAgeMs are dropped. */
+const SWEEP_EVERY_APPENDS = 4096;
+
 export class MemoryHistory implements History {
   private readonly logs = new Map<string, TopicLog>();
+  private appends = 0;
 
   /**
    * @param size messages kept per topic
@@ -92,6 +101,7 @@ export class MemoryHistory implements History {
   constructor(private readonly size: number, private readonly maxAgeMs: number, private readonly now: () => number = Date.now) {}
 
   async append(app: string, topic: string, data: string): Promise<Appended> {
+    if (++this.appends % SWEEP_EVERY_APPENDS === 0) this.sweep();
     const key = `${app}:${topic}`;
     let log = this.logs.get(key);
     if (!log) {
@@ -99,6 +109,16 @@ export class MemoryHistory implements History {
       this.logs.set(key, log);
     }
     return log.append(data, this.now());
+  }
+
+  /**
+   * Drops the logs of topics with nothing newer than maxAgeMs: everything in them has aged
+   * out, like a Redis history stream that expired. (Offsets then restart from a new log,
+   * which never vouches for the old ones.)
+   */
+  private sweep(): void {
+    const cutoff = this.now() - this.maxAgeMs;
+    for (const [key, log] of this.logs) if (log.lastAtMs < cutoff) this.logs.delete(key);
   }
 
   async readSince(app: string, topic: string, since: string): Promise<Recovery> {
