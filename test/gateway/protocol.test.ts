@@ -1,24 +1,15 @@
 /** Protocol v1 over real WebSockets against an in-process gateway on a free port. */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { beforeAll, describe, expect, test } from 'bun:test';
 import { sign } from 'hono/jwt';
-import { APP_A, APP_STRICT, publishHttp, startGateway, type TestGateway } from '../support/gateway.ts';
+import { APP_A, APP_STRICT, publishHttp, useGateway, type TestGateway } from '../support/gateway.ts';
 import { WsClient } from '../support/wsClient.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 
+const fixture = useGateway();
+const open = (url: string) => fixture.open(url);
 let gw: TestGateway;
-const clients: WsClient[] = [];
-async function open(url: string): Promise<WsClient> {
-  const c = await WsClient.open(url);
-  clients.push(c);
-  return c;
-}
-
-beforeAll(async () => {
-  gw = await startGateway();
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await gw.stop();
+beforeAll(() => {
+  gw = fixture.gw;
 });
 
 describe('protocol v1', () => {

@@ -1,22 +1,14 @@
 /** Tenants are separated by app ID: same topic names, no crossing, per-app permissions. */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { beforeAll, expect, test } from 'bun:test';
 import { sign } from 'hono/jwt';
-import { APP_A, APP_B, APP_STRICT, publishHttp, startGateway, type TestGateway } from '../support/gateway.ts';
+import { APP_A, APP_B, APP_STRICT, publishHttp, useGateway, type TestGateway } from '../support/gateway.ts';
 import { WsClient } from '../support/wsClient.ts';
 
+const fixture = useGateway();
+const open = (url: string) => fixture.open(url);
 let gw: TestGateway;
-const clients: WsClient[] = [];
-async function open(url: string): Promise<WsClient> {
-  const c = await WsClient.open(url);
-  clients.push(c);
-  return c;
-}
-beforeAll(async () => {
-  gw = await startGateway();
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await gw.stop();
+beforeAll(() => {
+  gw = fixture.gw;
 });
 
 test('the same topic name in two apps are two topics', async () => {

@@ -22,6 +22,7 @@ import { APP_A } from '../support/gateway.ts';
 import { requireRedis, uniquePrefix } from '../support/redis.ts';
 import { startRpcStack, type RpcStack } from '../support/rpcStack.ts';
 import { WsClient } from '../support/wsClient.ts';
+import { collectLines } from '../support/lines.ts';
 
 const WORKER_PY = new URL('../../examples/python-worker/worker.py', import.meta.url).pathname;
 const METHODS = ['resize', 'fail'];
@@ -64,17 +65,6 @@ interface PythonWorker {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number>;
 }
 
-async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
-  const decoder = new TextDecoder();
-  let rest = '';
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true });
-    const lines = rest.split('\n');
-    rest = lines.pop()!;
-    into.push(...lines);
-  }
-  if (rest) into.push(rest);
-}
 
 /** Starts the worker and waits until it consumes (its topology is declared by then). */
 async function startPythonWorker(python: string, env: Record<string, string>): Promise<PythonWorker> {

@@ -10,6 +10,7 @@ import { APP_A } from '../support/gateway.ts';
 import { startRpcStack, type RpcStack } from '../support/rpcStack.ts';
 import { requireRedis, uniquePrefix } from '../support/redis.ts';
 import { WsClient } from '../support/wsClient.ts';
+import { collectLines } from '../support/lines.ts';
 
 const amqpPrefix = uniqueAmqpPrefix('rpc');
 const redisPrefix = uniquePrefix('rpc');
@@ -163,10 +164,7 @@ test('a worker that dies mid-job: the job is redelivered to another worker', asy
     stderr: 'inherit',
   });
   const lines: string[] = [];
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stdout) lines.push(...decoder.decode(chunk).split('\n').filter(Boolean));
-  })();
+  void collectLines(proc.stdout, lines);
   let rescuer: Worker | null = null;
   try {
     await waitFor(() => lines.includes('ready'), { what: 'crashing worker ready', timeoutMs: 10_000 });

@@ -6,6 +6,7 @@
 import type { Subprocess } from 'bun';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { freePort } from './process.ts';
+import { collectLines } from './lines.ts';
 
 export interface BridgeProcess {
   proc: Subprocess<'ignore', 'pipe', 'pipe'>;
@@ -23,20 +24,6 @@ export interface BridgeProcess {
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
-/** Collects a byte stream into lines. */
-function collect(stream: ReadableStream<Uint8Array>, into: string[], tag: string): void {
-  void (async () => {
-    const decoder = new TextDecoder();
-    let rest = '';
-    for await (const chunk of stream) {
-      rest += decoder.decode(chunk, { stream: true });
-      const lines = rest.split('\n');
-      rest = lines.pop()!;
-      for (const line of lines) into.push(tag + line);
-    }
-    if (rest) into.push(tag + rest);
-  })();
-}
 
 /** Parses the Prometheus text format (no timestamps) into `name{labels}` -> value. */
 export function parseMetrics(text: string): Map<string, number> {
@@ -63,8 +50,8 @@ export async function spawnBridge(env: Record<string, string>, options: { until?
     stderr: 'pipe',
   });
   const output: string[] = [];
-  collect(proc.stdout, output, '');
-  collect(proc.stderr, output, 'stderr: ');
+  void collectLines(proc.stdout, output);
+  void collectLines(proc.stderr, output, 'stderr: ');
   const base = `http://127.0.0.1:${port}`;
   const handle: BridgeProcess = {
     proc,

@@ -2,11 +2,13 @@
  * Starts a gateway inside the test process on a free port, with the in-memory backend (or
  * a given one), and stops it afterwards.
  */
+import { afterAll, beforeAll } from 'bun:test';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { ClusterBackend } from '../../src/cluster/backend.ts';
 import { MemoryCluster } from '../../src/cluster/memory/memoryBackend.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { silentLogger } from '../../src/lib/log.ts';
+import { WsClient } from './wsClient.ts';
 
 export const APP_A = { id: 'app-a', secret: 'secret-of-app-a-0123456789', allowAnonymous: true, allowClientPublish: true };
 export const APP_B = { id: 'app-b', secret: 'secret-of-app-b-0123456789', allowAnonymous: true, allowClientPublish: true };
@@ -56,4 +58,31 @@ export async function publishHttp(http: string, app: { id: string; secret: strin
   });
   if (!res.ok) throw new Error(`publish failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { offset: string }).offset;
+}
+
+/**
+ * A gateway for a whole test file: started before its tests, stopped after them together
+ * with every client opened through `open()`.
+ */
+export function useGateway(env: Record<string, string> = {}): { readonly gw: TestGateway; open(url?: string): Promise<WsClient> } {
+  let gw: TestGateway | null = null;
+  const clients: WsClient[] = [];
+  beforeAll(async () => {
+    gw = await startGateway(env);
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await gw?.stop();
+  });
+  return {
+    get gw() {
+      if (!gw) throw new Error('useGateway: the gateway starts in beforeAll');
+      return gw;
+    },
+    async open(url) {
+      const c = await WsClient.open(url ?? this.gw.wsUrl(APP_A.id));
+      clients.push(c);
+      return c;
+    },
+  };
 }

@@ -1,6 +1,7 @@
 /** Spawns real gateway processes (`bun src/main/gateway.ts`) for tests, and stops them by PID. */
 import type { Subprocess } from 'bun';
 import { waitFor } from '../../src/lib/waitFor.ts';
+import { collectLines } from './lines.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -30,16 +31,7 @@ export async function spawnGateway(env: Record<string, string> = {}): Promise<Ga
     stderr: 'pipe',
   });
   const output: string[] = [];
-  void (async () => {
-    const decoder = new TextDecoder();
-    let rest = '';
-    for await (const chunk of proc.stdout) {
-      rest += decoder.decode(chunk);
-      const lines = rest.split('\n');
-      rest = lines.pop()!;
-      output.push(...lines);
-    }
-  })();
+  void collectLines(proc.stdout, output);
   const handle: GatewayProcess = {
     proc,
     port,

@@ -3,7 +3,9 @@
  * removes its keys afterwards. No test silently passes without Redis: requireRedis() fails
  * with instructions when the server is not reachable (`bun run test` starts it).
  */
+import { afterAll, beforeAll } from 'bun:test';
 import { Redis } from 'ioredis';
+import { connectRedis, type RedisClient } from '../../src/cluster/redis/connection.ts';
 import type { Subprocess } from 'bun';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { freePort } from './process.ts';
@@ -91,6 +93,30 @@ export async function startRedisServer(options: { port?: number; args?: string[]
     kill: async () => {
       if (proc.exitCode === null) proc.kill('SIGKILL');
       await proc.exited;
+    },
+  };
+}
+
+/**
+ * A Switchyard Redis client for a whole test file: requires Redis before the tests, deletes
+ * every key under `prefix` and disconnects after them.
+ */
+export function useRedisClient(prefix: string): { readonly client: RedisClient } {
+  let client: RedisClient | null = null;
+  beforeAll(async () => {
+    await requireRedis();
+    client = connectRedis({ url: REDIS_URL, cluster: false });
+  });
+  afterAll(async () => {
+    const admin = testClient();
+    await deleteKeysUnder(admin, prefix);
+    admin.disconnect();
+    client?.disconnect();
+  });
+  return {
+    get client() {
+      if (!client) throw new Error('useRedisClient: the client connects in beforeAll');
+      return client;
     },
   };
 }
