@@ -1,4 +1,5 @@
 /** The History contract on real Redis. */
+import { expect, test } from 'bun:test';
 import { RedisHistory } from '../../src/cluster/redis/redisHistory.ts';
 import { Keys } from '../../src/cluster/redis/keys.ts';
 import { historyContract } from './contracts/history.contract.ts';
@@ -9,3 +10,18 @@ const redis = useRedisClient(prefix);
 let n = 0;
 
 historyContract('redis', (size) => new RedisHistory(redis.client, new Keys(`${prefix}${++n}:`), { size, maxAgeMs: 60_000, dedupeWindowMs: 60_000 }));
+
+test('redis history drops messages older than maxAgeMs, and says so', async () => {
+  const { waitFor } = await import('../../src/lib/waitFor.ts');
+  const h = new RedisHistory(redis.client, new Keys(`${prefix}age:`), { size: 100, maxAgeMs: 300, dedupeWindowMs: 60_000 });
+  const first = await h.append('a', 't', '"old"');
+  // Young entries stay: a read right away keeps them.
+  expect((await h.readSince('a', 't', first.prev)).entries.map((e) => e.data)).toEqual(['"old"']);
+  await waitFor(async () => (await h.readSince('a', 't', first.prev)).entries.length === 0, { timeoutMs: 3000, intervalMs: 50, what: 'the old entry to age out' });
+  const later = await h.append('a', 't', '"new"');
+  const r = await h.readSince('a', 't', first.offset);
+  expect(r.recovered).toBe(true);
+  expect(r.entries.map((e) => e.data)).toEqual(['"new"']);
+  expect((await h.readSince('a', 't', first.prev)).recovered).toBe(false);
+  expect(later.prev).toBe(first.offset);
+});

@@ -38,7 +38,9 @@ export class RedisHistory implements History {
       data,
       size,
       `${Date.now() - maxAgeMs}-0`,
-      maxAgeMs,
+      // The stream outlives its entries by one more age window: until then its trim boundary
+      // still tells a client at an aged-out offset that nothing else is missing.
+      2 * maxAgeMs,
       messageId === undefined ? '0' : '1',
       dedupeWindowMs,
     );

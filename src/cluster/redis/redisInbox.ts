@@ -102,9 +102,12 @@ export class RedisInbox implements Inbox {
         }
         await this.deliver(entries, handler);
         const ids = entries.map(([id]) => id);
-        await this.client.call('XACK', key, INBOX_GROUP, ...ids);
-        // One reader, in order: everything before the last acknowledged entry is acknowledged.
-        await this.client.call('XTRIM', key, 'MINID', '~', ids[ids.length - 1]!);
+        // Sent together (one round trip with auto-pipelining). One reader, in order:
+        // everything before the last acknowledged entry is acknowledged, so it can go.
+        await Promise.all([
+          this.client.call('XACK', key, INBOX_GROUP, ...ids),
+          this.client.call('XTRIM', key, 'MINID', '~', ids[ids.length - 1]!),
+        ]);
       } catch (error) {
         if (!this.running) break;
         if (error instanceof Error && error.message.includes('NOGROUP')) {
