@@ -2,8 +2,9 @@
  * Job replies (results, progress, errors) from workers into the inbox of the instance that
  * owns the session now: the session directory knows where a resumed session went; the
  * instance that accepted the job is the fallback (it forwards or parks as needed). Replies
- * are processed one at a time per channel, in delivery order, so a job's progress never
- * overtakes its result. A malformed reply is dead-lettered with a reason.
+ * of one request are processed one at a time, in delivery order, so a job's progress never
+ * overtakes its result; replies of different requests proceed in parallel. A malformed
+ * reply is dead-lettered with a reason.
  */
 import * as v from 'valibot';
 import type { Inbox } from '../cluster/inbox.ts';
@@ -15,12 +16,13 @@ import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/con
 import { deadLetter } from '../amqp/deadLetter.ts';
 import { declareJobs, type AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
+import { SerialQueue } from '../lib/serialQueue.ts';
 import type { BridgeMetrics } from './metrics.ts';
 
 export class RepliesConsumer {
   private channel: ConfirmChannel | null = null;
-  /** Serialises handling per channel: replies go out in the order they came in. */
-  private tail: Promise<void> = Promise.resolve();
+  /** One queue per request (session + request ID): its replies go out in the order they came in. */
+  private readonly perRequest = new SerialQueue();
 
   constructor(
     connection: AmqpConnection,
@@ -41,8 +43,11 @@ export class RepliesConsumer {
       });
       this.channel = ch;
       await ch.consume(names.resultsQueue, (message) => {
-        // A failed step must not stall the chain: log it and go on with the next reply.
-        if (message) this.tail = this.tail.then(() => this.handle(ch, message)).catch((error) => this.log.error('job reply handling failed', { error }));
+        if (!message) return;
+        const reply = this.parse(message);
+        const key = typeof reply === 'string' ? '(malformed)' : `${reply.replyTo.sessionId}/${reply.replyTo.requestId}`;
+        // A failed step must not stall the queue: log it and go on with the next reply.
+        this.perRequest.run(key, () => this.handle(ch, message, reply)).catch((error) => this.log.error('job reply handling failed', { error }));
       });
     });
   }
@@ -51,8 +56,7 @@ export class RepliesConsumer {
     return this.channel !== null;
   }
 
-  private async handle(ch: ConfirmChannel, message: ConsumeMessage): Promise<void> {
-    const reply = this.parse(message);
+  private async handle(ch: ConfirmChannel, message: ConsumeMessage, reply: JobReply | string): Promise<void> {
     if (typeof reply === 'string') {
       this.metrics.deadLettered(reply.split(':')[0]!);
       this.log.warn('job reply dead-lettered', { reason: reply });
