@@ -89,6 +89,8 @@ export class RedisInbox implements Inbox {
     // once those are done, '>' reads new ones.
     let cursor: '0' | '>' = '0';
     let failures = 0;
+    /** The previous batch's ack: in flight while the next read waits (its failure surfaces below). */
+    let acking: Promise<unknown> = Promise.resolve();
     while (this.running) {
       try {
         const args: (string | number)[] = ['GROUP', INBOX_GROUP, this.instanceId, 'COUNT', this.options.batchSize];
@@ -101,15 +103,20 @@ export class RedisInbox implements Inbox {
           continue;
         }
         await this.deliver(entries, handler);
+        await acking;
         const ids = entries.map(([id]) => id);
-        // Sent together (one round trip with auto-pipelining). One reader, in order:
-        // everything before the last acknowledged entry is acknowledged, so it can go.
-        await Promise.all([
+        // Acknowledged after delivery; not awaited before the next read, which saves a
+        // round trip per batch. XACK and XTRIM go together (auto-pipelining). One reader, in
+        // order: everything before the last acknowledged entry is acknowledged, so it can go.
+        acking = Promise.all([
           this.client.call('XACK', key, INBOX_GROUP, ...ids),
           this.client.call('XTRIM', key, 'MINID', '~', ids[ids.length - 1]!),
         ]);
+        // Until a rejection is awaited (next batch, or the catch below), keep it from being unhandled.
+        acking.catch(() => {});
       } catch (error) {
         if (!this.running) break;
+        acking = Promise.resolve();
         if (error instanceof Error && error.message.includes('NOGROUP')) {
           this.log.warn('inbox consumer group missing (Redis restarted?); recreating', { key });
           await this.ensure().catch(() => {});
@@ -125,6 +132,7 @@ export class RedisInbox implements Inbox {
         await Bun.sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1000));
       }
     }
+    await acking.catch(() => {});
   }
 
   private async deliver(entries: StreamEntry[], handler: EnvelopeHandler): Promise<void> {
