@@ -11,7 +11,9 @@ import * as v from 'valibot';
 import { BenchSocket } from './benchSocket.ts';
 import { nowMs } from './clock.ts';
 import { Histogram } from './histogram.ts';
-import { FloodPublisher, PacedPublisher } from './publishers.ts';
+import { HttpPublishChannel } from './httpPublishChannel.ts';
+import { FloodPublisher, PacedPublisher, type PublishChannel } from './publishers.ts';
+import { connectSubscriber, type SubscriberSocket } from './subscriberSocket.ts';
 import {
   WorkerRequestSchema,
   type ReplyMap,
@@ -24,15 +26,15 @@ import {
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
-const subscribers: BenchSocket[] = [];
+const subscribers: SubscriberSocket[] = [];
 const latency = new Histogram();
-let publisherSocket: BenchSocket | null = null;
+let publisherChannel: PublishChannel | null = null;
 let publisher: FloodPublisher | PacedPublisher | null = null;
 let received = 0;
 let unexpectedCloses = 0;
 let errorFrames = 0;
 
-function watch(socket: BenchSocket): void {
+function watch(socket: SubscriberSocket): void {
   socket.onUnexpectedClose = () => {
     unexpectedCloses += 1;
   };
@@ -65,7 +67,7 @@ async function openSubscribers(req: RequestFor<'openSubscribers'>): Promise<Repl
   const opener = async (): Promise<void> => {
     while (next < req.topics.length) {
       const topic = req.topics[next++]!;
-      const socket = await BenchSocket.connect(req.url, CONNECT_TIMEOUT_MS);
+      const socket = await connectSubscriber(req.dialect ?? 'switchyard', req.url, CONNECT_TIMEOUT_MS);
       watch(socket);
       socket.onMessage = onMessage;
       subscribers.push(socket);
@@ -76,12 +78,17 @@ async function openSubscribers(req: RequestFor<'openSubscribers'>): Promise<Repl
   return { opened: req.topics.length, elapsedMs: nowMs() - startedMs };
 }
 
-async function connectPublisher(url: string): Promise<BenchSocket> {
+/** A WebSocket session for a ws:// URL, the HTTP publish API for an http:// one. */
+async function connectPublisher(url: string, authorization: string | undefined): Promise<PublishChannel> {
   if (publisher) throw new Error('this worker already has a publisher');
-  const socket = await BenchSocket.connect(url, CONNECT_TIMEOUT_MS);
-  watch(socket);
-  publisherSocket = socket;
-  return socket;
+  if (url.startsWith('http://') || url.startsWith('https://')) {
+    publisherChannel = new HttpPublishChannel(url, authorization);
+  } else {
+    const socket = await BenchSocket.connect(url, CONNECT_TIMEOUT_MS);
+    watch(socket);
+    publisherChannel = socket;
+  }
+  return publisherChannel;
 }
 
 function stats(): WorkerStats {
@@ -105,13 +112,13 @@ async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerOp]> {
     case 'openSubscribers':
       return openSubscribers(req);
     case 'startFlood': {
-      const flood = new FloodPublisher(await connectPublisher(req.url), req.topic, req.window, req.payloadBytes);
+      const flood = new FloodPublisher(await connectPublisher(req.url, req.authorization), req.topic, req.window, req.payloadBytes);
       publisher = flood;
       flood.start();
       return {};
     }
     case 'startPaced': {
-      const paced = new PacedPublisher(await connectPublisher(req.url), req.topic, req.ratePerSec, req.payloadBytes);
+      const paced = new PacedPublisher(await connectPublisher(req.url, req.authorization), req.topic, req.ratePerSec, req.payloadBytes);
       publisher = paced;
       paced.start();
       return {};
@@ -130,7 +137,7 @@ async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerOp]> {
       return { buckets: latency.buckets() };
     case 'closeAll':
       for (const socket of subscribers) socket.close();
-      publisherSocket?.close();
+      publisherChannel?.close();
       return {};
   }
 }

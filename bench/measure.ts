@@ -22,7 +22,8 @@ export interface Snapshot {
 
 type Counter = Exclude<keyof WorkerStats, 'atMs'>;
 
-function stats(workers: readonly LoadWorker[]): Promise<WorkerStats[]> {
+/** Every worker's counters, in the order given. */
+export function stats(workers: readonly LoadWorker[]): Promise<WorkerStats[]> {
   return Promise.all(workers.map((w) => w.request({ op: 'stats' }, STATS_TIMEOUT_MS)));
 }
 

@@ -6,11 +6,13 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SERVER_KINDS, type ServerKind } from './servers.ts';
+import { AMQP_FLAGS, AMQP_FRACTIONAL, AMQP_FULL, AMQP_SCENARIOS, AMQP_USAGE, isAmqpScenario, type AmqpSizes } from './amqp/options.ts';
+import { CLUSTER_DEFAULTS, CLUSTER_SCENARIOS, CLUSTER_USAGE, expandClusterAlias, isClusterScenario, parseSocketIoRuntime, type ClusterOptions } from './cluster/options.ts';
 
-export const SCENARIOS = ['fanout', 'latency', 'idle'] as const;
+export const SCENARIOS = ['fanout', 'latency', 'idle', ...AMQP_SCENARIOS, ...CLUSTER_SCENARIOS] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-export interface BenchOptions {
+export interface BenchOptions extends AmqpSizes, ClusterOptions {
   readonly scenarios: readonly ScenarioName[];
   readonly servers: readonly ServerKind[];
   readonly quick: boolean;
@@ -39,7 +41,7 @@ export interface BenchOptions {
   readonly idleTopics: number;
 }
 
-type Sizes = { -readonly [K in Exclude<keyof BenchOptions, 'scenarios' | 'servers' | 'quick'>]: BenchOptions[K] };
+type Sizes = { -readonly [K in Exclude<keyof BenchOptions, 'scenarios' | 'servers' | 'quick' | keyof ClusterOptions>]: BenchOptions[K] };
 
 const FULL: Sizes = {
   rounds: 3,
@@ -56,6 +58,7 @@ const FULL: Sizes = {
   latencyRatePerSec: 1000,
   idleSessions: 10_000,
   idleTopics: 10_000,
+  ...AMQP_FULL,
 };
 
 const QUICK: Sizes = {
@@ -83,10 +86,11 @@ const NUMERIC_FLAGS = {
   rate: 'latencyRatePerSec',
   sessions: 'idleSessions',
   'idle-topics': 'idleTopics',
+  ...AMQP_FLAGS,
 } as const satisfies Record<string, keyof Sizes>;
 
 /** Options measured in whole units (sessions, processes, bytes); the others may be fractional. */
-const FRACTIONAL: ReadonlySet<keyof Sizes> = new Set(['warmupSec', 'seconds', 'latencyRatePerSec']);
+const FRACTIONAL: ReadonlySet<keyof Sizes> = new Set(['warmupSec', 'seconds', 'latencyRatePerSec', ...AMQP_FRACTIONAL]);
 
 export const USAGE = `Usage: bun run bench [flags]
 
@@ -105,7 +109,9 @@ export const USAGE = `Usage: bun run bench [flags]
   --workers N            subscriber load-generator processes (default ${FULL.workers})
   --open-concurrency N   sessions each worker opens at once (default ${FULL.openConcurrency})
   --payload-bytes N      approximate size of each message's data (default ${FULL.payloadBytes})
-  --help`;
+  --help
+${AMQP_USAGE}
+${CLUSTER_USAGE}`;
 
 export class UsageError extends Error {}
 
@@ -131,6 +137,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
         ...numeric,
         scenario: { type: 'string', multiple: true },
         servers: { type: 'string', multiple: true },
+        'socketio-runtime': { type: 'string' },
         quick: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -151,10 +158,16 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     sizes[key] = n;
   }
   if (values['idle-topics'] === undefined) sizes.idleTopics = sizes.idleSessions;
+  const runtimeFlag = values['socketio-runtime'];
+  const socketioRuntime = typeof runtimeFlag === 'string' ? parseSocketIoRuntime(runtimeFlag) : CLUSTER_DEFAULTS.socketioRuntime;
+  if (socketioRuntime === null) throw new UsageError(`--socketio-runtime: expected bun or node, got ${JSON.stringify(runtimeFlag)}`);
   return Object.freeze({
     ...sizes,
+    socketioRuntime,
     quick,
-    scenarios: list(values.scenario as string[] | undefined, SCENARIOS, 'scenario') ?? [...SCENARIOS],
+    // The RabbitMQ scenarios need Redis and RabbitMQ running: they run when named, or with `all`.
+    // So do the cluster scenarios (Redis); `--scenario cluster` names both.
+    scenarios: list(expandClusterAlias(values.scenario as string[] | undefined), SCENARIOS, 'scenario') ?? SCENARIOS.filter((s) => !isAmqpScenario(s) && !isClusterScenario(s)),
     servers: list(values.servers as string[] | undefined, SERVER_KINDS, 'servers') ?? [...SERVER_KINDS],
   });
 }

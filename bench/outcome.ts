@@ -6,6 +6,11 @@
 import type { FanoutResult } from './scenarios/fanout.ts';
 import type { IdleResult } from './scenarios/idle.ts';
 import type { LatencyResult } from './scenarios/latency.ts';
+import type { BridgeLatencyResult } from './scenarios/bridgeLatency.ts';
+import type { BridgeThroughputResult } from './scenarios/bridgeThroughput.ts';
+import type { RpcResult } from './scenarios/rpc.ts';
+import type { ClusterFanoutResult } from './scenarios/clusterFanout.ts';
+import type { ClusterLatencyResult } from './scenarios/clusterLatency.ts';
 import type { ServerKind } from './servers.ts';
 
 /**
@@ -31,6 +36,13 @@ export interface Results {
   fanout?: Partial<Record<ServerKind, Outcome<FanoutResult>>>;
   latency?: Partial<Record<ServerKind, Outcome<LatencyResult>>>;
   idle?: Partial<Record<ServerKind, Outcome<IdleResult>>>;
+  /** RabbitMQ scenarios: baseline = bare amqplib on the same broker, switchyard = the bridge path. */
+  bridge?: Partial<Record<ServerKind, Outcome<BridgeThroughputResult>>>;
+  'bridge-latency'?: Partial<Record<ServerKind, Outcome<BridgeLatencyResult>>>;
+  rpc?: Partial<Record<ServerKind, Outcome<RpcResult>>>;
+  /** Cluster scenarios: baseline = two Socket.IO instances, switchyard = two Switchyard instances. */
+  'cluster-fanout'?: Partial<Record<ServerKind, Outcome<ClusterFanoutResult>>>;
+  'cluster-latency'?: Partial<Record<ServerKind, Outcome<ClusterLatencyResult>>>;
 }
 
 /**
@@ -43,12 +55,15 @@ export const DISTURBANCE = { maxOtherCores: 0.2, maxProcessesStarted: 10 } as co
 export interface Disturbable {
   otherCpuCores: number;
   processesStarted: number;
+  /** Scenarios on a shared Redis: other programs' clients busy with it meanwhile. */
+  foreignRedisClients?: number;
 }
 
 /** Why a round's figures cannot be trusted, or null when the machine was quiet. */
 export function disturbance(r: Disturbable): string | null {
   if (r.otherCpuCores > DISTURBANCE.maxOtherCores) return `other processes took ${r.otherCpuCores.toFixed(2)} cores`;
   if (r.processesStarted > DISTURBANCE.maxProcessesStarted) return `${r.processesStarted} processes started elsewhere`;
+  if ((r.foreignRedisClients ?? 0) > 0) return `${r.foreignRedisClients} other clients were busy with Redis`;
   return null;
 }
 

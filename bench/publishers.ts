@@ -4,8 +4,16 @@
  * without bound. PacedPublisher sends at a fixed rate and stamps each message with its send
  * time, for publish-to-receipt latency.
  */
-import type { BenchSocket } from './benchSocket.ts';
 import { nowMs } from './clock.ts';
+
+/**
+ * Where publishes go: a WebSocket session (BenchSocket, acknowledged by an ack frame) or a
+ * server's HTTP publish API (HttpPublishChannel, acknowledged by a 2xx). `data` is JSON text.
+ */
+export interface PublishChannel {
+  publish(topic: string, data: string): Promise<unknown>;
+  close(): void;
+}
 
 /** Pads a payload so that every scenario's messages have roughly `payloadBytes` of data. */
 export function padding(payloadBytes: number): string {
@@ -23,14 +31,14 @@ abstract class Publisher {
   private outstanding = 0;
   private onIdle: (() => void) | null = null;
 
-  constructor(protected readonly socket: BenchSocket, protected readonly topic: string) {}
+  constructor(protected readonly channel: PublishChannel, protected readonly topic: string) {}
 
   /** Sends one publish; `onSettled` runs after its ack or error has been counted. */
   protected send(data: string, measured: boolean): void {
     this.outstanding += 1;
     this.published += 1;
     if (measured) this.measuredPublished += 1;
-    this.socket.publish(this.topic, data).then(
+    this.channel.publish(this.topic, data).then(
       () => this.settle(true),
       () => this.settle(false),
     );
@@ -72,8 +80,8 @@ abstract class Publisher {
 export class FloodPublisher extends Publisher {
   private readonly pad: string;
 
-  constructor(socket: BenchSocket, topic: string, private readonly window: number, payloadBytes: number) {
-    super(socket, topic);
+  constructor(channel: PublishChannel, topic: string, private readonly window: number, payloadBytes: number) {
+    super(channel, topic);
     this.pad = padding(payloadBytes);
   }
 
@@ -98,8 +106,8 @@ export class PacedPublisher extends Publisher {
   private readonly pad: string;
   private timer: ReturnType<typeof setInterval> | null = null;
 
-  constructor(socket: BenchSocket, topic: string, private readonly ratePerSec: number, payloadBytes: number) {
-    super(socket, topic);
+  constructor(channel: PublishChannel, topic: string, private readonly ratePerSec: number, payloadBytes: number) {
+    super(channel, topic);
     this.pad = padding(payloadBytes);
   }
 

@@ -5,6 +5,8 @@
  */
 import { disturbance, type Disturbable, type Outcome, type Results } from './outcome.ts';
 import type { ServerKind } from './servers.ts';
+import { amqpDisturbed, checkAmqpTargets, renderAmqpSections } from './amqp/report.ts';
+import { checkClusterTargets, clusterDisturbed, renderClusterSections } from './cluster/report.ts';
 
 export interface TargetCheck {
   target: string;
@@ -58,6 +60,8 @@ export function checkTargets(results: Results): TargetCheck[] {
     if (!sy) checks.push({ target, met: null, detail: 'needs the switchyard run' });
     else checks.push({ target, met: sy.bytesPerSession <= TARGETS.idleMaxBytesPerSession, detail: `${kib(sy.bytesPerSession)} per session` });
   }
+  checks.push(...checkAmqpTargets(results));
+  checks.push(...checkClusterTargets(results));
   return checks;
 }
 
@@ -97,6 +101,8 @@ function disturbedRuns(results: Results): string[] {
   scan('fanout', results.fanout);
   scan('latency', results.latency);
   scan('idle', results.idle);
+  out.push(...amqpDisturbed(results));
+  out.push(...clusterDisturbed(results));
   return out;
 }
 
@@ -155,6 +161,8 @@ export function renderReport(results: Results, checks: readonly TargetCheck[], r
       ]),
     );
   }
+  sections.push(...renderAmqpSections(results));
+  sections.push(...renderClusterSections(results));
   const disturbed = disturbedRuns(results);
   if (disturbed.length > 0) {
     sections.push(`WARNING: other work on the machine disturbed ${disturbed.join(', ')}. Rerun on a quiet machine.`);

@@ -14,6 +14,13 @@ import { checkTargets, renderReport } from './report.ts';
 import { runFanout } from './scenarios/fanout.ts';
 import { runIdle } from './scenarios/idle.ts';
 import { runLatency } from './scenarios/latency.ts';
+import { runBridgeThroughput } from './scenarios/bridgeThroughput.ts';
+import { runBridgeLatency } from './scenarios/bridgeLatency.ts';
+import { runRpc } from './scenarios/rpc.ts';
+import { amqpRoundBudgetSec, isAmqpScenario } from './amqp/options.ts';
+import { runClusterFanout } from './scenarios/clusterFanout.ts';
+import { runClusterLatency } from './scenarios/clusterLatency.ts';
+import { clusterRoundBudgetSec, isClusterScenario } from './cluster/options.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
 import type { ServerKind } from './servers.ts';
 
@@ -43,7 +50,16 @@ function readOptions(): BenchOptions {
 
 /** The server holds every session's socket in one process; each worker holds its share. */
 function checkOpenFiles(options: BenchOptions): void {
-  const sizes = { fanout: options.fanoutSubscribers, latency: options.latencySubscribers, idle: options.idleSessions };
+  const sizes = {
+    fanout: options.fanoutSubscribers,
+    latency: options.latencySubscribers,
+    idle: options.idleSessions,
+    bridge: options.bridgeSubscribers,
+    'bridge-latency': options.bridgeSubscribers,
+    rpc: options.rpcClients,
+    'cluster-fanout': options.fanoutSubscribers,
+    'cluster-latency': options.latencySubscribers,
+  };
   const needed = Math.max(...options.scenarios.map((s) => sizes[s])) + 1024;
   const limit = openFileLimit();
   if (limit >= needed) return;
@@ -58,6 +74,8 @@ function checkOpenFiles(options: BenchOptions): void {
 /** Generous upper bound of one round of a scenario on one server; only the watchdog uses it. */
 function budgetSec(scenario: ScenarioName, o: BenchOptions): number {
   const quietWaitSec = QUIET_MAX_WAIT_MS / 1000 + 1;
+  if (isAmqpScenario(scenario)) return MAX_ATTEMPTS * (quietWaitSec + amqpRoundBudgetSec(scenario, o));
+  if (isClusterScenario(scenario)) return MAX_ATTEMPTS * (quietWaitSec + clusterRoundBudgetSec(scenario, o));
   if (scenario === 'idle') return MAX_ATTEMPTS * (quietWaitSec + 60 + o.idleSessions / 100);
   const sessions = scenario === 'fanout' ? o.fanoutSubscribers : o.latencySubscribers;
   return MAX_ATTEMPTS * (quietWaitSec + 90 + o.warmupSec + o.seconds + sessions / 100);
@@ -147,6 +165,21 @@ async function main(): Promise<void> {
       case 'idle':
         results.idle = await runEach(scenario, runIdle, options, logDir, deadline);
         break;
+      case 'bridge':
+        results.bridge = await runEach(scenario, runBridgeThroughput, options, logDir, deadline);
+        break;
+      case 'bridge-latency':
+        results['bridge-latency'] = await runEach(scenario, runBridgeLatency, options, logDir, deadline);
+        break;
+      case 'rpc':
+        results.rpc = await runEach(scenario, runRpc, options, logDir, deadline);
+        break;
+      case 'cluster-fanout':
+        results['cluster-fanout'] = await runEach(scenario, runClusterFanout, options, logDir, deadline);
+        break;
+      case 'cluster-latency':
+        results['cluster-latency'] = await runEach(scenario, runClusterLatency, options, logDir, deadline);
+        break;
     }
   }
 
@@ -157,7 +190,7 @@ async function main(): Promise<void> {
   writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
   console.log(`results written to ${file}`);
   console.log(JSON.stringify(record));
-  const outcomes = [results.fanout, results.latency, results.idle].flatMap((runs) => Object.values(runs ?? {}));
+  const outcomes = [results.fanout, results.latency, results.idle, results.bridge, results['bridge-latency'], results.rpc, results['cluster-fanout'], results['cluster-latency']].flatMap((runs) => Object.values(runs ?? {}));
   process.exit(outcomes.some((o) => !o.ok) ? 1 : 0);
 }
 

@@ -26,7 +26,7 @@ export interface RunningServer {
 }
 
 /** Asks the kernel for a free port. Another process could take it before the server binds; on loopback in a bench run, none does. */
-function freePort(): number {
+export function freePort(): number {
   const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() });
   const port = probe.port;
   void probe.stop(true);
@@ -43,7 +43,7 @@ function command(kind: ServerKind): string[] {
  * Only these variables reach the servers: a shell's APPS or REDIS_URL must not turn the
  * in-memory single instance into something else, and runs must be reproducible.
  */
-function environment(port: number): Record<string, string> {
+export function environment(port: number): Record<string, string> {
   const env: Record<string, string> = {
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -91,7 +91,7 @@ export async function startServer(kind: ServerKind, logPath: string): Promise<Ru
   };
 }
 
-async function waitReady(proc: Subprocess, port: number, logPath: string): Promise<void> {
+export async function waitReady(proc: Subprocess, port: number, logPath: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null || proc.signalCode !== null) {

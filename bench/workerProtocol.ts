@@ -5,6 +5,10 @@
  */
 import * as v from 'valibot';
 
+/** What a subscriber's server speaks: Switchyard's frames (also the baseline's) or Socket.IO. */
+export const DialectSchema = v.picklist(['switchyard', 'socket.io']);
+export type Dialect = v.InferOutput<typeof DialectSchema>;
+
 /** Opens one session per topic and subscribes it; resolves when every ack is in. */
 export const OpenSubscribersSchema = v.object({
   op: v.literal('openSubscribers'),
@@ -14,12 +18,24 @@ export const OpenSubscribersSchema = v.object({
   concurrency: v.pipe(v.number(), v.integer(), v.minValue(1)),
   /** Parse every message and record its latency (otherwise messages are only counted). */
   measureLatency: v.boolean(),
+  /** What the server speaks; Switchyard's frames when absent. */
+  dialect: v.optional(DialectSchema),
 });
+
+/**
+ * Where a publisher sends: a ws:// URL opens a WebSocket session and sends publish frames; an
+ * http:// URL is a server's HTTP publish API (POST {"topic","data"}, with `authorization` as
+ * the Authorization header when given).
+ */
+const PublishTarget = {
+  url: v.string(),
+  authorization: v.optional(v.string()),
+};
 
 /** Publishes as fast as acks come back, with at most `window` publishes unacknowledged. */
 export const StartFloodSchema = v.object({
   op: v.literal('startFlood'),
-  url: v.string(),
+  ...PublishTarget,
   topic: v.string(),
   window: v.pipe(v.number(), v.integer(), v.minValue(1)),
   payloadBytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
@@ -28,7 +44,7 @@ export const StartFloodSchema = v.object({
 /** Publishes at a fixed rate, each message stamped with its send time. */
 export const StartPacedSchema = v.object({
   op: v.literal('startPaced'),
-  url: v.string(),
+  ...PublishTarget,
   topic: v.string(),
   ratePerSec: v.pipe(v.number(), v.minValue(1)),
   payloadBytes: v.pipe(v.number(), v.integer(), v.minValue(0)),

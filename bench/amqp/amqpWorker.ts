@@ -1,0 +1,142 @@
+/**
+ * An AMQP load-generator process, spawned by the harness with an IPC channel. It plays one
+ * role per run: update publisher, bare consumer, RPC clients over WebSocket, or bare RPC
+ * clients over AMQP (see amqpWorkerProtocol.ts), and answers the harness's requests.
+ *
+ * argv[2]: wall-clock deadline (epoch ms). The worker exits by itself at that time, or as soon
+ * as the harness goes away, so that it can never outlive a run.
+ */
+import * as amqp from 'amqplib';
+import * as v from 'valibot';
+import { nowMs } from '../clock.ts';
+import { Histogram } from '../histogram.ts';
+import { BareConsumer } from './bareConsumer.ts';
+import { BareRpc } from './bareRpc.ts';
+import { RpcDriver } from './rpcDriver.ts';
+import { RpcSockets } from './rpcSockets.ts';
+import { UpdatePublisher } from './updatePublisher.ts';
+import {
+  AmqpWorkerRequestSchema,
+  type AmqpReplyMap,
+  type AmqpRequestFor,
+  type AmqpWorkerOp,
+  type AmqpWorkerReply,
+  type AmqpWorkerRequest,
+  type AmqpWorkerStats,
+} from './amqpWorkerProtocol.ts';
+
+let connection: amqp.ChannelModel | null = null;
+let unexpectedConnectionCloses = 0;
+let closing = false;
+let publisher: UpdatePublisher | null = null;
+let consumer: BareConsumer | null = null;
+let rpc: { driver: RpcDriver; transport: RpcSockets | BareRpc } | null = null;
+
+function assertIdle(): void {
+  if (publisher || consumer || rpc) throw new Error('this worker already has a role');
+}
+
+async function connect(url: string): Promise<amqp.ChannelModel> {
+  const c = await amqp.connect(url);
+  c.on('close', () => {
+    if (!closing) unexpectedConnectionCloses += 1;
+  });
+  connection = c;
+  return c;
+}
+
+async function startRpc(req: AmqpRequestFor<'startRpcClients'> | AmqpRequestFor<'startBareRpc'>): Promise<void> {
+  assertIdle();
+  const transport =
+    req.op === 'startRpcClients' ? await RpcSockets.open(req.wsUrl, req.clients, req.method) : await BareRpc.open(req.amqpUrl, req.prefix, req.prefetch, req.clients, req.method);
+  const driver = new RpcDriver(transport, req);
+  rpc = { driver, transport };
+  driver.start();
+}
+
+function latency(): Histogram | null {
+  return consumer?.latency ?? rpc?.driver.latency ?? null;
+}
+
+function stats(): AmqpWorkerStats {
+  const cpu = process.cpuUsage();
+  const source = publisher ?? rpc?.driver;
+  return {
+    atMs: nowMs(),
+    sent: source?.sent ?? 0,
+    done: source?.done ?? 0,
+    failed: source?.failed ?? 0,
+    measuredSent: source?.measuredSent ?? 0,
+    consumed: consumer?.consumed ?? 0,
+    donePerTopic: publisher?.donePerTopic ?? [],
+    measuredPerTopic: publisher?.measuredPerTopic ?? [],
+    unexpectedCloses: unexpectedConnectionCloses + (rpc?.transport.unexpectedCloses ?? 0),
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+  };
+}
+
+async function handle(req: AmqpWorkerRequest): Promise<AmqpReplyMap[AmqpWorkerOp]> {
+  switch (req.op) {
+    case 'startUpdates': {
+      assertIdle();
+      const c = await connect(req.amqpUrl);
+      publisher = new UpdatePublisher(await c.createConfirmChannel(), await c.createChannel(), req);
+      publisher.start();
+      return {};
+    }
+    case 'startBareConsumer':
+      assertIdle();
+      consumer = await BareConsumer.start(await connect(req.amqpUrl), req.queue, req.prefetch, req.measureLatency);
+      return {};
+    case 'startRpcClients':
+    case 'startBareRpc':
+      await startRpc(req);
+      return {};
+    case 'mark': {
+      const target = publisher ?? rpc?.driver;
+      if (!target) throw new Error('mark needs a publisher or RPC clients');
+      target.measured = req.measured;
+      return {};
+    }
+    case 'stop': {
+      const outstanding = (await publisher?.stop(req.waitMs)) ?? (await rpc?.driver.stop(req.waitMs)) ?? 0;
+      return { outstanding };
+    }
+    case 'stats':
+      return stats();
+    case 'takeLatency': {
+      const histogram = latency();
+      const buckets = histogram?.buckets() ?? [];
+      if (rpc) rpc.driver.latency = new Histogram();
+      return { buckets };
+    }
+    case 'close':
+      closing = true;
+      await rpc?.transport.close();
+      await connection?.close().catch(() => {});
+      return {};
+  }
+}
+
+function reply(message: AmqpWorkerReply): void {
+  process.send?.(message);
+}
+
+process.on('message', (raw: unknown) => {
+  const parsed = v.safeParse(AmqpWorkerRequestSchema, raw);
+  if (!parsed.success) {
+    const rid = (raw as { rid?: unknown } | null)?.rid;
+    reply({ rid: typeof rid === 'number' ? rid : -1, ok: false, error: `bad request: ${parsed.issues[0].message}` });
+    return;
+  }
+  const req = parsed.output;
+  handle(req).then(
+    (result) => reply({ rid: req.rid, ok: true, result }),
+    (error: unknown) => reply({ rid: req.rid, ok: false, error: error instanceof Error ? error.message : String(error) }),
+  );
+});
+
+process.on('disconnect', () => process.exit(0));
+const deadlineMs = Number(process.argv[2]);
+if (Number.isFinite(deadlineMs)) setTimeout(() => process.exit(3), Math.max(0, deadlineMs - Date.now()));

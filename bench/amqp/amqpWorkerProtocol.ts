@@ -1,0 +1,129 @@
+/**
+ * The IPC contract between the harness and its AMQP load workers (bench/amqp/amqpWorker.ts):
+ * each worker plays one role per run (update publisher, bare consumer, RPC clients over
+ * WebSocket, or bare RPC clients over AMQP). Every request is a valibot schema the worker
+ * safeParses; every reply type is keyed by the request's `op`.
+ */
+import * as v from 'valibot';
+
+const count = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+/** Publishes updates to the updates exchange: persistent, with confirms. */
+export const StartUpdatesSchema = v.object({
+  op: v.literal('startUpdates'),
+  amqpUrl: v.string(),
+  exchange: v.string(),
+  app: v.string(),
+  /** Updates go to these topics round-robin. */
+  topics: v.array(v.string()),
+  /** Flood: keep `window` unconfirmed; paced: `ratePerSec`, each stamped with its send time. */
+  mode: v.picklist(['flood', 'paced']),
+  window: count,
+  ratePerSec: v.pipe(v.number(), v.minValue(1)),
+  payloadBytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** Prefix of each update's `id` (unique per run). */
+  idPrefix: v.string(),
+  /** Flood mode pauses while this queue holds more than `maxBacklog` ready updates. */
+  queue: v.string(),
+  maxBacklog: count,
+});
+
+/** Consumes a queue and acknowledges each message: the broker's own ceiling. */
+export const StartBareConsumerSchema = v.object({
+  op: v.literal('startBareConsumer'),
+  amqpUrl: v.string(),
+  queue: v.string(),
+  prefetch: count,
+  /** Parse each body and record publish-to-receipt latency of measured ones. */
+  measureLatency: v.boolean(),
+});
+
+const RpcLoadSchema = {
+  clients: count,
+  method: v.string(),
+  /** Window: each client keeps `window` jobs in flight; paced: `ratePerSec` over all clients. */
+  mode: v.picklist(['window', 'paced']),
+  window: count,
+  ratePerSec: v.pipe(v.number(), v.minValue(1)),
+  payloadBytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
+};
+
+/** Jobs over WebSocket: `rpc` frames to the gateway, one session per client. */
+export const StartRpcClientsSchema = v.object({ op: v.literal('startRpcClients'), wsUrl: v.string(), ...RpcLoadSchema });
+
+/** Jobs straight to the jobs exchange, replies from a results queue: no gateway, bridge or Redis. */
+export const StartBareRpcSchema = v.object({
+  op: v.literal('startBareRpc'),
+  amqpUrl: v.string(),
+  /** AMQP_PREFIX of the run: jobs exchange and results queue. */
+  prefix: v.string(),
+  prefetch: count,
+  ...RpcLoadSchema,
+});
+
+/** Marks what is sent from now on as measured (or not); latency is recorded only for those. */
+export const MarkSchema = v.object({ op: v.literal('mark'), measured: v.boolean() });
+
+/** Stops sending; waits (bounded) for what is outstanding. The connections stay open. */
+export const StopSchema = v.object({ op: v.literal('stop'), waitMs: v.pipe(v.number(), v.minValue(0)) });
+
+export const StatsSchema = v.object({ op: v.literal('stats') });
+/** The latency histogram so far, then an empty one. */
+export const TakeLatencySchema = v.object({ op: v.literal('takeLatency') });
+export const CloseSchema = v.object({ op: v.literal('close') });
+
+export const AmqpWorkerRequestSchema = v.intersect([
+  v.object({ rid: v.number() }),
+  v.variant('op', [
+    StartUpdatesSchema,
+    StartBareConsumerSchema,
+    StartRpcClientsSchema,
+    StartBareRpcSchema,
+    MarkSchema,
+    StopSchema,
+    StatsSchema,
+    TakeLatencySchema,
+    CloseSchema,
+  ]),
+]);
+export type AmqpWorkerRequest = v.InferOutput<typeof AmqpWorkerRequestSchema>;
+export type AmqpWorkerOp = AmqpWorkerRequest['op'];
+export type AmqpRequestFor<O extends AmqpWorkerOp> = Omit<Extract<AmqpWorkerRequest, { op: O }>, 'rid'>;
+
+/** Counters since the worker started; the harness takes differences between snapshots. */
+export interface AmqpWorkerStats {
+  /** When the worker read these counters (bench/clock.ts). */
+  atMs: number;
+  /** Updates or jobs sent, confirmed (or answered with a result), failed. */
+  sent: number;
+  done: number;
+  failed: number;
+  /** Sent while marked as measured. */
+  measuredSent: number;
+  /** Messages consumed and acknowledged (bare consumer). */
+  consumed: number;
+  /** Confirmed updates per topic, and measured updates sent per topic, in the request's topic order. */
+  donePerTopic: number[];
+  measuredPerTopic: number[];
+  /** Sessions or connections closed that the worker did not close itself. */
+  unexpectedCloses: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+}
+
+export interface AmqpReplyMap {
+  startUpdates: Record<string, never>;
+  startBareConsumer: Record<string, never>;
+  startRpcClients: Record<string, never>;
+  startBareRpc: Record<string, never>;
+  mark: Record<string, never>;
+  stop: { outstanding: number };
+  stats: AmqpWorkerStats;
+  /** [microseconds, count] pairs, as bench/histogram.ts buckets(). */
+  takeLatency: { buckets: [number, number][] };
+  close: Record<string, never>;
+}
+
+export type AmqpWorkerReply =
+  | { rid: number; ok: true; result: AmqpReplyMap[AmqpWorkerOp] }
+  | { rid: number; ok: false; error: string };
