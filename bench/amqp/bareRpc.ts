@@ -29,10 +29,8 @@ export class BareRpc implements RpcTransport {
     connection.on('close', () => {
       if (!this.closing) this.unexpectedCloses += 1;
     });
-    // A returned job (no queue bound) is answered by its confirm in the gateway; here it is a setup error.
-    publishCh.on('return', () => {
-      this.unexpectedCloses += 1;
-    });
+    // A returned job (no queue bound for its method) fails, as `no_such_method` does through the gateway.
+    publishCh.on('return', (message: amqp.Message) => this.receive(message.content, true));
   }
 
   static async open(url: string, prefix: string, prefetch: number, clients: number, method: string): Promise<BareRpc> {
@@ -88,13 +86,14 @@ export class BareRpc implements RpcTransport {
     await this.connection.close().catch(() => {});
   }
 
-  private receive(content: Buffer): void {
-    const reply = JSON.parse(content.toString('utf8')) as { kind?: unknown; replyTo?: { sessionId?: unknown; requestId?: unknown } };
-    const sessionId = reply.replyTo?.sessionId;
-    const requestId = reply.replyTo?.requestId;
+  /** A reply from the results queue, or (`returned`) a job the broker could not route: both carry `replyTo`. */
+  private receive(content: Buffer, returned = false): void {
+    const body = JSON.parse(content.toString('utf8')) as { kind?: unknown; replyTo?: { sessionId?: unknown; requestId?: unknown } };
+    const sessionId = body.replyTo?.sessionId;
+    const requestId = body.replyTo?.requestId;
     if (typeof sessionId !== 'string' || typeof requestId !== 'string' || !sessionId.startsWith(SESSION_PREFIX)) return;
     // Progress is not final; the trivial worker sends none.
-    if (reply.kind === 'progress') return;
-    this.onReply(Number(sessionId.slice(SESSION_PREFIX.length)), requestId, reply.kind === 'result');
+    if (body.kind === 'progress') return;
+    this.onReply(Number(sessionId.slice(SESSION_PREFIX.length)), requestId, !returned && body.kind === 'result');
   }
 }
