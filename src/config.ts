@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { AppIdSchema } from './protocol/names.ts';
+import { describeIssue } from './protocol/issues.ts';
 
 /** One tenant. Its clients and topics never meet another app's. */
 export const AppSchema = v.object({
@@ -142,9 +143,7 @@ function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
   }
   const result = v.safeParse(AppsSchema, json);
   if (!result.success) {
-    const issue = result.issues[0];
-    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-    throw new ConfigError('APPS', `a JSON array of {id, secret, allowAnonymous?, allowClientPublish?}; ${path ? path + ': ' : ''}${issue.message}`);
+    throw new ConfigError('APPS', `a JSON array of {id, secret, allowAnonymous?, allowClientPublish?}; ${describeIssue(result.issues[0])}`);
   }
   return { apps: result.output.map((a) => Object.freeze(a)), demoMode: false };
 }

@@ -18,6 +18,8 @@ import { declareJobs, type AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
 import { SerialQueue } from '../lib/serialQueue.ts';
 import type { BridgeMetrics } from './metrics.ts';
+import { describeIssue } from '../protocol/issues.ts';
+import { parseJson } from '../lib/json.ts';
 
 export class RepliesConsumer {
   private channel: ConfirmChannel | null = null;
@@ -77,17 +79,11 @@ export class RepliesConsumer {
 
   private parse(message: ConsumeMessage): JobReply | string {
     if (message.content.length > this.maxReplyBytes) return `too_large: over ${this.maxReplyBytes} bytes`;
-    let json: unknown;
-    try {
-      json = JSON.parse(message.content.toString('utf8'));
-    } catch {
-      return 'invalid_json';
-    }
+    const json = parseJson(message.content.toString('utf8'));
+    if (json === undefined) return 'invalid_json';
     const parsed = v.safeParse(JobReplySchema, json);
     if (!parsed.success) {
-      const issue = parsed.issues[0];
-      const path = issue.path?.map((p) => String(p.key)).join('.');
-      return `invalid_reply: ${path ? `${path}: ` : ''}${issue.message}`;
+      return `invalid_reply: ${describeIssue(parsed.issues[0])}`;
     }
     return parsed.output;
   }

@@ -15,6 +15,8 @@ import { deadLetter } from '../amqp/deadLetter.ts';
 import { declareUpdates, DELIVERY_COUNT_HEADER, type AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
 import type { BridgeMetrics } from './metrics.ts';
+import { describeIssue } from '../protocol/issues.ts';
+import { parseJson } from '../lib/json.ts';
 
 export interface UpdatesConsumerOptions {
   /** Unacknowledged updates held at once. */
@@ -60,17 +62,11 @@ export class UpdatesConsumer {
 
   private check(message: ConsumeMessage): Verdict {
     if (message.content.length > this.options.maxUpdateBytes) return { ok: false, reason: `too_large: over ${this.options.maxUpdateBytes} bytes` };
-    let json: unknown;
-    try {
-      json = JSON.parse(message.content.toString('utf8'));
-    } catch {
-      return { ok: false, reason: 'invalid_json' };
-    }
+    const json = parseJson(message.content.toString('utf8'));
+    if (json === undefined) return { ok: false, reason: 'invalid_json' };
     const parsed = v.safeParse(UpdateSchema, json);
     if (!parsed.success) {
-      const issue = parsed.issues[0];
-      const path = issue.path?.map((p) => String(p.key)).join('.');
-      return { ok: false, reason: `invalid_update: ${path ? `${path}: ` : ''}${issue.message}` };
+      return { ok: false, reason: `invalid_update: ${describeIssue(parsed.issues[0])}` };
     }
     if (!this.apps.has(parsed.output.app)) return { ok: false, reason: `unknown_app: ${parsed.output.app}` };
     const propId = message.properties.messageId;

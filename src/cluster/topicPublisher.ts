@@ -9,6 +9,7 @@
  * docs/architecture.md).
  */
 import type { ClusterBackend } from './backend.ts';
+import type { TopicMessageEnvelope } from '../protocol/envelope.ts';
 
 export class TopicPublisher {
   constructor(private readonly backend: Pick<ClusterBackend, 'appendAndRoute' | 'inbox'>) {}
@@ -26,7 +27,8 @@ export class TopicPublisher {
   async publishEncoded(app: string, topic: string, data: string, messageId?: string): Promise<string> {
     const { offset, prev, instances } = await this.backend.appendAndRoute(app, topic, data, messageId);
     if (instances.length > 0) {
-      await this.backend.inbox.send(instances.map((instanceId) => ({ instanceId, envelope: { kind: 'message', app, topic, offset, prev, data } })));
+      const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data };
+      await this.backend.inbox.send(instances.map((instanceId) => ({ instanceId, envelope })));
     }
     return offset;
   }

@@ -18,6 +18,7 @@ import { encodeError } from './frames.ts';
 import { httpError, type ErrorBody } from './httpErrors.ts';
 import type { Session } from './session.ts';
 import type { Socket } from './socket.ts';
+import { describeIssue } from '../protocol/issues.ts';
 
 /** What the HTTP layer needs from the running gateway. */
 export interface GatewayPort {
@@ -111,9 +112,7 @@ export function createApp(port: GatewayPort): Hono {
     }
     const parsed = v.safeParse(PublishRequestSchema, json);
     if (!parsed.success) {
-      const issue = parsed.issues[0];
-      const path = issue.path?.map((p) => String(p.key)).join('.');
-      throw httpError(400, ErrorCode.InvalidRequest, path ? `${path}: ${issue.message}` : issue.message);
+      throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));
     }
     const offset = await port.publisher.publish(tenant.id, parsed.output.topic, parsed.output.data);
     return c.json({ offset } satisfies PublishResponse);

@@ -4,6 +4,7 @@
  */
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { RedisBackend } from '../cluster/redis/redisBackend.ts';
+import { redisBackendOptions } from './redisBackendOptions.ts';
 import { AmqpConnection } from '../amqp/connection.ts';
 import { amqpNames } from '../amqp/topology.ts';
 import { Bridge } from '../bridge/bridge.ts';
@@ -27,21 +28,7 @@ function readConfig(): Config & { redisUrl: string; amqpUrl: string } {
 const config = readConfig();
 const bridgeId = `bridge-${config.instanceId}`;
 const log = createLogger(config.logLevel, { service: 'bridge', instance: bridgeId });
-const backend = new RedisBackend(
-  {
-    url: config.redisUrl,
-    cluster: config.redisCluster,
-    keyPrefix: config.redisKeyPrefix,
-    instanceId: bridgeId,
-    historySize: config.historySize,
-    historyMaxAgeMs: config.historyMaxAgeMs,
-    dedupeWindowMs: config.dedupeWindowMs,
-    instanceTtlMs: config.instanceTtlMs,
-    reapIntervalMs: 0,
-    inbox: { batchSize: config.inboxBatchSize, blockTimeInMs: config.inboxBlockMs, maxLength: config.inboxMaxLength },
-  },
-  log.child({ component: 'redis' }),
-);
+const backend = new RedisBackend(redisBackendOptions(config, bridgeId, 0), log.child({ component: 'redis' }));
 const amqp = new AmqpConnection({ url: config.amqpUrl, name: bridgeId }, log.child({ component: 'amqp' }));
 const bridge = new Bridge(
   amqp,

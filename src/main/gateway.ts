@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from '../config.ts';
 import type { ClusterBackend } from '../cluster/backend.ts';
 import { MemoryCluster } from '../cluster/memory/memoryBackend.ts';
 import { RedisBackend } from '../cluster/redis/redisBackend.ts';
+import { redisBackendOptions } from './redisBackendOptions.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { AmqpConnection } from '../amqp/connection.ts';
 import { AmqpJobPublisher } from '../amqp/amqpJobPublisher.ts';
@@ -27,18 +28,7 @@ function readConfig(): Config {
 function createBackend(config: Config, log: Logger): ClusterBackend {
   if (config.redisUrl) {
     return new RedisBackend(
-      {
-        url: config.redisUrl,
-        cluster: config.redisCluster,
-        keyPrefix: config.redisKeyPrefix,
-        instanceId: config.instanceId,
-        historySize: config.historySize,
-        historyMaxAgeMs: config.historyMaxAgeMs,
-        dedupeWindowMs: config.dedupeWindowMs,
-        instanceTtlMs: config.instanceTtlMs,
-        reapIntervalMs: config.heartbeatIntervalMs,
-        inbox: { batchSize: config.inboxBatchSize, blockTimeInMs: config.inboxBlockMs, maxLength: config.inboxMaxLength },
-      },
+      redisBackendOptions({ ...config, redisUrl: config.redisUrl }, config.instanceId, config.heartbeatIntervalMs),
       log.child({ component: 'redis' }),
     );
   }

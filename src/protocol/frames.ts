@@ -7,6 +7,7 @@ import type { ErrorCode } from './codes.ts';
 import { MethodSchema } from './job.ts';
 import { RequestIdSchema, TopicSchema } from './names.ts';
 import { OffsetSchema } from './offset.ts';
+import { describeIssue } from './issues.ts';
 
 // ---- client -> server -------------------------------------------------------------------
 
@@ -84,9 +85,7 @@ export function parseClientFrame(json: unknown): ClientFrameResult {
   }
   const parsed = v.safeParse(schema, json);
   if (parsed.success) return { ok: true, frame: parsed.output };
-  const issue = parsed.issues[0];
-  const path = issue.path?.map((p) => String(p.key)).join('.');
-  return { ok: false, issue: path ? `${path}: ${issue.message}` : issue.message };
+  return { ok: false, issue: describeIssue(parsed.issues[0]) };
 }
 
 // ---- server -> client -------------------------------------------------------------------

@@ -14,6 +14,7 @@ import { JobSchema, type Job, type JobReply } from '../protocol/job.ts';
 import { AmqpConnection, type ConfirmChannel, type ConsumeMessage } from '../amqp/connection.ts';
 import { amqpNames, declareJobQueue, declareJobs, type AmqpNames } from '../amqp/topology.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
+import { parseJson } from '../lib/json.ts';
 
 export interface JobContext {
   jobId: string;
@@ -80,7 +81,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
 }
 
 async function runJob(ch: ConfirmChannel, names: AmqpNames, message: ConsumeMessage, handler: JobHandler, log: Logger): Promise<boolean> {
-  const parsed = v.safeParse(JobSchema, safeJson(message.content.toString('utf8')));
+  const parsed = v.safeParse(JobSchema, parseJson(message.content.toString('utf8')));
   if (!parsed.success) {
     log.warn('malformed job dropped', { messageId: message.properties.messageId });
     ch.ack(message);
@@ -161,12 +162,4 @@ function send(ch: ConfirmChannel, queue: string, job: Job, body: JobReply): Prom
       (error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()),
     );
   });
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }

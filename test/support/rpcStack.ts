@@ -12,6 +12,7 @@ import { AmqpJobPublisher } from '../../src/amqp/amqpJobPublisher.ts';
 import { amqpNames, type AmqpNames } from '../../src/amqp/topology.ts';
 import { Bridge } from '../../src/bridge/bridge.ts';
 import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
+import { redisBackendOptions } from '../../src/main/redisBackendOptions.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { silentLogger, type Logger } from '../../src/lib/log.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
@@ -53,21 +54,7 @@ export interface RpcStack {
 }
 
 function redisBackend(config: Config, instanceId: string, reapIntervalMs: number, log: Logger): RedisBackend {
-  return new RedisBackend(
-    {
-      url: REDIS_URL,
-      cluster: false,
-      keyPrefix: config.redisKeyPrefix,
-      instanceId,
-      historySize: config.historySize,
-      historyMaxAgeMs: config.historyMaxAgeMs,
-      dedupeWindowMs: config.dedupeWindowMs,
-      instanceTtlMs: config.instanceTtlMs,
-      reapIntervalMs,
-      inbox: { batchSize: config.inboxBatchSize, blockTimeInMs: config.inboxBlockMs, maxLength: config.inboxMaxLength },
-    },
-    log,
-  );
+  return new RedisBackend(redisBackendOptions({ ...config, redisUrl: REDIS_URL }, instanceId, reapIntervalMs), log);
 }
 
 export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack> {

@@ -13,6 +13,7 @@ import { duplicateClient, type RedisClient } from './connection.ts';
 import { INBOX_GROUP, type Keys } from './keys.ts';
 import type { StreamEntry } from './scripts.ts';
 import { field, readGroupEntries } from './streamEntries.ts';
+import { parseJson } from '../../lib/json.ts';
 
 export interface RedisInboxOptions {
   /** Entries read per XREADGROUP call. @default 512 */
@@ -45,12 +46,16 @@ export class RedisInbox implements Inbox {
   }
 
   async send(batch: readonly Addressed[]): Promise<void> {
+    // A publish sends one envelope object to every instance with subscribers: encode it once.
+    const encoded = new Map<Envelope, string>();
     // NOMKSTREAM: an inbox exists only while its instance does; envelopes for a retired or
     // reaped instance are dropped instead of recreating an orphan stream.
     await Promise.all(
-      batch.map((a) =>
-        this.client.call('XADD', this.keys.inbox(a.instanceId), 'NOMKSTREAM', 'MAXLEN', '~', this.options.maxLength, '*', 'e', JSON.stringify(a.envelope)),
-      ),
+      batch.map((a) => {
+        let text = encoded.get(a.envelope);
+        if (text === undefined) encoded.set(a.envelope, (text = JSON.stringify(a.envelope)));
+        return this.client.call('XADD', this.keys.inbox(a.instanceId), 'NOMKSTREAM', 'MAXLEN', '~', this.options.maxLength, '*', 'e', text);
+      }),
     );
   }
 
@@ -159,12 +164,6 @@ export class RedisInbox implements Inbox {
 export function decodeEnvelope(fields: string[]): Envelope | null {
   const text = field(fields, 'e');
   if (text === undefined) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const parsed = v.safeParse(EnvelopeSchema, json);
+  const parsed = v.safeParse(EnvelopeSchema, parseJson(text));
   return parsed.success ? parsed.output : null;
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { InstanceInfo, InstanceRegistry } from '../registry.ts';
 import type { RedisClient } from './connection.ts';
 import type { Keys } from './keys.ts';
+import { parseJson } from '../../lib/json.ts';
 
 export class RedisRegistry implements InstanceRegistry {
   constructor(
@@ -36,7 +37,7 @@ export class RedisRegistry implements InstanceRegistry {
     const out: InstanceInfo[] = [];
     for (const text of raw) {
       if (text === null) continue;
-      const parsed = v.safeParse(InstanceInfoSchema, safeJson(text));
+      const parsed = v.safeParse(InstanceInfoSchema, parseJson(text));
       if (parsed.success) out.push(parsed.output);
       else this.log.warn('malformed registry entry skipped', { entry: text.slice(0, 200) });
     }
@@ -54,13 +55,5 @@ export class RedisRegistry implements InstanceRegistry {
 
   async remove(instanceId: string): Promise<void> {
     await this.client.multi().zrem(this.keys.alive, instanceId).hdel(this.keys.info, instanceId).exec();
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
   }
 }

@@ -6,6 +6,7 @@ import { MAILBOX_LIMIT, type ParkOutcome, type SessionDirectory } from '../sessi
 import type { RedisClient } from './connection.ts';
 import type { Keys } from './keys.ts';
 import { withScripts, type ScriptedClient } from './scripts.ts';
+import { parseJson } from '../../lib/json.ts';
 
 export class RedisSessions implements SessionDirectory {
   private readonly client: RedisClient & ScriptedClient;
@@ -18,7 +19,7 @@ export class RedisSessions implements SessionDirectory {
     const raw = await this.client.syClaim(this.keys.sessionOwner(sessionId), this.keys.sessionMailbox(sessionId), instanceId, ttlMs);
     const out: RpcEnvelope[] = [];
     for (const text of raw) {
-      const parsed = v.safeParse(RpcEnvelopeSchema, safeJson(text));
+      const parsed = v.safeParse(RpcEnvelopeSchema, parseJson(text));
       if (parsed.success) out.push(parsed.output);
       else this.log.warn('malformed mailbox entry skipped', { sessionId });
     }
@@ -47,13 +48,5 @@ export class RedisSessions implements SessionDirectory {
 
   async release(sessionId: string, instanceId: string): Promise<void> {
     await this.client.syRelease(this.keys.sessionOwner(sessionId), this.keys.sessionMailbox(sessionId), instanceId);
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
   }
 }
