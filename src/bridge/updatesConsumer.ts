@@ -8,9 +8,11 @@
  * more is taken from the queue.
  */
 import * as v from 'valibot';
+import type { PublishItem } from '../cluster/backend.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { UpdateSchema, type Update } from '../protocol/update.ts';
 import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/connection.ts';
+import { AckBatcher } from '../amqp/acks.ts';
 import { deadLetter } from '../amqp/deadLetter.ts';
 import { declareUpdates, DELIVERY_COUNT_HEADER, type AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
@@ -31,6 +33,9 @@ type Verdict = { ok: true; update: Update; messageId: string | undefined } | { o
 
 export class UpdatesConsumer {
   private channel: ConfirmChannel | null = null;
+  /** Checked updates of this event-loop turn, by app and topic, in delivery order. */
+  private readonly batches = new Map<string, TopicBatch>();
+  private flushScheduled = false;
 
   constructor(
     connection: AmqpConnection,
@@ -49,8 +54,11 @@ export class UpdatesConsumer {
         if (this.channel === ch) this.channel = null;
       });
       this.channel = ch;
+      const acks = new AckBatcher(ch);
       await ch.consume(names.updatesQueue, (message) => {
-        if (message) void this.handle(ch, message);
+        if (!message) return;
+        acks.track(message);
+        this.handle(ch, acks, message);
       });
     });
   }
@@ -73,31 +81,75 @@ export class UpdatesConsumer {
     return { ok: true, update: parsed.output, messageId: parsed.output.id ?? (typeof propId === 'string' && propId !== '' ? propId : undefined) };
   }
 
-  private async handle(ch: ConfirmChannel, message: ConsumeMessage): Promise<void> {
+  /**
+   * Updates that pass the checks wait for the end of the event-loop turn, then go to Redis
+   * as one batch per topic (in delivery order, so per-topic order holds): a delivery burst
+   * costs one script call per topic instead of one per update.
+   */
+  private handle(ch: ConfirmChannel, acks: AckBatcher, message: ConsumeMessage): void {
     const verdict = this.check(message);
     if (!verdict.ok) {
       this.metrics.deadLettered(verdict.reason.split(':')[0]!);
       this.log.warn('update dead-lettered', { reason: verdict.reason, routingKey: message.fields.routingKey });
-      await deadLetter(ch, this.names, message, verdict.reason);
+      void deadLetter(ch, this.names, message, verdict.reason).then(() => acks.settled(message));
       return;
     }
     const { update, messageId } = verdict;
+    const key = `${update.app}\u0000${update.topic}`;
+    let batch = this.batches.get(key);
+    if (batch && batch.ch !== ch) {
+      // A new channel after a reconnect: what the old one left is settled on the old one.
+      this.flush();
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { ch, acks, app: update.app, topic: update.topic, messages: [], items: [] };
+      this.batches.set(key, batch);
+    }
+    batch.messages.push(message);
+    batch.items.push({ data: JSON.stringify(update.data), messageId });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batches = [...this.batches.values()];
+    this.batches.clear();
+    for (const batch of batches) void this.store(batch);
+  }
+
+  private async store({ ch, acks, app, topic, messages, items }: TopicBatch): Promise<void> {
     try {
-      await this.publisher.publish(update.app, update.topic, update.data, messageId);
+      await this.publisher.publishEncoded(app, topic, items);
     } catch (error) {
-      const attempts = Number(message.properties.headers?.[DELIVERY_COUNT_HEADER] ?? 0) + 1;
-      this.log.error('storing an update failed', { app: update.app, topic: update.topic, attempts, error });
-      if (attempts >= (this.options.maxAttempts ?? 5)) {
-        this.metrics.deadLettered('store_failed');
-        await deadLetter(ch, this.names, message, `store_failed: ${error instanceof Error ? error.message : String(error)}`);
-      } else {
-        settle(() => ch.nack(message, false, true));
+      for (const message of messages) {
+        const attempts = Number(message.properties.headers?.[DELIVERY_COUNT_HEADER] ?? 0) + 1;
+        if (message === messages[0]) this.log.error('storing updates failed', { app, topic, updates: messages.length, attempts, error });
+        if (attempts >= (this.options.maxAttempts ?? 5)) {
+          this.metrics.deadLettered('store_failed');
+          await deadLetter(ch, this.names, message, `store_failed: ${error instanceof Error ? error.message : String(error)}`);
+        } else {
+          settle(() => ch.nack(message, false, true));
+        }
+        acks.settled(message);
       }
       return;
     }
-    settle(() => ch.ack(message));
-    this.metrics.stored += 1;
+    for (const message of messages) acks.ack(message);
+    this.metrics.stored += messages.length;
   }
+}
+
+interface TopicBatch {
+  ch: ConfirmChannel;
+  acks: AckBatcher;
+  app: string;
+  topic: string;
+  messages: ConsumeMessage[];
+  items: PublishItem[];
 }
 
 /** Acks and nacks on a channel that closed meanwhile throw; the broker redelivers then. */

@@ -2,16 +2,21 @@
  * The set of cluster services one gateway instance needs. The gateway sees only this type;
  * the entry point decides whether the Memory or the Redis implementations stand behind it.
  */
-import type { Appended, History } from './history.ts';
+import type { History } from './history.ts';
 import type { Inbox } from './inbox.ts';
 import type { InstanceRegistry } from './registry.ts';
 import type { TopicRoutes } from './routes.ts';
 import type { SessionDirectory } from './sessions.ts';
 
-export interface Routed extends Appended {
-  /** Instances that had subscribers of the topic when the message was appended. */
-  instances: string[];
-  /** The message ID was seen before: nothing was appended; offset/prev are the stored ones. */
+/** One message to publish: its payload as JSON text, and the producer's ID for dedupe. */
+export interface PublishItem {
+  data: string;
+  messageId?: string;
+}
+
+export interface Published {
+  offset: string;
+  /** The message ID was seen within the dedupe window: nothing was appended; the offset is the stored one. */
   duplicate: boolean;
 }
 
@@ -23,11 +28,13 @@ export interface ClusterBackend {
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
   /**
-   * Appends to the topic's history, then reads its routes: in that order, which gap-free
-   * recovery relies on (see TopicPublisher). One round trip on Redis. With a `messageId`
-   * seen within the dedupe window, appends nothing and answers the stored offset.
+   * The publish path: appends the items to the topic's history in order, then sends an
+   * envelope for each to the inbox of every instance with subscribers of the topic. Routes
+   * are read after the append, which gap-free recovery relies on (see docs/architecture.md).
+   * An item whose `messageId` was seen within the dedupe window is not appended again.
+   * One round trip on standalone Redis. Resolves once everything is stored.
    */
-  appendAndRoute(app: string, topic: string, data: string, messageId?: string): Promise<Routed>;
+  publish(app: string, topic: string, items: readonly PublishItem[]): Promise<Published[]>;
   /**
    * Connects (waits until the store answers), removes routes an earlier process with this
    * instance ID left behind (it may have crashed and restarted before being reaped), and

@@ -1,35 +1,25 @@
 /**
  * The one publish path, shared by the gateway's HTTP API, client `publish` frames and the
- * bridge: append to the topic's history, then look up the routes, then append one envelope
- * to the inbox of each instance that has subscribers.
- *
- * The order matters for gap-free recovery: history is written before routes are read, and
- * a subscribing instance adds its route before it reads history. Whatever a publisher's
- * route lookup misses is therefore already in history when the subscriber reads it (see
- * docs/architecture.md).
+ * bridge: values are encoded as JSON once, here, and handed to the backend, which appends
+ * them to the topic's history and to the inboxes of the instances with subscribers (see
+ * ClusterBackend.publish for the order that gap-free recovery relies on).
  */
-import type { ClusterBackend } from './backend.ts';
-import type { TopicMessageEnvelope } from '../protocol/envelope.ts';
+import type { ClusterBackend, PublishItem, Published } from './backend.ts';
 
 export class TopicPublisher {
-  constructor(private readonly backend: Pick<ClusterBackend, 'appendAndRoute' | 'inbox'>) {}
+  constructor(private readonly backend: Pick<ClusterBackend, 'publish'>) {}
 
   /**
-   * Publishes a value (encoded as JSON once, here); resolves with its offset. With a
-   * `messageId` seen before (a redelivery), nothing is appended: the envelopes go out again
-   * with the stored offset, and instances that had them drop the repeat.
+   * Publishes a value; resolves with its offset. With a `messageId` seen before (a
+   * redelivery), nothing is appended and the stored offset is answered.
    */
-  publish(app: string, topic: string, data: unknown, messageId?: string): Promise<string> {
-    return this.publishEncoded(app, topic, JSON.stringify(data), messageId);
+  async publish(app: string, topic: string, data: unknown, messageId?: string): Promise<string> {
+    const [published] = await this.backend.publish(app, topic, [{ data: JSON.stringify(data), messageId }]);
+    return published!.offset;
   }
 
-  /** Publishes a payload that is already JSON text. */
-  async publishEncoded(app: string, topic: string, data: string, messageId?: string): Promise<string> {
-    const { offset, prev, instances } = await this.backend.appendAndRoute(app, topic, data, messageId);
-    if (instances.length > 0) {
-      const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data };
-      await this.backend.inbox.send(instances.map((instanceId) => ({ instanceId, envelope })));
-    }
-    return offset;
+  /** Publishes payloads that are already JSON text, in order, as one batch. */
+  publishEncoded(app: string, topic: string, items: readonly PublishItem[]): Promise<Published[]> {
+    return this.backend.publish(app, topic, items);
   }
 }

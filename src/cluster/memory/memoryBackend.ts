@@ -3,8 +3,8 @@
  * gateway instances inside one process (tests). A MemoryCluster holds the shared state;
  * each instance gets a MemoryBackend view of it.
  */
-import type { Envelope } from '../../protocol/envelope.ts';
-import type { ClusterBackend, Routed } from '../backend.ts';
+import type { Envelope, TopicMessageEnvelope } from '../../protocol/envelope.ts';
+import type { ClusterBackend, PublishItem, Published } from '../backend.ts';
 import type { History } from '../history.ts';
 import type { EnvelopeHandler, Inbox } from '../inbox.ts';
 import type { InstanceInfo, InstanceRegistry } from '../registry.ts';
@@ -83,15 +83,26 @@ export class MemoryBackend implements ClusterBackend {
 
   async start(): Promise<void> {}
 
-  async appendAndRoute(app: string, topic: string, data: string, messageId?: string): Promise<Routed> {
-    const key = messageId === undefined ? null : `${app}:${topic}:${messageId}`;
-    const seen = key === null ? undefined : this.cluster.seen.get(key);
-    if (seen && seen.expiresAtMs > Date.now()) {
-      return { offset: seen.offset, prev: seen.prev, instances: await this.routes.instancesFor(app, topic), duplicate: true };
+  async publish(app: string, topic: string, items: readonly PublishItem[]): Promise<Published[]> {
+    const published: Published[] = [];
+    for (const { data, messageId } of items) {
+      const key = messageId === undefined ? null : `${app}:${topic}:${messageId}`;
+      const seen = key === null ? undefined : this.cluster.seen.get(key);
+      if (seen && seen.expiresAtMs > Date.now()) {
+        published.push({ offset: seen.offset, duplicate: true });
+        continue;
+      }
+      // Append, then read the routes: the order gap-free recovery relies on.
+      const { offset, prev } = await this.history.append(app, topic, data);
+      if (key !== null) this.cluster.seen.set(key, { offset, prev, expiresAtMs: Date.now() + this.cluster.dedupeWindowMs });
+      const instances = await this.routes.instancesFor(app, topic);
+      if (instances.length > 0) {
+        const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data };
+        await this.inbox.send(instances.map((instanceId) => ({ instanceId, envelope })));
+      }
+      published.push({ offset, duplicate: false });
     }
-    const appended = await this.history.append(app, topic, data);
-    if (key !== null) this.cluster.seen.set(key, { ...appended, expiresAtMs: Date.now() + this.cluster.dedupeWindowMs });
-    return { ...appended, instances: await this.routes.instancesFor(app, topic), duplicate: false };
+    return published;
   }
 
   isHealthy(): boolean {

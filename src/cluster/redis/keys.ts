@@ -37,7 +37,13 @@ export class Keys {
 
   /** Stream: the instance's inbox, read through the consumer group INBOX_GROUP. */
   inbox(instanceId: string): string {
-    return `${this.prefix}{i:${instanceId}}:inbox`;
+    const { head, tail } = this.inboxKeyParts;
+    return `${head}${instanceId}${tail}`;
+  }
+
+  /** An inbox key is `head + instance ID + tail` (scripts build it from the route set). */
+  get inboxKeyParts(): { head: string; tail: string } {
+    return { head: `${this.prefix}{i:`, tail: '}:inbox' };
   }
 
   /** Set of `app:topic` the instance holds routes for: lets a reaper remove them all. */
@@ -67,9 +73,9 @@ export class Keys {
 
   /** The instance ID in an inbox key, or null. */
   instanceOfInbox(key: string): string | null {
-    const head = `${this.prefix}{i:`;
-    if (!key.startsWith(head) || !key.endsWith('}:inbox')) return null;
-    return key.slice(head.length, -'}:inbox'.length);
+    const { head, tail } = this.inboxKeyParts;
+    if (!key.startsWith(head) || !key.endsWith(tail)) return null;
+    return key.slice(head.length, -tail.length);
   }
 }
 

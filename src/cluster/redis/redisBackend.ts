@@ -2,13 +2,13 @@
  * The Redis cluster backend: history, routes, inbox and registry in one Redis (standalone or
  * Cluster), plus the reaper. Owns its connections; `start()` waits until Redis answers.
  */
-import type { Envelope } from '../../protocol/envelope.ts';
+import type { Envelope, TopicMessageEnvelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
 import { waitFor } from '../../lib/waitFor.ts';
-import type { ClusterBackend, Routed } from '../backend.ts';
+import type { ClusterBackend, PublishItem, Published } from '../backend.ts';
 import { connectRedis, type RedisClient } from './connection.ts';
 import { Keys } from './keys.ts';
-import { RedisHistory } from './redisHistory.ts';
+import { RedisHistory, type InboxWrite } from './redisHistory.ts';
 import { RedisInbox, type RedisInboxOptions } from './redisInbox.ts';
 import { RedisReaper } from './redisReaper.ts';
 import { RedisRegistry } from './redisRegistry.ts';
@@ -42,6 +42,8 @@ export class RedisBackend implements ClusterBackend {
   readonly reaper: RedisReaper;
   readonly sessions: RedisSessions;
   private readonly restoredListeners: (() => void)[] = [];
+  /** Set on standalone Redis, where the publish script writes the inboxes itself. */
+  private readonly inboxWrite: InboxWrite | null;
   private wasReady = false;
 
   constructor(private readonly options: RedisBackendOptions, private readonly log: Logger) {
@@ -53,6 +55,8 @@ export class RedisBackend implements ClusterBackend {
       dedupeWindowMs: options.dedupeWindowMs ?? 600_000,
     });
     this.sessions = new RedisSessions(this.client, this.keys, log);
+    const { head, tail } = this.keys.inboxKeyParts;
+    this.inboxWrite = options.cluster ? null : { keyHead: head, keyTail: tail, maxLength: options.inbox.maxLength };
     this.routes = new RedisRoutes(this.client, this.keys);
     this.inbox = new RedisInbox(this.client, this.keys, options.instanceId, options.inbox, log);
     this.registry = new RedisRegistry(this.client, this.keys, options.instanceTtlMs, log);
@@ -86,8 +90,24 @@ export class RedisBackend implements ClusterBackend {
     if (this.options.reapIntervalMs > 0) await this.reaper.start();
   }
 
-  appendAndRoute(app: string, topic: string, data: string, messageId?: string): Promise<Routed> {
-    return this.history.appendRouted(app, topic, data, messageId);
+  /**
+   * Standalone Redis: one script appends to history and to the routed inboxes. Redis
+   * Cluster: the script appends and reads the routes (one slot), then the envelopes go to
+   * the inboxes (other slots). There a duplicate's envelopes are sent again, since an earlier
+   * attempt may have stopped between the two steps; receivers drop repeats by offset.
+   */
+  async publish(app: string, topic: string, items: readonly PublishItem[]): Promise<Published[]> {
+    const { routes, appended } = await this.history.appendBatch(app, topic, items, this.inboxWrite ?? undefined);
+    if (!this.inboxWrite && routes.length > 0) {
+      const batch = [];
+      for (let i = 0; i < appended.length; i++) {
+        const { offset, prev } = appended[i]!;
+        const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data: items[i]!.data };
+        for (const instanceId of routes) batch.push({ instanceId, envelope });
+      }
+      await this.inbox.send(batch);
+    }
+    return appended.map(({ offset, duplicate }) => ({ offset, duplicate }));
   }
 
   isHealthy(): boolean {

@@ -4,7 +4,7 @@
  * read from the stream's own bookkeeping (`max-deleted-entry-id`).
  */
 import { compareOffsets } from '../../protocol/offset.ts';
-import type { Routed } from '../backend.ts';
+import type { PublishItem } from '../backend.ts';
 import type { Appended, History, HistoryEntry, Recovery } from '../history.ts';
 import type { RedisClient } from './connection.ts';
 import type { Keys } from './keys.ts';
@@ -20,6 +20,31 @@ export interface RedisHistoryOptions {
   dedupeWindowMs: number;
 }
 
+/** Where the PUBLISH script appends envelopes: `<keyHead><instance ID><keyTail>`. */
+export interface InboxWrite {
+  keyHead: string;
+  keyTail: string;
+  maxLength: number;
+}
+
+export interface AppendedItem extends Appended {
+  duplicate: boolean;
+}
+
+export interface AppendedBatch {
+  /** Instances with subscribers of the topic, read after the append. */
+  routes: string[];
+  appended: AppendedItem[];
+}
+
+/**
+ * A TopicMessageEnvelope's JSON up to the opening quote of its offset; the PUBLISH script
+ * completes it with offset, prev and data, in the key order JSON.stringify would write.
+ */
+function envelopeHead(app: string, topic: string): string {
+  return `{"kind":"message","app":${JSON.stringify(app)},"topic":${JSON.stringify(topic)},"offset":"`;
+}
+
 export class RedisHistory implements History {
   private readonly client: RedisClient & ScriptedClient;
 
@@ -27,29 +52,47 @@ export class RedisHistory implements History {
     this.client = withScripts(client);
   }
 
-  /** Appends and returns the routes too (one script): see ClusterBackend.appendAndRoute. */
-  async appendRouted(app: string, topic: string, data: string, messageId?: string): Promise<Routed> {
+  /**
+   * Appends a batch to one topic (see the PUBLISH script). With `inboxes`, the script also
+   * appends the envelopes to the routed instances' inboxes (standalone Redis only). Answers
+   * the routes read after the append, and each item's offset, prev and whether it was a
+   * duplicate.
+   */
+  async appendBatch(app: string, topic: string, items: readonly PublishItem[], inboxes?: InboxWrite): Promise<AppendedBatch> {
     const { size, maxAgeMs, dedupeWindowMs } = this.options;
-    const history = this.keys.history(app, topic);
-    const [offset, prev, instances, duplicate] = await this.client.syAppend(
-      history,
-      this.keys.routes(app, topic),
-      messageId === undefined ? history : this.keys.dedupe(app, topic, messageId),
-      data,
+    const keys = [this.keys.history(app, topic), this.keys.routes(app, topic)];
+    const perItem: (string | number)[] = [];
+    for (const { data, messageId } of items) {
+      perItem.push(data);
+      if (messageId === undefined) perItem.push(0);
+      else perItem.push(keys.push(this.keys.dedupe(app, topic, messageId)));
+    }
+    const [routes, flat] = await this.client.syPublish(
+      keys.length,
+      ...keys,
       size,
       `${Date.now() - maxAgeMs}-0`,
       // The stream outlives its entries by one more age window: until then its trim boundary
       // still tells a client at an aged-out offset that nothing else is missing.
       2 * maxAgeMs,
-      messageId === undefined ? '0' : '1',
       dedupeWindowMs,
+      inboxes?.keyHead ?? '',
+      inboxes?.keyTail ?? '',
+      inboxes?.maxLength ?? 0,
+      inboxes ? envelopeHead(app, topic) : '',
+      items.length,
+      ...perItem,
     );
-    return { offset, prev, instances, duplicate: duplicate === 1 };
+    const appended: AppendedItem[] = [];
+    for (let i = 0; i < flat.length; i += 3) {
+      appended.push({ offset: String(flat[i]), prev: String(flat[i + 1]), duplicate: Number(flat[i + 2]) === 1 });
+    }
+    return { routes, appended };
   }
 
   async append(app: string, topic: string, data: string): Promise<Appended> {
-    const { offset, prev } = await this.appendRouted(app, topic, data);
-    return { offset, prev };
+    const { appended } = await this.appendBatch(app, topic, [{ data }]);
+    return appended[0]!;
   }
 
   async readSince(app: string, topic: string, since: string): Promise<Recovery> {

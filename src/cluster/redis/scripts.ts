@@ -59,35 +59,75 @@ end
 `;
 
 /**
- * KEYS: history stream, route set, dedupe key (the history key again when there is no
- * message ID). ARGV: data, maxLength, minId (`<ms>-0`), ttlMs, dedupe ('1'/'0'), dedupeTtlMs.
- * Appends, trims by length and age, and reads the routes after the append: publishers rely
- * on this order (see TopicPublisher). On a new stream, everything before its first entry is
- * marked deleted, so that offsets from an earlier incarnation are never vouched for.
- * With a message ID seen before, appends nothing and answers the stored offset.
- * Returns {offset, prev, {instance IDs}, duplicate (0/1)}.
+ * Publishes a batch of messages to one topic, atomically.
+ * KEYS: history stream, route set, then the dedupe keys of the messages that carry an ID.
+ * ARGV: maxLength, minId (`<ms>-0`), ttlMs, dedupeTtlMs, inbox key head, inbox key tail,
+ * inbox maxLength, envelope head, n, then per message: data, index in KEYS of its dedupe
+ * key (0: none).
+ *
+ * Appends the messages in order and trims by length and age once. On a new stream,
+ * everything before its first entry is marked deleted, so that offsets from an earlier
+ * incarnation are never vouched for. A message whose ID was seen within the dedupe window is
+ * not appended; its stored offset is answered.
+ *
+ * With an inbox key head (standalone Redis), it also appends each new message's envelope
+ * to the inbox of every instance in the route set: one round trip for the whole publish, and
+ * no window in which a message is in history but not yet routed. The envelope is the JSON of
+ * a TopicMessageEnvelope: the caller passes its head up to the offset's opening quote. In a
+ * Redis Cluster the inboxes live in other slots, so the head is '' and the caller sends the
+ * envelopes itself, using the routes returned (read in the same script: after the appends,
+ * which gap-free recovery relies on; see docs/architecture.md).
+ *
+ * Returns {instance IDs, {offset, prev, duplicate (0/1)} per message, flattened}.
  */
-const APPEND = `${LAST_ID}${TRIM}
-if ARGV[5] == '1' then
-  local seen = redis.call('GET', KEYS[3])
+const PUBLISH = `${LAST_ID}${TRIM}
+local maxLen, minId, ttl, dedupeTtl = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local inboxHead, inboxTail, inboxMax, envelopeHead = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local n = tonumber(ARGV[9])
+local routes = redis.call('SMEMBERS', KEYS[2])
+local routed = inboxHead ~= '' and #routes > 0
+local prev = lastId(KEYS[1])
+local fresh = prev == '0-0'
+local appended = false
+local out = {}
+for i = 1, n do
+  local data, dedupe = ARGV[8 + 2 * i], tonumber(ARGV[9 + 2 * i])
+  local seen = false
+  if dedupe > 0 then seen = redis.call('GET', KEYS[dedupe]) end
   if seen then
     local sp = string.find(seen, ' ')
-    return {string.sub(seen, 1, sp - 1), string.sub(seen, sp + 1), redis.call('SMEMBERS', KEYS[2]), 1}
+    out[#out + 1] = string.sub(seen, 1, sp - 1)
+    out[#out + 1] = string.sub(seen, sp + 1)
+    out[#out + 1] = 1
+  else
+    local id = redis.call('XADD', KEYS[1], '*', 'd', data)
+    if fresh then
+      fresh = false
+      local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+      local before
+      if tonumber(seq) > 0 then before = ms .. '-' .. (tonumber(seq) - 1)
+      else before = string.format('%.0f', tonumber(ms) - 1) .. '-9007199254740991' end
+      redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', before)
+    end
+    if dedupe > 0 then redis.call('SET', KEYS[dedupe], id .. ' ' .. prev, 'PX', dedupeTtl) end
+    if routed then
+      local envelope = envelopeHead .. id .. '","prev":"' .. prev .. '","data":' .. cjson.encode(data) .. '}'
+      for r = 1, #routes do
+        redis.call('XADD', inboxHead .. routes[r] .. inboxTail, 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', envelope)
+      end
+    end
+    out[#out + 1] = id
+    out[#out + 1] = prev
+    out[#out + 1] = 0
+    prev = id
+    appended = true
   end
 end
-local prev = lastId(KEYS[1])
-local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
-if prev == '0-0' then
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  local before
-  if tonumber(seq) > 0 then before = ms .. '-' .. (tonumber(seq) - 1)
-  else before = string.format('%.0f', tonumber(ms) - 1) .. '-9007199254740991' end
-  redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', before)
+if appended then
+  trim(KEYS[1], prev, maxLen, minId)
+  redis.call('PEXPIRE', KEYS[1], ttl)
 end
-trim(KEYS[1], id, tonumber(ARGV[2]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if ARGV[5] == '1' then redis.call('SET', KEYS[3], id .. ' ' .. prev, 'PX', ARGV[6]) end
-return {id, prev, redis.call('SMEMBERS', KEYS[2]), 0}
+return {routes, out}
 `;
 
 /**
@@ -155,17 +195,8 @@ return 0
 export type StreamEntry = [id: string, fields: string[]];
 
 export interface ScriptedClient {
-  syAppend(
-    history: string,
-    routes: string,
-    dedupe: string,
-    data: string,
-    maxLength: number,
-    minId: string,
-    ttlMs: number,
-    dedupeOn: '0' | '1',
-    dedupeTtlMs: number,
-  ): Promise<[string, string, string[], number]>;
+  /** See PUBLISH: `numKeys` first, then KEYS, then ARGV. */
+  syPublish(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string[], (string | number)[]]>;
   syClaim(owner: string, mailbox: string, instanceId: string, ttlMs: number): Promise<string[]>;
   syClaimIfFree(owner: string, instanceId: string, ttlMs: number): Promise<number>;
   syPark(owner: string, mailbox: string, instanceId: string, envelope: string, ttlMs: number, limit: number): Promise<[0 | 1, string?]>;
@@ -177,8 +208,9 @@ export interface ScriptedClient {
 /** Registers the scripts on a client (idempotent per client). */
 export function withScripts(client: RedisClient): RedisClient & ScriptedClient {
   const c = client as RedisClient & Partial<ScriptedClient>;
-  if (!c.syAppend) {
-    client.defineCommand('syAppend', { numberOfKeys: 3, lua: APPEND });
+  if (!c.syPublish) {
+    // The number of keys varies with the messages that carry an ID: given per call.
+    client.defineCommand('syPublish', { lua: PUBLISH });
     client.defineCommand('syClaim', { numberOfKeys: 2, lua: CLAIM });
     client.defineCommand('syClaimIfFree', { numberOfKeys: 1, lua: CLAIM_IF_FREE });
     client.defineCommand('syPark', { numberOfKeys: 2, lua: PARK });

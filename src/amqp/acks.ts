@@ -1,0 +1,101 @@
+/**
+ * Acknowledges a channel's deliveries in as few frames as possible. Each `basic.ack` costs
+ * the broker a command (on a quorum queue, a Raft command), so acks decided in one event-loop
+ * turn go out together: the longest run of decided deliveries at the head, in delivery order,
+ * as one cumulative ack (`multiple`), and any decided delivery behind a still-open one
+ * individually (so that a slow message never holds finished ones against the prefetch limit).
+ *
+ * A cumulative ack acknowledges every outstanding tag up to the one it names, and naming a
+ * tag that is no longer outstanding closes the channel. So a delivery that another operation
+ * settles (a dead-letter publish, a nack for redelivery) must be reported through `settled()`
+ * after that operation: until then it blocks the run, and it is never named.
+ */
+import type { ConfirmChannel, ConsumeMessage } from './connection.ts';
+
+const OPEN = 0;
+const ACK = 1;
+const SETTLED = 2;
+
+interface Delivery {
+  readonly message: ConsumeMessage;
+  state: typeof OPEN | typeof ACK | typeof SETTLED;
+}
+
+export class AckBatcher {
+  /** Deliveries in delivery order, from `head`; earlier slots are finished. */
+  private queue: Delivery[] = [];
+  private head = 0;
+  private readonly byTag = new Map<number, Delivery>();
+  private scheduled = false;
+  private closed = false;
+
+  constructor(private readonly ch: ConfirmChannel) {
+    ch.on('close', () => {
+      // The broker takes back whatever was not acknowledged; nothing here can be sent any more.
+      this.closed = true;
+      this.queue = [];
+      this.head = 0;
+      this.byTag.clear();
+    });
+  }
+
+  /** Call for every delivery, in delivery order, before any ack or settle of it. */
+  track(message: ConsumeMessage): void {
+    if (this.closed) return;
+    const delivery: Delivery = { message, state: OPEN };
+    this.queue.push(delivery);
+    this.byTag.set(message.fields.deliveryTag, delivery);
+  }
+
+  /** The message is done: acknowledge it with the next batch (within this event-loop turn). */
+  ack(message: ConsumeMessage): void {
+    this.decide(message, ACK);
+  }
+
+  /** The message was acknowledged, nacked or rejected by another operation already. */
+  settled(message: ConsumeMessage): void {
+    this.decide(message, SETTLED);
+  }
+
+  private decide(message: ConsumeMessage, state: typeof ACK | typeof SETTLED): void {
+    const delivery = this.byTag.get(message.fields.deliveryTag);
+    if (!delivery || delivery.message !== message) return;
+    delivery.state = state;
+    if (state === ACK && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    // A settled delivery at the head may unblock acks decided earlier.
+    if (state === SETTLED && this.queue[this.head] === delivery && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Sends what has been decided: one cumulative ack for the head run, single acks behind it. */
+  private flush(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    let lastAck: Delivery | null = null;
+    while (this.head < this.queue.length && this.queue[this.head]!.state !== OPEN) {
+      const delivery = this.queue[this.head++]!;
+      this.byTag.delete(delivery.message.fields.deliveryTag);
+      if (delivery.state === ACK) lastAck = delivery;
+    }
+    try {
+      if (lastAck) this.ch.ack(lastAck.message, true);
+      for (let i = this.head; i < this.queue.length; i++) {
+        const delivery = this.queue[i]!;
+        if (delivery.state !== ACK) continue;
+        this.ch.ack(delivery.message);
+        delivery.state = SETTLED;
+      }
+    } catch {
+      // The channel closed meanwhile: the broker redelivers; consumers dedupe or tolerate it.
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The Redis publish path on a standalone server, where one script appends a batch to
+ * history and to the routed inboxes: the envelopes it writes must be exactly what the
+ * reader expects (the script builds their JSON), in order, each linked to its predecessor,
+ * and a repeated message ID must neither append nor send again.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
+import type { Envelope, TopicMessageEnvelope } from '../../src/protocol/envelope.ts';
+import { silentLogger } from '../../src/lib/log.ts';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { deleteKeysUnder, REDIS_URL, requireRedis, testClient, uniquePrefix } from '../support/redis.ts';
+
+const prefix = uniquePrefix('publish');
+const admin = testClient();
+const backends: RedisBackend[] = [];
+
+function backend(instanceId: string): RedisBackend {
+  const b = new RedisBackend(
+    {
+      url: REDIS_URL,
+      cluster: false,
+      keyPrefix: prefix,
+      instanceId,
+      historySize: 50,
+      historyMaxAgeMs: 60_000,
+      instanceTtlMs: 10_000,
+      reapIntervalMs: 0,
+      inbox: { batchSize: 100, blockTimeInMs: 200, maxLength: 10_000 },
+    },
+    silentLogger,
+  );
+  backends.push(b);
+  return b;
+}
+
+beforeAll(requireRedis);
+afterAll(async () => {
+  for (const b of backends) {
+    await b.inbox.stop();
+    await b.close();
+  }
+  await deleteKeysUnder(admin, prefix);
+  admin.disconnect();
+});
+
+const TRICKY = [
+  '"quotes" and \\\\ backslashes',
+  'a/b </script>',
+  'é ü 漢字 😀',
+  'controls \u0001\u001f and \n newlines \t tabs',
+  '',
+];
+
+test('one script call: history and every routed inbox get the batch, in order, as the reader decodes it', async () => {
+  const publisher = backend('pub');
+  const a = backend('sub-a');
+  const b = backend('sub-b');
+  for (const x of [publisher, a, b]) await x.start();
+  const got = new Map<string, Envelope[]>([['sub-a', []], ['sub-b', []]]);
+  await a.inbox.start((batch) => void got.get('sub-a')!.push(...batch));
+  await b.inbox.start((batch) => void got.get('sub-b')!.push(...batch));
+  await a.routes.add('app1', 'room', 'sub-a');
+  await b.routes.add('app1', 'room', 'sub-b');
+
+  const items = TRICKY.map((text, i) => ({ data: JSON.stringify({ text, i }), messageId: `m-${i}` }));
+  const published = await publisher.publish('app1', 'room', items);
+  expect(published.map((p) => p.duplicate)).toEqual(TRICKY.map(() => false));
+
+  await waitFor(() => got.get('sub-a')!.length === items.length && got.get('sub-b')!.length === items.length, { what: 'both inboxes' });
+  for (const envelopes of got.values()) {
+    const messages = envelopes as TopicMessageEnvelope[];
+    expect(messages.map((e) => e.kind)).toEqual(items.map(() => 'message'));
+    expect(messages.map((e) => [e.app, e.topic])).toEqual(items.map(() => ['app1', 'room']));
+    expect(messages.map((e) => e.data)).toEqual(items.map((i) => i.data));
+    expect(messages.map((e) => e.offset)).toEqual(published.map((p) => p.offset));
+    for (let i = 1; i < messages.length; i++) expect(messages[i]!.prev).toBe(messages[i - 1]!.offset);
+    expect(messages[0]!.prev).toBe('0-0');
+  }
+  const history = await publisher.history.readSince('app1', 'room', '0-0');
+  expect(history.entries.map((e) => e.data)).toEqual(items.map((i) => i.data));
+
+  // A redelivered batch (same IDs) plus one new message: only the new one is appended and sent.
+  const again = await publisher.publish('app1', 'room', [...items.slice(1, 3), { data: '"new"', messageId: 'm-new' }, { data: '"no id"' }]);
+  expect(again.map((p) => p.duplicate)).toEqual([false, false, false, false].map((_, i) => i < 2));
+  expect(again.slice(0, 2).map((p) => p.offset)).toEqual(published.slice(1, 3).map((p) => p.offset));
+  await waitFor(() => got.get('sub-a')!.length === items.length + 2, { what: 'the two new messages' });
+  const tail = got.get('sub-a')!.slice(items.length) as TopicMessageEnvelope[];
+  expect(tail.map((e) => e.data)).toEqual(['"new"', '"no id"']);
+  expect(tail[0]!.prev).toBe(published[published.length - 1]!.offset);
+});
+
+test('history keeps its length cap across batches, and the trim boundary tells recovery what is gone', async () => {
+  const publisher = backend('trim');
+  await publisher.start();
+  const first = await publisher.publish('app1', 'capped', Array.from({ length: 40 }, (_, i) => ({ data: String(i) })));
+  await publisher.publish('app1', 'capped', Array.from({ length: 40 }, (_, i) => ({ data: String(40 + i) })));
+  expect(await admin.xlen(publisher.keys.history('app1', 'capped'))).toBe(50);
+  const fromStart = await publisher.history.readSince('app1', 'capped', first[0]!.offset);
+  expect(fromStart.recovered).toBe(false);
+  const fromKept = await publisher.history.readSince('app1', 'capped', first[29]!.offset);
+  expect(fromKept.recovered).toBe(true);
+  expect(fromKept.entries.map((e) => e.data)).toEqual(Array.from({ length: 50 }, (_, i) => String(30 + i)));
+});
