@@ -58,6 +58,8 @@ export interface Config {
   readonly amqpUrl: string | undefined;
   /** Prefix of every exchange and queue name (lets deployments and test runs share a broker). */
   readonly amqpPrefix: string;
+  /** Type of the job and results queues; 'quorum' also makes jobs persistent. */
+  readonly rpcQueueType: 'classic' | 'quorum';
   /** Unacknowledged updates the bridge holds at once. */
   readonly bridgePrefetch: number;
   /** Port of the bridge's health and metrics endpoints. */
@@ -171,6 +173,7 @@ export function loadConfig(env: Env = process.env): Config {
     inboxMaxLength: int(env, 'INBOX_MAX_LENGTH', 100_000, 100, 100_000_000),
     amqpUrl: url(env, 'AMQP_URL', ['amqp', 'amqps']),
     amqpPrefix: str(env, 'AMQP_PREFIX', 'switchyard', /^[A-Za-z0-9_.:-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ . : -'),
+    rpcQueueType: str(env, 'RPC_QUEUE_TYPE', 'classic', /^(classic|quorum)$/, 'classic or quorum') as 'classic' | 'quorum',
     bridgePrefetch: int(env, 'BRIDGE_PREFETCH', 256, 1, 65_535),
     bridgePort: int(env, 'BRIDGE_PORT', 8090, 0, 65535),
     dedupeWindowMs: int(env, 'DEDUPE_WINDOW_MS', 600_000, 1000, 86_400_000),

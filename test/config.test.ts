@@ -9,6 +9,7 @@ describe('config', () => {
     expect(c.redisUrl).toBeUndefined();
     expect(c.port).toBe(8080);
     expect(c.maxFrameBytes).toBe(65536);
+    expect(c.rpcQueueType).toBe('classic');
     expect(c.instanceId).toMatch(/^i-[0-9a-f]{8}$/);
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -36,6 +37,7 @@ describe('config', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ INSTANCE_ID: 'has space' }, 'INSTANCE_ID'],
     [{ MAX_FRAME_BYTES: '1.5' }, 'MAX_FRAME_BYTES'],
+    [{ RPC_QUEUE_TYPE: 'stream' }, 'RPC_QUEUE_TYPE'],
   ])('%p is rejected naming %s', (env, variable) => {
     let caught: unknown;
     try {

@@ -1,7 +1,7 @@
 /**
  * The RpcTransport of the RPC baseline: the broker and the worker SDK alone. Jobs go straight
  * to the jobs exchange as the gateway publishes them (src/amqp/amqpJobPublisher.ts: the same
- * JSON, properties, `mandatory`, persistent, on a confirm channel), and replies are consumed
+ * JSON, properties, `mandatory`, persistent only on quorum RPC queues, on a confirm channel), and replies are consumed
  * from the results queue as the bridge does (same prefetch, one ack per reply). No gateway,
  * no Redis, no bridge: what Switchyard adds to a job's round trip is the difference.
  */
@@ -68,7 +68,7 @@ export class BareRpc implements RpcTransport {
       Buffer.from(JSON.stringify(job)),
       {
         mandatory: true,
-        persistent: true,
+        persistent: this.names.rpcQueueType === 'quorum',
         messageId: jobId,
         correlationId: jobId,
         replyTo: this.names.resultsQueue,

@@ -7,14 +7,16 @@ TypeScript worker SDK (src/rpc/worker.ts), in one file.
     arguments; RabbitMQ refuses a redeclaration that differs with PRECONDITION_FAILED):
       <prefix>.dead          fanout exchange, durable, and a quorum queue bound to it
       <prefix>.jobs          direct exchange, durable
-      <prefix>.results       quorum queue, durable, x-dead-letter-exchange <prefix>.dead
-      <prefix>.jobs.<method> quorum queue, durable, bound to <prefix>.jobs with key <method>
+      <prefix>.results       RPC queue, durable, x-dead-letter-exchange <prefix>.dead
+      <prefix>.jobs.<method> RPC queue, durable, bound to <prefix>.jobs with key <method>
+    where an RPC queue has the deployment's RPC_QUEUE_TYPE (classic by default, or quorum).
   - Validates each job body (src/protocol/job.ts JobSchema); drops malformed jobs and jobs
     past their deadlineMs (acknowledged, no reply: nobody waits for them).
   - Runs the method's handler; a return value becomes a `result` reply, an exception an
     `error` reply (the client gets `job_failed`); ctx.progress() sends `progress` replies.
-  - Replies to the job's reply_to queue (default exchange), correlation_id = jobId,
-    persistent, on a channel with publisher confirms; acknowledges the job only after the
+  - Replies to the job's reply_to queue (default exchange), correlation_id = jobId, with
+    the job's own delivery mode (persistent exactly when the job was), on a channel with
+    publisher confirms; acknowledges the job only after the
     broker confirmed its reply, so a worker that dies mid-job leaves the job to another.
   - SIGTERM/SIGINT: finishes the job in hand, stops consuming, closes, exits 0. Jobs
     prefetched but not started go back to the queue.
@@ -24,6 +26,7 @@ for more throughput. Configuration (environment):
 
   AMQP_URL     amqp://guest:guest@127.0.0.1:5672/
   AMQP_PREFIX  switchyard   (the deployment's AMQP_PREFIX)
+  RPC_QUEUE_TYPE classic    (the deployment's RPC_QUEUE_TYPE: classic or quorum)
   METHODS      resize,fail  (comma-separated; each must have a handler in HANDLERS)
   PREFETCH     1            (jobs held unacknowledged per method queue)
   LOG_LEVEL    info
@@ -97,6 +100,15 @@ def now_ms():
     return time.time() * 1000
 
 
+def delivery_attempt(props, deliver):
+    """1 on the first delivery. Quorum queues count deliveries (x-delivery-count); classic
+    queues only flag a redelivery, which counts as at least the second attempt."""
+    count = (props.headers or {}).get("x-delivery-count")
+    if count is not None:
+        return int(count) + 1
+    return 2 if deliver.redelivered else 1
+
+
 def is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -163,9 +175,10 @@ def reply_body(job, kind, payload):
 
 
 class Worker:
-    def __init__(self, url, prefix, methods, prefetch):
+    def __init__(self, url, prefix, queue_type, methods, prefetch):
         self.url = url
         self.prefix = prefix
+        self.queue_type = queue_type
         self.methods = methods
         self.prefetch = prefetch
         self.stopping = False
@@ -182,6 +195,7 @@ class Worker:
     def declare(self, ch):
         """The topology, declared with exactly the arguments of src/amqp/topology.ts."""
         quorum = {"x-queue-type": "quorum"}
+        rpc = {"x-queue-type": self.queue_type}
         dead = f"{self.prefix}.dead"
         jobs = f"{self.prefix}.jobs"
         # declareDead
@@ -190,12 +204,12 @@ class Worker:
         ch.queue_bind(queue=dead, exchange=dead, routing_key="")
         # declareJobs
         ch.exchange_declare(exchange=jobs, exchange_type="direct", durable=True)
-        ch.queue_declare(queue=self.results_queue, durable=True, arguments={**quorum, "x-dead-letter-exchange": dead})
+        ch.queue_declare(queue=self.results_queue, durable=True, arguments={**rpc, "x-dead-letter-exchange": dead})
         # declareJobQueue, per method
         queues = []
         for method in self.methods:
             queue = f"{jobs}.{method}"
-            ch.queue_declare(queue=queue, durable=True, arguments=quorum)
+            ch.queue_declare(queue=queue, durable=True, arguments=rpc)
             ch.queue_bind(queue=queue, exchange=jobs, routing_key=method)
             queues.append((method, queue))
         return queues
@@ -258,7 +272,8 @@ class Worker:
             ch.basic_ack(deliver.delivery_tag)
             return
         reply_queue = props.reply_to or self.results_queue
-        attempt = int((props.headers or {}).get("x-delivery-count", 0)) + 1
+        attempt = delivery_attempt(props, deliver)
+        delivery_mode = props.delivery_mode or 1
 
         def publish(reply):
             # Blocks until the broker confirms (confirm_delivery); raises NackError if it refuses.
@@ -266,7 +281,7 @@ class Worker:
                 exchange="",
                 routing_key=reply_queue,
                 body=reply,
-                properties=pika.BasicProperties(content_type="application/json", correlation_id=job["jobId"], delivery_mode=2),
+                properties=pika.BasicProperties(content_type="application/json", correlation_id=job["jobId"], delivery_mode=delivery_mode),
             )
 
         ctx = JobContext(job, attempt, lambda data: publish(reply_body(job, "progress", data)))
@@ -311,7 +326,11 @@ def main():
     except ValueError:
         log.error("PREFETCH must be an integer from 1 to 65535")
         return 1
-    worker = Worker(url, prefix, methods, prefetch)
+    queue_type = os.environ.get("RPC_QUEUE_TYPE", "classic")
+    if queue_type not in ("classic", "quorum"):
+        log.error("RPC_QUEUE_TYPE must be classic or quorum")
+        return 1
+    worker = Worker(url, prefix, queue_type, methods, prefetch)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
     worker.serve()

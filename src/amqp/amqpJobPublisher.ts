@@ -3,6 +3,7 @@
  * has no queue bound comes back (basic.return, which the broker sends before the confirm),
  * so the gateway answers `no_such_method` instead of letting the client wait. Jobs carry
  * a per-message TTL up to their deadline: the broker drops what nobody waits for any more.
+ * They are persistent only on quorum RPC queues (see topology.ts).
  */
 import type { Job } from '../protocol/job.ts';
 import type { JobPublisher, PublishOutcome } from '../rpc/jobs.ts';
@@ -43,7 +44,7 @@ export class AmqpJobPublisher implements JobPublisher {
         Buffer.from(JSON.stringify(job)),
         {
           mandatory: true,
-          persistent: true,
+          persistent: this.names.rpcQueueType === 'quorum',
           messageId: job.jobId,
           correlationId: job.jobId,
           replyTo: this.names.resultsQueue,

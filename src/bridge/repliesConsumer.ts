@@ -1,10 +1,11 @@
 /**
  * Job replies (results, progress, errors) from workers into the inbox of the instance that
- * owns the session now: the session directory knows where a resumed session went; the
- * instance that accepted the job is the fallback (it forwards or parks as needed). Replies
- * of one request are processed one at a time, in delivery order, so a job's progress never
- * overtakes its result; replies of different requests proceed in parallel. A malformed
- * reply is dead-lettered with a reason.
+ * accepted the job: one Redis write. That instance delivers, parks the reply for a session
+ * that is away, or forwards it to the instance the session resumed on. Only when that
+ * instance is gone (its inbox no longer exists) does the bridge ask the session directory
+ * where the session is now. Replies of one request are processed one at a time, in delivery
+ * order, so a job's progress never overtakes its result; replies of different requests
+ * proceed in parallel. A malformed reply is dead-lettered with a reason.
  */
 import * as v from 'valibot';
 import type { Inbox } from '../cluster/inbox.ts';
@@ -13,6 +14,7 @@ import { ErrorCode } from '../protocol/codes.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import { JobReplySchema, type JobReply } from '../protocol/job.ts';
 import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/connection.ts';
+import { AckBatcher } from '../amqp/acks.ts';
 import { deadLetter } from '../amqp/deadLetter.ts';
 import { declareJobs, type AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
@@ -44,12 +46,14 @@ export class RepliesConsumer {
         if (this.channel === ch) this.channel = null;
       });
       this.channel = ch;
+      const acks = new AckBatcher(ch);
       await ch.consume(names.resultsQueue, (message) => {
         if (!message) return;
+        acks.track(message);
         const reply = this.parse(message);
         const key = typeof reply === 'string' ? '(malformed)' : `${reply.replyTo.sessionId}/${reply.replyTo.requestId}`;
         // A failed step must not stall the queue: log it and go on with the next reply.
-        this.perRequest.run(key, () => this.handle(ch, message, reply)).catch((error) => this.log.error('job reply handling failed', { error }));
+        this.perRequest.run(key, () => this.handle(ch, acks, message, reply)).catch((error) => this.log.error('job reply handling failed', { error }));
       });
     });
   }
@@ -58,22 +62,29 @@ export class RepliesConsumer {
     return this.channel !== null;
   }
 
-  private async handle(ch: ConfirmChannel, message: ConsumeMessage, reply: JobReply | string): Promise<void> {
+  private async handle(ch: ConfirmChannel, acks: AckBatcher, message: ConsumeMessage, reply: JobReply | string): Promise<void> {
     if (typeof reply === 'string') {
       this.metrics.deadLettered(reply.split(':')[0]!);
       this.log.warn('job reply dead-lettered', { reason: reply });
       await deadLetter(ch, this.names, message, reply);
+      acks.settled(message);
       return;
     }
     try {
       const envelope = toEnvelope(reply);
-      const owner = (await this.sessions.owner(envelope.sessionId)) ?? reply.replyTo.instanceId;
-      await this.inbox.send([{ instanceId: owner, envelope }]);
+      const missing = await this.inbox.send([{ instanceId: reply.replyTo.instanceId, envelope }]);
+      if (missing.length > 0) {
+        // The instance that accepted the job is gone; the session may have resumed elsewhere.
+        const owner = await this.sessions.owner(envelope.sessionId);
+        if (owner && owner !== reply.replyTo.instanceId) await this.inbox.send([{ instanceId: owner, envelope }]);
+        else this.log.debug('job reply for a session that is gone', { session: envelope.sessionId, request: envelope.requestId });
+      }
       this.metrics.repliesRouted += 1;
-      settle(() => ch.ack(message));
+      acks.ack(message);
     } catch (error) {
       this.log.error('routing a job reply failed; requeued', { error });
       settle(() => ch.nack(message, false, true));
+      acks.settled(message);
     }
   }
 

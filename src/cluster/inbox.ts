@@ -13,8 +13,11 @@ export interface Addressed {
 export type EnvelopeHandler = (envelopes: readonly Envelope[]) => void | Promise<void>;
 
 export interface Inbox {
-  /** Appends each envelope to its instance's inbox; resolves once all are stored. */
-  send(batch: readonly Addressed[]): Promise<void>;
+  /**
+   * Appends each envelope to its instance's inbox; resolves once all are stored, with the
+   * instances that have no inbox (retired or reaped): nothing was stored for those.
+   */
+  send(batch: readonly Addressed[]): Promise<string[]>;
   /** Starts reading this instance's own inbox into `handler`. */
   start(handler: EnvelopeHandler): Promise<void>;
   /** Makes sure this instance's inbox exists (after the store lost it); idempotent. */

@@ -32,7 +32,7 @@ const backend = new RedisBackend(redisBackendOptions(config, bridgeId, 0), log.c
 const amqp = new AmqpConnection({ url: config.amqpUrl, name: bridgeId }, log.child({ component: 'amqp' }));
 const bridge = new Bridge(
   amqp,
-  amqpNames(config.amqpPrefix),
+  amqpNames(config.amqpPrefix, config.rpcQueueType),
   backend,
   { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: config.host, port: config.bridgePort },
   log,

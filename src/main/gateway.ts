@@ -48,7 +48,7 @@ if (config.demoMode) {
 const backend = createBackend(config, log);
 // Jobs over WebSocket need RabbitMQ; without AMQP_URL, `rpc` frames answer `unavailable`.
 const amqp = config.amqpUrl ? new AmqpConnection({ url: config.amqpUrl, name: `gateway-${config.instanceId}` }, log.child({ component: 'amqp' })) : null;
-const jobs = amqp ? new AmqpJobPublisher(amqp, amqpNames(config.amqpPrefix)) : null;
+const jobs = amqp ? new AmqpJobPublisher(amqp, amqpNames(config.amqpPrefix, config.rpcQueueType)) : null;
 const gateway = new Gateway(config, backend, log, jobs);
 
 let stopping = false;

@@ -3,7 +3,7 @@
  *
  *   const worker = await createWorker({ url, methods: { resize: async (params, ctx) => … } });
  *
- * Each method gets a durable queue bound to the jobs exchange. Handlers run at most
+ * Each method gets a durable queue (of the deployment's RPC_QUEUE_TYPE) bound to the jobs exchange. Handlers run at most
  * `concurrency` at a time across all methods. A handler's return value is the result; a
  * throw becomes a `job_failed` error; `ctx.progress()` sends progress. The job is
  * acknowledged only after its reply is confirmed by the broker, so a worker that dies
@@ -12,7 +12,8 @@
 import * as v from 'valibot';
 import { JobSchema, type Job, type JobReply } from '../protocol/job.ts';
 import { AmqpConnection, type ConfirmChannel, type ConsumeMessage } from '../amqp/connection.ts';
-import { amqpNames, declareJobQueue, declareJobs, type AmqpNames } from '../amqp/topology.ts';
+import { AckBatcher } from '../amqp/acks.ts';
+import { amqpNames, declareJobQueue, declareJobs, type AmqpNames, type RpcQueueType } from '../amqp/topology.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { parseJson } from '../lib/json.ts';
 
@@ -25,7 +26,10 @@ export interface JobContext {
   deadlineMs: number;
   /** Aborted when the deadline passes. */
   signal: AbortSignal;
-  /** 1 on the first delivery; more when the job was redelivered after a worker failed. */
+  /**
+   * 1 on the first delivery; more when the job was redelivered after a worker failed.
+   * Quorum queues count deliveries; classic queues only flag a redelivery, counted as 2.
+   */
   attempt: number;
   /** Sends a progress update to the client. */
   progress(data: unknown): Promise<void>;
@@ -38,6 +42,8 @@ export interface WorkerOptions {
   url: string;
   /** AMQP_PREFIX of the deployment. @default 'switchyard' */
   prefix?: string;
+  /** RPC_QUEUE_TYPE of the deployment: the type the job queues are declared with. @default 'classic' */
+  queueType?: RpcQueueType;
   methods: Record<string, JobHandler>;
   /** Jobs run at once. @default 16 */
   concurrency?: number;
@@ -52,7 +58,7 @@ export interface Worker {
 }
 
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
-  const names = amqpNames(options.prefix ?? 'switchyard');
+  const names = amqpNames(options.prefix ?? 'switchyard', options.queueType ?? 'classic');
   const log = options.log ?? silentLogger;
   const connection = new AmqpConnection({ url: options.url, name: `worker:${Object.keys(options.methods).join(',')}` }, log);
   const state = { completed: 0 };
@@ -64,10 +70,13 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     const ch = await model.createConfirmChannel();
     await ch.prefetch(concurrency);
     await declareJobs(ch, names);
+    const acks = new AckBatcher(ch);
     for (const [method, handler] of Object.entries(options.methods)) {
       const queue = await declareJobQueue(ch, names, method);
       await ch.consume(queue, (message) => {
-        if (message) void limiter.run(() => runJob(ch, names, message, handler, log)).then((done) => (state.completed += done ? 1 : 0));
+        if (!message) return;
+        acks.track(message);
+        void limiter.run(() => runJob(ch, acks, names, message, handler, log)).then((done) => (state.completed += done ? 1 : 0));
       });
     }
   });
@@ -80,11 +89,18 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   };
 }
 
-async function runJob(ch: ConfirmChannel, names: AmqpNames, message: ConsumeMessage, handler: JobHandler, log: Logger): Promise<boolean> {
+async function runJob(
+  ch: ConfirmChannel,
+  acks: AckBatcher,
+  names: AmqpNames,
+  message: ConsumeMessage,
+  handler: JobHandler,
+  log: Logger,
+): Promise<boolean> {
   const parsed = v.safeParse(JobSchema, parseJson(message.content.toString('utf8')));
   if (!parsed.success) {
     log.warn('malformed job dropped', { messageId: message.properties.messageId });
-    ch.ack(message);
+    acks.ack(message);
     return false;
   }
   const job = parsed.output;
@@ -92,12 +108,14 @@ async function runJob(ch: ConfirmChannel, names: AmqpNames, message: ConsumeMess
   const remainingMs = job.deadlineMs - Date.now();
   if (remainingMs <= 0) {
     // Nobody waits for it any more.
-    ch.ack(message);
+    acks.ack(message);
     return false;
   }
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(new Error('deadline passed')), remainingMs);
-  const reply = (body: JobReply) => send(ch, replyQueue, job, body);
+  // Replies are as durable as the job: persistent exactly when the job was.
+  const persistent = message.properties.deliveryMode === 2;
+  const reply = (body: JobReply) => send(ch, replyQueue, job, body, persistent);
   const ctx: JobContext = {
     jobId: job.jobId,
     method: job.method,
@@ -105,7 +123,7 @@ async function runJob(ch: ConfirmChannel, names: AmqpNames, message: ConsumeMess
     userId: job.userId,
     deadlineMs: job.deadlineMs,
     signal: abort.signal,
-    attempt: Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1,
+    attempt: deliveryAttempt(message),
     progress: (data) => reply({ v: 1, kind: 'progress', jobId: job.jobId, replyTo: job.replyTo, data }),
   };
   const failed = (message: string): JobReply => ({ v: 1, kind: 'error', jobId: job.jobId, replyTo: job.replyTo, error: { message: message.slice(0, MAX_ERROR_MESSAGE) } });
@@ -120,7 +138,7 @@ async function runJob(ch: ConfirmChannel, names: AmqpNames, message: ConsumeMess
   }
   try {
     await reply(body);
-    ch.ack(message);
+    acks.ack(message);
     return true;
   } catch (error) {
     // The reply was not confirmed (connection lost): leave the job unacknowledged.
@@ -129,6 +147,12 @@ async function runJob(ch: ConfirmChannel, names: AmqpNames, message: ConsumeMess
   } finally {
     clearTimeout(timer);
   }
+}
+
+function deliveryAttempt(message: ConsumeMessage): number {
+  const count = message.properties.headers?.['x-delivery-count'];
+  if (count !== undefined) return Number(count) + 1;
+  return message.fields.redelivered ? 2 : 1;
 }
 
 /** JobReplySchema caps error messages; a longer one would be dead-lettered instead of delivered. */
@@ -153,12 +177,12 @@ class Limiter {
   }
 }
 
-function send(ch: ConfirmChannel, queue: string, job: Job, body: JobReply): Promise<void> {
+function send(ch: ConfirmChannel, queue: string, job: Job, body: JobReply, persistent: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     ch.sendToQueue(
       queue,
       Buffer.from(JSON.stringify(body)),
-      { persistent: true, correlationId: job.jobId, contentType: 'application/json' },
+      { persistent, correlationId: job.jobId, contentType: 'application/json' },
       (error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()),
     );
   });

@@ -77,7 +77,7 @@ export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack>
       ...options.env,
     });
   const config = configFor(`${base}-g0`);
-  const names = amqpNames(config.amqpPrefix);
+  const names = amqpNames(config.amqpPrefix, config.rpcQueueType);
 
   // What started, stopped in reverse order (bridge.stop() closes its own AMQP and Redis).
   const started: (() => Promise<void>)[] = [];

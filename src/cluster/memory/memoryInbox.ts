@@ -5,12 +5,14 @@ import type { MemoryCluster } from './memoryBackend.ts';
 export class MemoryInbox implements Inbox {
   constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {}
 
-  async send(batch: readonly Addressed[]): Promise<void> {
+  /** In memory an inbox is made on first use (it may be read later), so none is ever missing. */
+  async send(batch: readonly Addressed[]): Promise<string[]> {
     for (const { instanceId, envelope } of batch) {
       const state = this.cluster.inboxState(instanceId);
       if (state.handler) await state.handler([envelope]);
       else state.backlog.push(envelope);
     }
+    return [];
   }
 
   async start(handler: EnvelopeHandler): Promise<void> {

@@ -45,18 +45,21 @@ export class RedisInbox implements Inbox {
     return this.healthy;
   }
 
-  async send(batch: readonly Addressed[]): Promise<void> {
+  async send(batch: readonly Addressed[]): Promise<string[]> {
     // A publish sends one envelope object to every instance with subscribers: encode it once.
     const encoded = new Map<Envelope, string>();
     // NOMKSTREAM: an inbox exists only while its instance does; envelopes for a retired or
-    // reaped instance are dropped instead of recreating an orphan stream.
-    await Promise.all(
+    // reaped instance are dropped (XADD answers nil) instead of recreating an orphan stream.
+    const ids = await Promise.all(
       batch.map((a) => {
         let text = encoded.get(a.envelope);
         if (text === undefined) encoded.set(a.envelope, (text = JSON.stringify(a.envelope)));
         return this.client.call('XADD', this.keys.inbox(a.instanceId), 'NOMKSTREAM', 'MAXLEN', '~', this.options.maxLength, '*', 'e', text);
       }),
     );
+    const missing: string[] = [];
+    for (let i = 0; i < ids.length; i++) if (ids[i] === null) missing.push(batch[i]!.instanceId);
+    return missing;
   }
 
   async start(handler: EnvelopeHandler): Promise<void> {
