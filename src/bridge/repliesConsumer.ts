@@ -46,7 +46,8 @@ export class RepliesConsumer {
         if (this.channel === ch) this.channel = null;
       });
       this.channel = ch;
-      const acks = new AckBatcher(ch);
+      // As for updates: nobody waits for these acks.
+      const acks = new AckBatcher(ch, { maxDelayMs: 5, maxWaiting: Math.max(1, Math.floor(prefetch / 4)) });
       await ch.consume(names.resultsQueue, (message) => {
         if (!message) return;
         acks.track(message);

@@ -29,6 +29,9 @@ export interface UpdatesConsumerOptions {
   maxAttempts?: number;
 }
 
+/** How long a stored update's ack may wait for others (a quarter of prefetch sends at once). */
+const ACK_DELAY_MS = 5;
+
 type Verdict = { ok: true; update: Update; messageId: string | undefined } | { ok: false; reason: string };
 
 export class UpdatesConsumer {
@@ -54,7 +57,8 @@ export class UpdatesConsumer {
         if (this.channel === ch) this.channel = null;
       });
       this.channel = ch;
-      const acks = new AckBatcher(ch);
+      // Nobody waits for these acks: a few milliseconds let one frame carry several at low rates.
+      const acks = new AckBatcher(ch, { maxDelayMs: ACK_DELAY_MS, maxWaiting: Math.max(1, Math.floor(options.prefetch / 4)) });
       await ch.consume(names.updatesQueue, (message) => {
         if (!message) return;
         acks.track(message);

@@ -5,12 +5,13 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import * as amqp from 'amqplib';
-import { AckBatcher } from '../../src/amqp/acks.ts';
+import { AckBatcher, type AckBatcherOptions } from '../../src/amqp/acks.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { AMQP_URL, requireRabbit, uniqueAmqpPrefix } from '../support/amqp.ts';
 
 let conn: amqp.ChannelModel;
-const queue = `${uniqueAmqpPrefix('acks')}.q`;
+const prefix = uniqueAmqpPrefix('acks');
+const queues: string[] = [];
 
 beforeAll(async () => {
   await requireRabbit();
@@ -19,16 +20,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const ch = await conn.createChannel();
-  await ch.deleteQueue(queue);
+  for (const queue of queues) await ch.deleteQueue(queue);
   await conn.close();
 });
 
-async function queueDepth(ch: amqp.Channel): Promise<{ ready: number; consumers: number }> {
-  const { messageCount, consumerCount } = await ch.checkQueue(queue);
-  return { ready: messageCount, consumers: consumerCount };
-}
+const variants: [string, AckBatcherOptions][] = [
+  ['sent at the end of each turn', {}],
+  ['held up to 5 ms, or until 16 wait', { maxDelayMs: 5, maxWaiting: 16 }],
+];
 
-test('out-of-order acks, nacks and single acks all settle, and the channel stays open', async () => {
+test.each(variants)('out-of-order acks, nacks and single acks all settle, and the channel stays open (%s)', async (_name, options) => {
+  const queue = `${prefix}.q${queues.length}`;
+  queues.push(queue);
   const admin = await conn.createConfirmChannel();
   await admin.assertQueue(queue, { durable: false, arguments: { 'x-queue-type': 'classic' } });
   const total = 300;
@@ -40,7 +43,7 @@ test('out-of-order acks, nacks and single acks all settle, and the channel stays
   ch.on('close', () => (closed = true));
   ch.on('error', () => {});
   await ch.prefetch(64);
-  const acks = new AckBatcher(ch);
+  const acks = new AckBatcher(ch, options);
   const done = new Set<number>();
   const redelivered = new Set<number>();
   await ch.consume(queue, (message) => {
@@ -74,8 +77,7 @@ test('out-of-order acks, nacks and single acks all settle, and the channel stays
   await Bun.sleep(50);
   expect(closed).toBe(false);
   await ch.close();
-  const depth = await queueDepth(admin);
-  expect(depth.ready).toBe(0);
+  expect((await admin.checkQueue(queue)).messageCount).toBe(0);
   // Every nacked message came back once (those that are also multiples of 11 were acked singly).
   const nacked = Array.from({ length: total }, (_, n) => n).filter((n) => n % 7 === 0 && n % 11 !== 0);
   expect([...redelivered].sort((a, b) => a - b)).toEqual(nacked);

@@ -97,13 +97,19 @@ export class RedisInbox implements Inbox {
     // once those are done, '>' reads new ones.
     let cursor: '0' | '>' = '0';
     let failures = 0;
-    /** The previous batch's ack: in flight while the next read waits (its failure surfaces below). */
-    let acking: Promise<unknown> = Promise.resolve();
+    /** The previous batch's IDs: acknowledged by the next read's round trip. */
+    let delivered: string[] = [];
     while (this.running) {
       try {
         const args: (string | number)[] = ['GROUP', INBOX_GROUP, this.instanceId, 'COUNT', this.options.batchSize];
         if (cursor === '>') args.push('BLOCK', this.options.blockTimeInMs);
-        const entries = readGroupEntries(await reader.call('XREADGROUP', ...args, 'STREAMS', key, cursor));
+        // The previous batch's XACK and XTRIM go in the same write as this read (auto-pipelining,
+        // on the reader's connection, in this order): one round trip per batch, not two.
+        // One reader, in order: everything up to the last acknowledged entry can go.
+        const acked = delivered.length > 0 ? this.acknowledge(reader, key, delivered) : null;
+        delivered = [];
+        const [, reply] = await Promise.all([acked, reader.call('XREADGROUP', ...args, 'STREAMS', key, cursor)]);
+        const entries = readGroupEntries(reply);
         this.healthy = true;
         failures = 0;
         if (entries.length === 0) {
@@ -111,20 +117,9 @@ export class RedisInbox implements Inbox {
           continue;
         }
         await this.deliver(entries, handler);
-        await acking;
-        const ids = entries.map(([id]) => id);
-        // Acknowledged after delivery; not awaited before the next read, which saves a
-        // round trip per batch. XACK and XTRIM go together (auto-pipelining). One reader, in
-        // order: everything before the last acknowledged entry is acknowledged, so it can go.
-        acking = Promise.all([
-          this.client.call('XACK', key, INBOX_GROUP, ...ids),
-          this.client.call('XTRIM', key, 'MINID', '~', ids[ids.length - 1]!),
-        ]);
-        // Until a rejection is awaited (next batch, or the catch below), keep it from being unhandled.
-        acking.catch(() => {});
+        delivered = entries.map(([id]) => id);
       } catch (error) {
         if (!this.running) break;
-        acking = Promise.resolve();
         if (error instanceof Error && error.message.includes('NOGROUP')) {
           this.log.warn('inbox consumer group missing (Redis restarted?); recreating', { key });
           await this.ensure().catch(() => {});
@@ -140,7 +135,11 @@ export class RedisInbox implements Inbox {
         await Bun.sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1000));
       }
     }
-    await acking.catch(() => {});
+    if (delivered.length > 0) await this.acknowledge(this.client, key, delivered).catch(() => {});
+  }
+
+  private acknowledge(client: RedisClient, key: string, ids: string[]): Promise<unknown> {
+    return Promise.all([client.call('XACK', key, INBOX_GROUP, ...ids), client.call('XTRIM', key, 'MINID', '~', ids[ids.length - 1]!)]);
   }
 
   private async deliver(entries: StreamEntry[], handler: EnvelopeHandler): Promise<void> {
