@@ -75,18 +75,22 @@ function sinceSent(stage: string, textOf: (args: unknown[]) => unknown, then?: (
   };
 }
 
-const content = (args: unknown[]) => (args[1] as { content?: Buffer } | undefined)?.content?.toString('utf8');
+/** The AMQP message's body: handle(ch, acks, message, ...) in both consumers. */
+const content = (args: unknown[]) => (args[2] as { content?: Buffer } | undefined)?.content?.toString('utf8');
+/** The first message's body of a topic batch: store({ messages }). */
+const batchContent = (args: unknown[]) => (args[0] as { messages?: { content?: Buffer }[] } | undefined)?.messages?.[0]?.content?.toString('utf8');
 const envelopeData = (args: unknown[]) => (args[0] as { data?: unknown } | undefined)?.data;
 
 // Updates: broker -> bridge -> Redis -> gateway.
-patch(UpdatesConsumer.prototype, 'handle', sinceSent('update: sent -> bridge handles it', content, timed('update: bridge handle (parse, store, ack)')));
-patch(RedisBackend.prototype, 'appendAndRoute', timed('redis: append script round trip'));
+patch(UpdatesConsumer.prototype, 'handle', sinceSent('update: sent -> bridge handles it', content, timed('update: bridge handle (parse, check, batch)')));
+patch(UpdatesConsumer.prototype, 'store', sinceSent('update: sent -> bridge stores its batch', batchContent, timed('update: bridge store (publish round trip of a topic batch)')));
+patch(RedisBackend.prototype, 'publish', timed('redis: publish script round trip'));
 patch(RedisInbox.prototype, 'send', timed('redis: inbox XADD round trip'));
 patch(Hub.prototype, 'deliver', sinceSent('update: sent -> gateway hub delivers it', envelopeData));
 // Jobs: gateway -> broker -> worker -> broker -> bridge -> Redis -> gateway.
 patch(JobTracker.prototype, 'start', sinceSent('job: sent -> gateway starts it', (args) => JSON.stringify((args[0] as { params?: unknown }).params), timed('job: gateway start (own + publish confirm)')));
 patch(AmqpJobPublisher.prototype, 'publish', timed('amqp: job publish until confirm'));
-patch(RepliesConsumer.prototype, 'handle', sinceSent('job: sent -> bridge handles reply', content, timed('job: bridge reply handle (owner + XADD + ack)')));
+patch(RepliesConsumer.prototype, 'handle', sinceSent('job: sent -> bridge handles reply', content, timed('job: bridge reply handle (XADD; owner lookup when the inbox is gone)')));
 patch(RedisSessions.prototype, 'owner', timed('redis: session owner GET round trip'));
 patch(Gateway.prototype, 'routeRpc', sinceSent('job: sent -> gateway routes reply', envelopeData));
 
