@@ -38,8 +38,8 @@ export interface AppendedBatch {
 }
 
 /**
- * A TopicMessageEnvelope's JSON up to the opening quote of its offset; the PUBLISH script
- * completes it with offset, prev and data, in the key order JSON.stringify would write.
+ * A TopicMessageEnvelope's JSON (without `data`, which goes in its own field) up to the
+ * opening quote of its offset; the PUBLISH script completes it with offset and prev.
  */
 function envelopeHead(app: string, topic: string): string {
   return `{"kind":"message","app":${JSON.stringify(app)},"topic":${JSON.stringify(topic)},"offset":"`;

@@ -47,14 +47,14 @@ export class RedisInbox implements Inbox {
 
   async send(batch: readonly Addressed[]): Promise<string[]> {
     // A publish sends one envelope object to every instance with subscribers: encode it once.
-    const encoded = new Map<Envelope, string>();
+    const encoded = new Map<Envelope, string[]>();
     // NOMKSTREAM: an inbox exists only while its instance does; envelopes for a retired or
     // reaped instance are dropped (XADD answers nil) instead of recreating an orphan stream.
     const ids = await Promise.all(
       batch.map((a) => {
-        let text = encoded.get(a.envelope);
-        if (text === undefined) encoded.set(a.envelope, (text = JSON.stringify(a.envelope)));
-        return this.client.call('XADD', this.keys.inbox(a.instanceId), 'NOMKSTREAM', 'MAXLEN', '~', this.options.maxLength, '*', 'e', text);
+        let fields = encoded.get(a.envelope);
+        if (fields === undefined) encoded.set(a.envelope, (fields = encodeEnvelope(a.envelope)));
+        return this.client.call('XADD', this.keys.inbox(a.instanceId), 'NOMKSTREAM', 'MAXLEN', '~', this.options.maxLength, '*', ...fields);
       }),
     );
     const missing: string[] = [];
@@ -162,10 +162,24 @@ export class RedisInbox implements Inbox {
   }
 }
 
-/** Parses the `e` field of an inbox entry; null when it is not a valid envelope. */
+/**
+ * An inbox entry's fields: `e` the envelope's JSON; for a topic message without its `data`,
+ * which goes as it is in `d` (JSON text already: no escaping on the way in, no unescaping on
+ * the way out). The PUBLISH script writes the same fields.
+ */
+export function encodeEnvelope(envelope: Envelope): string[] {
+  if (envelope.kind !== 'message') return ['e', JSON.stringify(envelope)];
+  const { data, ...rest } = envelope;
+  return ['e', JSON.stringify(rest), 'd', data];
+}
+
+/** Reads an inbox entry's fields back; null when they do not make a valid envelope. */
 export function decodeEnvelope(fields: string[]): Envelope | null {
   const text = field(fields, 'e');
   if (text === undefined) return null;
-  const parsed = v.safeParse(EnvelopeSchema, parseJson(text));
+  const json = parseJson(text);
+  const data = field(fields, 'd');
+  if (data !== undefined && typeof json === 'object' && json !== null) (json as { data?: string }).data = data;
+  const parsed = v.safeParse(EnvelopeSchema, json);
   return parsed.success ? parsed.output : null;
 }

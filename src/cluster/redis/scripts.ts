@@ -72,8 +72,9 @@ end
  *
  * With an inbox key head (standalone Redis), it also appends each new message's envelope
  * to the inbox of every instance in the route set: one round trip for the whole publish, and
- * no window in which a message is in history but not yet routed. The envelope is the JSON of
- * a TopicMessageEnvelope: the caller passes its head up to the offset's opening quote. In a
+ * no window in which a message is in history but not yet routed. The entry is what
+ * RedisInbox.send writes for a topic message: `e` the envelope's JSON without `data` (the
+ * caller passes its head up to the offset's opening quote), `d` the data as it is. In a
  * Redis Cluster the inboxes live in other slots, so the head is '' and the caller sends the
  * envelopes itself, using the routes returned (read in the same script: after the appends,
  * which gap-free recovery relies on; see docs/architecture.md).
@@ -111,9 +112,9 @@ for i = 1, n do
     end
     if dedupe > 0 then redis.call('SET', KEYS[dedupe], id .. ' ' .. prev, 'PX', dedupeTtl) end
     if routed then
-      local envelope = envelopeHead .. id .. '","prev":"' .. prev .. '","data":' .. cjson.encode(data) .. '}'
+      local envelope = envelopeHead .. id .. '","prev":"' .. prev .. '"}'
       for r = 1, #routes do
-        redis.call('XADD', inboxHead .. routes[r] .. inboxTail, 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', envelope)
+        redis.call('XADD', inboxHead .. routes[r] .. inboxTail, 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', envelope, 'd', data)
       end
     end
     out[#out + 1] = id
