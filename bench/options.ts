@@ -27,6 +27,12 @@ export interface BenchOptions extends AmqpSizes, ClusterOptions {
   readonly openConcurrency: number;
   /** Load before the measured interval, so that JIT and buffers have settled. */
   readonly warmupSec: number;
+  /**
+   * The same for the fixed-rate (latency) phases. At 1,000 messages/s two seconds are not
+   * enough: in the bridge-latency scenario JSC's JIT thread still took 28 % of the bridge's
+   * CPU in the measured interval after 2 s, and 2.5 % after 20 s (perf, docs/benchmarks.md).
+   */
+  readonly latencyWarmupSec: number;
   /** Length of the measured interval of the fan-out and latency scenarios. */
   readonly seconds: number;
   /** Approximate size of each message's `data`. */
@@ -50,6 +56,7 @@ const FULL: Sizes = {
   workers: Math.max(2, availableParallelism()),
   openConcurrency: 100,
   warmupSec: 2,
+  latencyWarmupSec: 15,
   seconds: 5,
   payloadBytes: 64,
   fanoutSubscribers: 2000,
@@ -65,6 +72,7 @@ const QUICK: Sizes = {
   ...FULL,
   rounds: 1,
   warmupSec: 0.5,
+  latencyWarmupSec: 0.5,
   seconds: 1,
   fanoutSubscribers: 200,
   latencySubscribers: 20,
@@ -78,6 +86,7 @@ const NUMERIC_FLAGS = {
   workers: 'workers',
   'open-concurrency': 'openConcurrency',
   warmup: 'warmupSec',
+  'latency-warmup': 'latencyWarmupSec',
   seconds: 'seconds',
   'payload-bytes': 'payloadBytes',
   subscribers: 'fanoutSubscribers',
@@ -90,7 +99,7 @@ const NUMERIC_FLAGS = {
 } as const satisfies Record<string, keyof Sizes>;
 
 /** Options measured in whole units (sessions, processes, bytes); the others may be fractional. */
-const FRACTIONAL: ReadonlySet<keyof Sizes> = new Set(['warmupSec', 'seconds', 'latencyRatePerSec', ...AMQP_FRACTIONAL]);
+const FRACTIONAL: ReadonlySet<keyof Sizes> = new Set(['warmupSec', 'latencyWarmupSec', 'seconds', 'latencyRatePerSec', ...AMQP_FRACTIONAL]);
 
 export const USAGE = `Usage: bun run bench [flags]
 
@@ -102,6 +111,7 @@ export const USAGE = `Usage: bun run bench [flags]
   --window N             fan-out publishes in flight (default ${FULL.fanoutWindow})
   --seconds S            measured interval of fan-out and latency (default ${FULL.seconds})
   --warmup S             load before the measured interval (default ${FULL.warmupSec})
+  --latency-warmup S     the same for fixed-rate latency phases (default ${FULL.latencyWarmupSec})
   --latency-subscribers N  (default ${FULL.latencySubscribers})
   --rate N               latency publishes per second (default ${FULL.latencyRatePerSec})
   --sessions N           idle subscribed sessions (default ${FULL.idleSessions})

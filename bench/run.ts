@@ -78,7 +78,8 @@ function budgetSec(scenario: ScenarioName, o: BenchOptions): number {
   if (isClusterScenario(scenario)) return MAX_ATTEMPTS * (quietWaitSec + clusterRoundBudgetSec(scenario, o));
   if (scenario === 'idle') return MAX_ATTEMPTS * (quietWaitSec + 60 + o.idleSessions / 100);
   const sessions = scenario === 'fanout' ? o.fanoutSubscribers : o.latencySubscribers;
-  return MAX_ATTEMPTS * (quietWaitSec + 90 + o.warmupSec + o.seconds + sessions / 100);
+  const warmupSec = scenario === 'fanout' ? o.warmupSec : o.latencyWarmupSec;
+  return MAX_ATTEMPTS * (quietWaitSec + 90 + warmupSec + o.seconds + sessions / 100);
 }
 
 type Runner<R> = (kind: ServerKind, ctx: ScenarioContext) => Promise<R>;

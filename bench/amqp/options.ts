@@ -93,14 +93,14 @@ export const AMQP_USAGE = `
  * Generous upper bound of one round of a RabbitMQ scenario, for the watchdog only: process
  * start-up and clean-up, the warm-ups and measured intervals, and the longest drains allowed.
  */
-export function amqpRoundBudgetSec(scenario: AmqpScenarioName, o: { warmupSec: number; seconds: number }): number {
+export function amqpRoundBudgetSec(scenario: AmqpScenarioName, o: { warmupSec: number; latencyWarmupSec: number; seconds: number }): number {
   const startAndCleanSec = 60;
   switch (scenario) {
     case 'bridge':
       return startAndCleanSec + o.warmupSec + o.seconds + 2 * 60 + 30;
     case 'bridge-latency':
-      return startAndCleanSec + o.warmupSec + o.seconds + 2 * 10 + 30;
+      return startAndCleanSec + o.latencyWarmupSec + o.seconds + 2 * 10 + 30;
     case 'rpc':
-      return startAndCleanSec + 2 * (o.warmupSec + o.seconds + 30);
+      return startAndCleanSec + o.latencyWarmupSec + o.warmupSec + 2 * (o.seconds + 30);
   }
 }

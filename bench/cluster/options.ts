@@ -50,7 +50,10 @@ export const CLUSTER_USAGE = `
   --socketio-runtime R   bun or node: what runs the Socket.IO peer (default ${CLUSTER_DEFAULTS.socketioRuntime})`;
 
 /** Generous upper bound of one round (two instances started, run, stopped, keys deleted). */
-export function clusterRoundBudgetSec(scenario: ClusterScenarioName, o: { warmupSec: number; seconds: number; fanoutSubscribers: number; latencySubscribers: number }): number {
-  const sessions = scenario === 'cluster-fanout' ? o.fanoutSubscribers : o.latencySubscribers;
-  return 120 + o.warmupSec + o.seconds + sessions / 50;
+export function clusterRoundBudgetSec(
+  scenario: ClusterScenarioName,
+  o: { warmupSec: number; latencyWarmupSec: number; seconds: number; fanoutSubscribers: number; latencySubscribers: number },
+): number {
+  const fanout = scenario === 'cluster-fanout';
+  return 120 + (fanout ? o.warmupSec : o.latencyWarmupSec) + o.seconds + (fanout ? o.fanoutSubscribers : o.latencySubscribers) / 50;
 }

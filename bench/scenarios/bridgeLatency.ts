@@ -51,7 +51,7 @@ export function runBridgeLatency(kind: ServerKind, ctx: ScenarioContext): Promis
       10_000,
     );
     ctx.progress(`${kind}: publishing ${o.bridgeRatePerSec} updates/s`);
-    await sleep(o.warmupSec * 1000);
+    await sleep(o.latencyWarmupSec * 1000);
     await publisher.request({ op: 'mark', measured: true }, 10_000);
     const probes = round.probes(path.bridgePort);
     const from = await snapshot(probes);

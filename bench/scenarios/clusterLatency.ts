@@ -61,7 +61,7 @@ export function runClusterLatency(server: ServerKind, ctx: ScenarioContext): Pro
         { op: 'startPaced', url: cluster.publishUrl, authorization: cluster.publishAuthorization, topic: TOPIC, ratePerSec: o.latencyRatePerSec, payloadBytes: o.payloadBytes },
         10_000,
       );
-      await sleep(o.warmupSec * 1000);
+      await sleep(o.latencyWarmupSec * 1000);
       await publisher.request({ op: 'mark', measured: true }, 10_000);
       const from = await clusterSnapshot(cluster, workers);
       // Measured from when `from` read the servers, not from when the busy workers answered.

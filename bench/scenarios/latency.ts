@@ -54,7 +54,7 @@ export function runLatency(kind: ServerKind, ctx: ScenarioContext): Promise<Late
       ctx.progress(`${kind}: ${o.latencySubscribers} subscribers open; publishing ${o.latencyRatePerSec} msg/s`);
 
       await publisher.request({ op: 'startPaced', url: server.wsUrl, topic: TOPIC, ratePerSec: o.latencyRatePerSec, payloadBytes: o.payloadBytes }, 10_000);
-      await sleep(o.warmupSec * 1000);
+      await sleep(o.latencyWarmupSec * 1000);
       await publisher.request({ op: 'mark', measured: true }, 10_000);
       const from = await snapshot(server, workers);
       // Measured from when `from` read the server, not from when the busy workers answered.

@@ -125,7 +125,7 @@ export function runRpc(kind: ServerKind, ctx: ScenarioContext): Promise<RpcResul
     const phase = async (name: string, load: Load): Promise<Phase> => {
       const clients = round.amqpWorker(`clients-${name}`);
       await path.start(clients, load);
-      await sleep(o.warmupSec * 1000);
+      await sleep((load.mode === 'paced' ? o.latencyWarmupSec : o.warmupSec) * 1000);
       await clients.request({ op: 'mark', measured: true }, 10_000);
       const probes = round.probes(path.bridgePort);
       const from = await snapshot(probes);
