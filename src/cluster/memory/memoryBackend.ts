@@ -8,12 +8,11 @@ import type { ClusterBackend, PublishItem, Published } from '../backend.ts';
 import type { History } from '../history.ts';
 import type { EnvelopeHandler, Inbox } from '../inbox.ts';
 import type { InstanceInfo, InstanceRegistry } from '../registry.ts';
-import type { TopicRoutes } from '../routes.ts';
 import type { SessionDirectory } from '../sessions.ts';
 import { MemoryHistory } from './memoryHistory.ts';
 import { MemoryInbox } from './memoryInbox.ts';
 import { MemoryRegistry } from './memoryRegistry.ts';
-import { MemoryRoutes } from './memoryRoutes.ts';
+import { MemoryRoutes, type MemoryRouteTable } from './memoryRoutes.ts';
 import { MemorySessions } from './memorySessions.ts';
 
 export interface MemoryClusterOptions {
@@ -36,8 +35,7 @@ interface InboxState {
 export class MemoryCluster {
   readonly history: MemoryHistory;
   readonly inboxes = new Map<string, InboxState>();
-  /** (app:topic) -> instance ID, or a set of them when several instances subscribe. */
-  readonly routes = new Map<string, string | Set<string>>();
+  readonly routes: MemoryRouteTable = new Map();
   readonly instances = new Map<string, InstanceInfo>();
   readonly sessions = new MemorySessions();
   /** `app:topic:messageId` -> what the first publish got, until expiresAtMs. */
@@ -69,7 +67,7 @@ export class MemoryBackend implements ClusterBackend {
   readonly kind = 'memory' as const;
   readonly inbox: Inbox;
   readonly history: History;
-  readonly routes: TopicRoutes;
+  readonly routes: MemoryRoutes;
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
 
@@ -113,10 +111,7 @@ export class MemoryBackend implements ClusterBackend {
   onRestored(): void {}
 
   async retire(): Promise<void> {
-    for (const key of [...this.cluster.routes.keys()]) {
-      const sep = key.indexOf(':');
-      await this.routes.remove(key.slice(0, sep), key.slice(sep + 1), this.instanceId);
-    }
+    await this.routes.removeAll(this.instanceId);
     this.cluster.inboxes.delete(this.instanceId);
     this.cluster.instances.delete(this.instanceId);
   }
