@@ -1,28 +1,20 @@
 /**
- * A load-generator process, spawned by the harness with an IPC channel. It holds subscriber
- * sessions and at most one publisher, and answers the harness's requests (see
- * workerProtocol.ts). Several of these run side by side so that the generator is not one
+ * A load-generator process, spawned by the harness with an IPC channel (workerIpc.ts). It
+ * holds subscriber sessions and at most one publisher, and answers the harness's requests
+ * (see workerProtocol.ts). Several of these run side by side so that the generator is not one
  * JavaScript thread competing with the server.
  *
  * argv[2]: wall-clock deadline (epoch ms). The worker exits by itself at that time, or as
  * soon as the harness goes away, so that it can never outlive a run.
  */
-import * as v from 'valibot';
 import { BenchSocket } from './benchSocket.ts';
 import { nowMs } from './clock.ts';
 import { Histogram } from './histogram.ts';
 import { HttpPublishChannel } from './httpPublishChannel.ts';
 import { FloodPublisher, PacedPublisher, type PublishChannel } from './publishers.ts';
 import { connectSubscriber, type SubscriberSocket } from './subscriberSocket.ts';
-import {
-  WorkerRequestSchema,
-  type ReplyMap,
-  type RequestFor,
-  type WorkerOp,
-  type WorkerReply,
-  type WorkerRequest,
-  type WorkerStats,
-} from './workerProtocol.ts';
+import { serveHarness } from './workerIpc.ts';
+import { WorkerRequestSchema, type ReplyMap, type RequestFor, type WorkerRequest, type WorkerStats } from './workerProtocol.ts';
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
@@ -107,7 +99,7 @@ function stats(): WorkerStats {
   };
 }
 
-async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerOp]> {
+async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerRequest['op']]> {
   switch (req.op) {
     case 'openSubscribers':
       return openSubscribers(req);
@@ -142,24 +134,4 @@ async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerOp]> {
   }
 }
 
-function reply(message: WorkerReply): void {
-  process.send?.(message);
-}
-
-process.on('message', (raw: unknown) => {
-  const parsed = v.safeParse(WorkerRequestSchema, raw);
-  if (!parsed.success) {
-    const rid = (raw as { rid?: unknown } | null)?.rid;
-    reply({ rid: typeof rid === 'number' ? rid : -1, ok: false, error: `bad request: ${parsed.issues[0].message}` });
-    return;
-  }
-  const req = parsed.output;
-  handle(req).then(
-    (result) => reply({ rid: req.rid, ok: true, result }),
-    (error: unknown) => reply({ rid: req.rid, ok: false, error: error instanceof Error ? error.message : String(error) }),
-  );
-});
-
-process.on('disconnect', () => process.exit(0));
-const deadlineMs = Number(process.argv[2]);
-if (Number.isFinite(deadlineMs)) setTimeout(() => process.exit(3), Math.max(0, deadlineMs - Date.now()));
+serveHarness(WorkerRequestSchema, handle);
