@@ -5,7 +5,7 @@
  * during the measured interval, after a warm-up.
  */
 import { nowMs, sleep } from '../clock.ts';
-import { Histogram } from '../histogram.ts';
+import { Histogram, latencyFigures, type LatencyFigures } from '../histogram.ts';
 import type { ServerKind } from '../servers.ts';
 import { withAmqpRound } from '../amqp/round.ts';
 import { AMQP_URL } from '../amqp/services.ts';
@@ -13,17 +13,10 @@ import { cpuFigures, interval, snapshot, waitForCount, type CpuFigures } from '.
 import { expectedDeliveries, openUpdatePath } from '../amqp/updatePath.ts';
 import type { ScenarioContext } from './context.ts';
 
-export interface BridgeLatencyResult extends CpuFigures {
+export interface BridgeLatencyResult extends LatencyFigures, CpuFigures {
   subscribers: number;
   ratePerSec: number;
   seconds: number;
-  /** Latency samples recorded, and how many the measured updates should have produced. */
-  samples: number;
-  expectedSamples: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  maxMs: number;
   publishFailures: number;
   unexpectedCloses: number;
 }
@@ -79,12 +72,7 @@ export function runBridgeLatency(kind: ServerKind, ctx: ScenarioContext): Promis
       subscribers: kind === 'baseline' ? 0 : o.bridgeSubscribers,
       ratePerSec: o.bridgeRatePerSec,
       seconds: span.seconds,
-      samples: histogram.count,
-      expectedSamples,
-      p50Ms: histogram.percentileMs(0.5),
-      p95Ms: histogram.percentileMs(0.95),
-      p99Ms: histogram.percentileMs(0.99),
-      maxMs: histogram.maxMs(),
+      ...latencyFigures(histogram, expectedSamples),
       publishFailures: published.failed,
       unexpectedCloses: end.subscribers.reduce((n, s) => n + s.unexpectedCloses, 0) + end.amqpWorkers.reduce((n, s) => n + s.unexpectedCloses, 0),
       ...cpuFigures(span),

@@ -9,7 +9,7 @@ import { clusterInterval, clusterSnapshot, commandsPerPublish, describeCommands 
 import { withCluster } from '../cluster/clusters.ts';
 import { CLUSTER_OF_SERVER } from '../cluster/options.ts';
 import { openClusterSubscribers } from '../cluster/clusterSubscribers.ts';
-import { Histogram } from '../histogram.ts';
+import { Histogram, latencyFigures, type LatencyFigures } from '../histogram.ts';
 import { drain, total } from '../measure.ts';
 import type { ServerKind } from '../servers.ts';
 import { withWorkers } from '../workerPool.ts';
@@ -17,17 +17,10 @@ import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.cluster.latency';
 
-export interface ClusterLatencyResult {
+export interface ClusterLatencyResult extends LatencyFigures {
   subscribers: number;
   ratePerSec: number;
   seconds: number;
-  /** Latency samples recorded, and how many the measured publishes should have produced. */
-  samples: number;
-  expectedSamples: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  maxMs: number;
   publishErrors: number;
   unexpectedCloses: number;
   /** Both instances together. */
@@ -81,12 +74,7 @@ export function runClusterLatency(server: ServerKind, ctx: ScenarioContext): Pro
         subscribers: o.latencySubscribers,
         ratePerSec: o.latencyRatePerSec,
         seconds: span.seconds,
-        samples: histogram.count,
-        expectedSamples: total(end, 'measuredPublished') * o.latencySubscribers,
-        p50Ms: histogram.percentileMs(0.5),
-        p95Ms: histogram.percentileMs(0.95),
-        p99Ms: histogram.percentileMs(0.99),
-        maxMs: histogram.maxMs(),
+        ...latencyFigures(histogram, total(end, 'measuredPublished') * o.latencySubscribers),
         publishErrors: total(end, 'publishErrors'),
         unexpectedCloses: total(end, 'unexpectedCloses'),
         serverCpuCores: span.serverCpuCores,

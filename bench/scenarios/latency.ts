@@ -4,7 +4,7 @@
  * sent during the measured interval (after a warm-up).
  */
 import { nowMs, sleep } from '../clock.ts';
-import { Histogram } from '../histogram.ts';
+import { Histogram, latencyFigures, type LatencyFigures } from '../histogram.ts';
 import { drain, interval, snapshot, total } from '../measure.ts';
 import { withServer, type ServerKind } from '../servers.ts';
 import { split, withWorkers } from '../workerPool.ts';
@@ -13,17 +13,10 @@ import type { ScenarioContext } from './context.ts';
 const TOPIC = 'bench.latency';
 const OPEN_TIMEOUT_MS = 60_000;
 
-export interface LatencyResult {
+export interface LatencyResult extends LatencyFigures {
   subscribers: number;
   ratePerSec: number;
   seconds: number;
-  /** Latency samples recorded, and how many the measured publishes should have produced. */
-  samples: number;
-  expectedSamples: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  maxMs: number;
   publishErrors: number;
   unexpectedCloses: number;
   serverCpuCores: number;
@@ -72,12 +65,7 @@ export function runLatency(kind: ServerKind, ctx: ScenarioContext): Promise<Late
         subscribers: o.latencySubscribers,
         ratePerSec: o.latencyRatePerSec,
         seconds: span.seconds,
-        samples: histogram.count,
-        expectedSamples: total(end, 'measuredPublished') * o.latencySubscribers,
-        p50Ms: histogram.percentileMs(0.5),
-        p95Ms: histogram.percentileMs(0.95),
-        p99Ms: histogram.percentileMs(0.99),
-        maxMs: histogram.maxMs(),
+        ...latencyFigures(histogram, total(end, 'measuredPublished') * o.latencySubscribers),
         publishErrors: total(end, 'publishErrors'),
         unexpectedCloses: total(end, 'unexpectedCloses'),
         serverCpuCores: span.serverCpuCores,
