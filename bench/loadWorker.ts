@@ -11,6 +11,7 @@ import { BenchSocket } from './benchSocket.ts';
 import { nowMs } from './clock.ts';
 import { Histogram } from './histogram.ts';
 import { HttpPublishChannel } from './httpPublishChannel.ts';
+import { measuredSendTime } from './payload.ts';
 import { FloodPublisher, PacedPublisher, type PublishChannel } from './publishers.ts';
 import { connectSubscriber, type SubscriberSocket } from './subscriberSocket.ts';
 import { serveHarness } from './workerIpc.ts';
@@ -33,13 +34,6 @@ function watch(socket: SubscriberSocket): void {
   socket.onErrorFrame = () => {
     errorFrames += 1;
   };
-}
-
-/** Send time of a measured latency message, or undefined for unmeasured ones. */
-function measuredSendTime(raw: string): number | undefined {
-  const frame = JSON.parse(raw) as { data?: { t?: unknown; m?: unknown } };
-  const t = frame.data?.t;
-  return frame.data?.m === 1 && typeof t === 'number' ? t : undefined;
 }
 
 async function openSubscribers(req: RequestFor<'openSubscribers'>): Promise<ReplyMap['openSubscribers']> {
