@@ -5,7 +5,7 @@
  * "other processes", so that it neither inflates the servers' figures nor marks a round as
  * disturbed.
  */
-import { nowMs, sleep } from '../clock.ts';
+import { nowMs } from '../clock.ts';
 import { interval, stats, type Interval, type Snapshot } from '../measure.ts';
 import { cpuSeconds, machineCpu, rssBytes } from '../procStats.ts';
 import type { LoadWorker } from '../workerPool.ts';
@@ -75,18 +75,8 @@ export function clusterInterval(from: ClusterSnapshot, to: ClusterSnapshot): Clu
 }
 
 /** RSS of the instances together. */
-export function clusterRssBytes(cluster: RunningCluster): number {
+function clusterRssBytes(cluster: RunningCluster): number {
   return sum(cluster.instances.map((i) => rssBytes(i.pid)));
-}
-
-/** Median of a few readings, so that one reading mid-GC does not decide the figure. */
-export async function steadyClusterRss(cluster: RunningCluster): Promise<number> {
-  const readings: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    readings.push(clusterRssBytes(cluster));
-    await sleep(200);
-  }
-  return readings.sort((a, b) => a - b)[2]!;
 }
 
 /** Commands executed (inside scripts included) per publish. */

@@ -4,13 +4,13 @@
  * carries its send time (taken before the HTTP request), and subscribers record
  * publish-to-receipt latency for the messages sent during the measured interval.
  */
-import { nowMs, sleep } from '../clock.ts';
 import { clusterInterval, clusterSnapshot, commandsPerPublish, describeCommands } from '../cluster/clusterMeasure.ts';
 import { withCluster } from '../cluster/clusters.ts';
 import { CLUSTER_OF_SERVER } from '../cluster/options.ts';
 import { openClusterSubscribers } from '../cluster/clusterSubscribers.ts';
-import { Histogram, latencyFigures, type LatencyFigures } from '../histogram.ts';
-import { drain, total } from '../measure.ts';
+import { latencyFigures, type LatencyFigures } from '../histogram.ts';
+import { total } from '../measure.ts';
+import { pacedPhase } from '../publishPhases.ts';
 import type { ServerKind } from '../servers.ts';
 import { withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
@@ -50,23 +50,10 @@ export function runClusterLatency(server: ServerKind, ctx: ScenarioContext): Pro
       await openClusterSubscribers(cluster, subscriberWorkers, { topic: TOPIC, count: o.latencySubscribers, concurrency: o.openConcurrency, measureLatency: true });
       ctx.progress(`${cluster.label}: ${o.latencySubscribers} subscribers open on ${cluster.instances.length} instances; publishing ${o.latencyRatePerSec} msg/s through instance A`);
 
-      await publisher.request(
-        { op: 'startPaced', url: cluster.publishUrl, authorization: cluster.publishAuthorization, topic: TOPIC, ratePerSec: o.latencyRatePerSec, payloadBytes: o.payloadBytes },
-        10_000,
+      const { from, to, end, histogram } = await pacedPhase(
+        { publisher, subscriberWorkers, target: { url: cluster.publishUrl, authorization: cluster.publishAuthorization }, topic: TOPIC, snapshot: () => clusterSnapshot(cluster, workers) },
+        o,
       );
-      await sleep(o.latencyWarmupSec * 1000);
-      await publisher.request({ op: 'mark', measured: true }, 10_000);
-      const from = await clusterSnapshot(cluster, workers);
-      // Measured from when `from` read the servers, not from when the busy workers answered.
-      await sleep(from.serverAtMs + o.seconds * 1000 - nowMs());
-      const to = await clusterSnapshot(cluster, workers);
-      await publisher.request({ op: 'mark', measured: false }, 10_000);
-      const stopped = await publisher.request({ op: 'stopPublishing', ackTimeoutMs: 5000 }, 10_000);
-      await drain(subscriberWorkers, stopped.acked * o.latencySubscribers, 1000, 10_000);
-
-      const histogram = new Histogram();
-      for (const worker of subscriberWorkers) histogram.add((await worker.request({ op: 'latency' }, 30_000)).buckets);
-      const end = await clusterSnapshot(cluster, workers);
       const span = clusterInterval(from, to);
       const publishes = total(to, 'acked') - total(from, 'acked');
       ctx.progress(`${kind}: Redis commands per publish (script-internal ones included): ${describeCommands(span, publishes)}`);

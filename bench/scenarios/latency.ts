@@ -3,9 +3,9 @@
  * carries its send time, and subscribers record publish-to-receipt latency for the messages
  * sent during the measured interval (after a warm-up).
  */
-import { nowMs, sleep } from '../clock.ts';
-import { Histogram, latencyFigures, type LatencyFigures } from '../histogram.ts';
-import { drain, interval, snapshot, total } from '../measure.ts';
+import { latencyFigures, type LatencyFigures } from '../histogram.ts';
+import { interval, snapshot, total } from '../measure.ts';
+import { pacedPhase } from '../publishPhases.ts';
 import { withServer, type ServerKind } from '../servers.ts';
 import { split, withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
@@ -46,20 +46,10 @@ export function runLatency(kind: ServerKind, ctx: ScenarioContext): Promise<Late
       );
       ctx.progress(`${kind}: ${o.latencySubscribers} subscribers open; publishing ${o.latencyRatePerSec} msg/s`);
 
-      await publisher.request({ op: 'startPaced', url: server.wsUrl, topic: TOPIC, ratePerSec: o.latencyRatePerSec, payloadBytes: o.payloadBytes }, 10_000);
-      await sleep(o.latencyWarmupSec * 1000);
-      await publisher.request({ op: 'mark', measured: true }, 10_000);
-      const from = await snapshot(server, workers);
-      // Measured from when `from` read the server, not from when the busy workers answered.
-      await sleep(from.serverAtMs + o.seconds * 1000 - nowMs());
-      const to = await snapshot(server, workers);
-      await publisher.request({ op: 'mark', measured: false }, 10_000);
-      const stopped = await publisher.request({ op: 'stopPublishing', ackTimeoutMs: 5000 }, 10_000);
-      await drain(subscriberWorkers, stopped.acked * o.latencySubscribers, 1000, 10_000);
-
-      const histogram = new Histogram();
-      for (const worker of subscriberWorkers) histogram.add((await worker.request({ op: 'latency' }, 30_000)).buckets);
-      const end = await snapshot(server, workers);
+      const { from, to, end, histogram } = await pacedPhase(
+        { publisher, subscriberWorkers, target: { url: server.wsUrl }, topic: TOPIC, snapshot: () => snapshot(server, workers) },
+        o,
+      );
       const span = interval(from, to);
       return {
         subscribers: o.latencySubscribers,
