@@ -3,16 +3,31 @@
  * (scenarios/fanout.ts, latency.ts) and those on a cluster (scenarios/clusterFanout.ts,
  * clusterLatency.ts): they differ in where the publisher sends and in what a snapshot reads,
  * not in how they measure. Each phase starts the publisher, warms up, measures, stops the
- * publisher and waits for the subscribers to drain.
+ * publisher and waits for the subscribers to drain; then come the figures every such
+ * scenario reports first.
  */
 import { sleep } from './clock.ts';
-import { Histogram } from './histogram.ts';
+import { Histogram, latencyFigures, type LatencyFigures } from './histogram.ts';
 import { drain, markedInterval, measuredInterval, total, type Interval, type Snapshot } from './measure.ts';
 import type { BenchOptions } from './options.ts';
-import type { LoadWorker } from './workerPool.ts';
+import type { ScenarioContext } from './scenarios/context.ts';
+import { withWorkers, type LoadWorker } from './workerPool.ts';
+
+export interface PublishWorkers {
+  /** A process of its own, so that its acks are never queued behind deliveries. */
+  publisher: LoadWorker;
+  /** --workers of them. */
+  subscriberWorkers: LoadWorker[];
+  /** The publisher first, then the subscriber workers. */
+  workers: LoadWorker[];
+}
+
+/** Runs `fn` with a fresh publisher worker and fresh subscriber workers, and stops them afterwards. */
+export function withPublishWorkers<T>(prefix: string, ctx: ScenarioContext, fn: (w: PublishWorkers) => Promise<T>): Promise<T> {
+  return withWorkers(prefix, ctx.options.workers + 1, ctx.workerDeadlineMs, (workers) => fn({ publisher: workers[0]!, subscriberWorkers: workers.slice(1), workers }));
+}
 
 export interface PublishPhase<S extends Snapshot> {
-  /** A worker of its own, so that its acks never wait behind deliveries. */
   publisher: LoadWorker;
   subscriberWorkers: readonly LoadWorker[];
   /** Where the publisher sends: a ws:// session, or an http:// publish API with its Authorization header. */
@@ -22,15 +37,18 @@ export interface PublishPhase<S extends Snapshot> {
   snapshot: () => Promise<S>;
 }
 
-export interface Flooded<S> {
+/** The snapshots of a phase: the measured interval's ends, and after the subscribers drained. */
+export interface PhaseSnapshots<S> {
   from: S;
   to: S;
-  /** After the subscribers drained. */
   end: S;
+}
+
+export interface Flooded<S> extends PhaseSnapshots<S> {
   /** Acknowledged publishes x subscribers, and what the subscribers received. */
   expected: number;
   deliveries: number;
-  /** Publishes still unacknowledged when the publisher stopped waiting (they may still arrive). */
+  /** Publishes still unacknowledged when the publisher stopped waiting. */
   unacked: number;
 }
 
@@ -52,7 +70,7 @@ export async function floodPhase<S extends Snapshot>(p: PublishPhase<S>, o: Benc
 }
 
 /** What every fan-out scenario reports first, in this order. */
-export interface DeliveryFigures {
+export interface FloodFigures {
   subscribers: number;
   window: number;
   seconds: number;
@@ -68,7 +86,8 @@ export interface DeliveryFigures {
   unexpectedCloses: number;
 }
 
-export function deliveryFigures(flooded: Flooded<Snapshot>, span: Interval, o: BenchOptions): DeliveryFigures {
+/** `span`: the measured interval, from `flooded.from` to `flooded.to`. */
+export function floodFigures(flooded: Flooded<Snapshot>, span: Interval, o: BenchOptions): FloodFigures {
   return {
     subscribers: o.fanoutSubscribers,
     window: o.fanoutWindow,
@@ -84,11 +103,7 @@ export function deliveryFigures(flooded: Flooded<Snapshot>, span: Interval, o: B
   };
 }
 
-export interface Paced<S> {
-  from: S;
-  to: S;
-  /** After the subscribers drained. */
-  end: S;
+export interface Paced<S> extends PhaseSnapshots<S> {
   /** Publish-to-receipt latency of the measured publishes, over every subscriber. */
   histogram: Histogram;
 }
@@ -110,4 +125,25 @@ export async function pacedPhase<S extends Snapshot>(p: PublishPhase<S>, o: Benc
   for (const worker of p.subscriberWorkers) histogram.add((await worker.request({ op: 'latency' }, 30_000)).buckets);
   const end = await p.snapshot();
   return { from, to, end, histogram };
+}
+
+/** What every latency scenario of a publisher reports first, in this order. */
+export interface PacedFigures extends LatencyFigures {
+  subscribers: number;
+  ratePerSec: number;
+  seconds: number;
+  publishErrors: number;
+  unexpectedCloses: number;
+}
+
+/** `span`: the measured interval, from `paced.from` to `paced.to`. */
+export function pacedFigures(paced: Paced<Snapshot>, span: Interval, o: BenchOptions): PacedFigures {
+  return {
+    subscribers: o.latencySubscribers,
+    ratePerSec: o.latencyRatePerSec,
+    seconds: span.seconds,
+    ...latencyFigures(paced.histogram, total(paced.end, 'measuredPublished') * o.latencySubscribers),
+    publishErrors: total(paced.end, 'publishErrors'),
+    unexpectedCloses: total(paced.end, 'unexpectedCloses'),
+  };
 }

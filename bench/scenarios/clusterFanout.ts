@@ -12,16 +12,15 @@ import { withCluster } from '../cluster/clusters.ts';
 import { CLUSTER_OF_SERVER } from '../cluster/options.ts';
 import { openClusterSubscribers } from '../cluster/clusterSubscribers.ts';
 import { steadyRss, total } from '../measure.ts';
-import { deliveryFigures, floodPhase, type DeliveryFigures } from '../publishPhases.ts';
+import { floodFigures, floodPhase, withPublishWorkers, type FloodFigures } from '../publishPhases.ts';
 import type { ServerKind } from '../servers.ts';
-import { withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.cluster.fanout';
 /** Time for the instances to settle after the connection storm before RSS is read. */
 const SETTLE_MS = 1000;
 
-export interface ClusterFanoutResult extends DeliveryFigures {
+export interface ClusterFanoutResult extends FloodFigures {
   /** Both instances together. */
   serverCpuCores: number;
   /** Instance A, where the publishes enter, and instance B. */
@@ -56,10 +55,7 @@ export function runClusterFanout(server: ServerKind, ctx: ScenarioContext): Prom
   const { options: o } = ctx;
   const kind = CLUSTER_OF_SERVER[server];
   return withCluster(kind, o.socketioRuntime, ctx.logPath, (cluster) =>
-    withWorkers(`${kind}-fanout`, o.workers + 1, ctx.workerDeadlineMs, async (workers) => {
-      // The publisher has a process to itself, so that its requests never wait behind deliveries.
-      const publisher = workers[0]!;
-      const subscriberWorkers = workers.slice(1);
+    withPublishWorkers(`${kind}-fanout`, ctx, async ({ publisher, subscriberWorkers, workers }) => {
       const instancePids = cluster.instances.map((i) => i.pid);
       const rssBefore = await steadyRss(instancePids);
       const openMs = await openClusterSubscribers(cluster, subscriberWorkers, { topic: TOPIC, count: o.fanoutSubscribers, concurrency: o.openConcurrency, measureLatency: false });
@@ -73,12 +69,12 @@ export function runClusterFanout(server: ServerKind, ctx: ScenarioContext): Prom
       );
       const { from, to, end } = flooded;
       const span = clusterInterval(from, to);
-      const deliveries = deliveryFigures(flooded, span, o);
-      const deliveriesPerSec = deliveries.deliveriesPerSec;
+      const figures = floodFigures(flooded, span, o);
+      const deliveriesPerSec = figures.deliveriesPerSec;
       const publishes = total(to, 'acked') - total(from, 'acked');
       ctx.progress(`${kind}: Redis commands per publish (script-internal ones included): ${describeCommands(span, publishes)}`);
       return {
-        ...deliveries,
+        ...figures,
         serverCpuCores: span.serverCpuCores,
         instanceACpuCores: span.instanceCpuCores[0]!,
         instanceBCpuCores: span.instanceCpuCores[1]!,

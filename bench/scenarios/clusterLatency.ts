@@ -8,21 +8,14 @@ import { clusterInterval, clusterSnapshot, commandsPerPublish, describeCommands 
 import { withCluster } from '../cluster/clusters.ts';
 import { CLUSTER_OF_SERVER } from '../cluster/options.ts';
 import { openClusterSubscribers } from '../cluster/clusterSubscribers.ts';
-import { latencyFigures, type LatencyFigures } from '../histogram.ts';
 import { total } from '../measure.ts';
-import { pacedPhase } from '../publishPhases.ts';
+import { pacedFigures, pacedPhase, withPublishWorkers, type PacedFigures } from '../publishPhases.ts';
 import type { ServerKind } from '../servers.ts';
-import { withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.cluster.latency';
 
-export interface ClusterLatencyResult extends LatencyFigures {
-  subscribers: number;
-  ratePerSec: number;
-  seconds: number;
-  publishErrors: number;
-  unexpectedCloses: number;
+export interface ClusterLatencyResult extends PacedFigures {
   /** Both instances together. */
   serverCpuCores: number;
   /** Both instances' CPU time per publish (with its deliveries). */
@@ -44,26 +37,19 @@ export function runClusterLatency(server: ServerKind, ctx: ScenarioContext): Pro
   const { options: o } = ctx;
   const kind = CLUSTER_OF_SERVER[server];
   return withCluster(kind, o.socketioRuntime, ctx.logPath, (cluster) =>
-    withWorkers(`${kind}-latency`, o.workers + 1, ctx.workerDeadlineMs, async (workers) => {
-      const publisher = workers[0]!;
-      const subscriberWorkers = workers.slice(1);
+    withPublishWorkers(`${kind}-latency`, ctx, async ({ publisher, subscriberWorkers, workers }) => {
       await openClusterSubscribers(cluster, subscriberWorkers, { topic: TOPIC, count: o.latencySubscribers, concurrency: o.openConcurrency, measureLatency: true });
       ctx.progress(`${cluster.label}: ${o.latencySubscribers} subscribers open on ${cluster.instances.length} instances; publishing ${o.latencyRatePerSec} msg/s through instance A`);
 
-      const { from, to, end, histogram } = await pacedPhase(
+      const paced = await pacedPhase(
         { publisher, subscriberWorkers, target: { url: cluster.publishUrl, authorization: cluster.publishAuthorization }, topic: TOPIC, snapshot: () => clusterSnapshot(cluster, workers) },
         o,
       );
-      const span = clusterInterval(from, to);
-      const publishes = total(to, 'acked') - total(from, 'acked');
+      const span = clusterInterval(paced.from, paced.to);
+      const publishes = total(paced.to, 'acked') - total(paced.from, 'acked');
       ctx.progress(`${kind}: Redis commands per publish (script-internal ones included): ${describeCommands(span, publishes)}`);
       return {
-        subscribers: o.latencySubscribers,
-        ratePerSec: o.latencyRatePerSec,
-        seconds: span.seconds,
-        ...latencyFigures(histogram, total(end, 'measuredPublished') * o.latencySubscribers),
-        publishErrors: total(end, 'publishErrors'),
-        unexpectedCloses: total(end, 'unexpectedCloses'),
+        ...pacedFigures(paced, span, o),
         serverCpuCores: span.serverCpuCores,
         serverUsPerPublish: (span.serverCpuCores * 1e6) / span.rate('acked'),
         redisCpuCores: span.redisCpuCores,

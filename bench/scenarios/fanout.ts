@@ -5,15 +5,15 @@
  * subscriber.
  */
 import { interval, snapshot } from '../measure.ts';
-import { deliveryFigures, floodPhase, type DeliveryFigures } from '../publishPhases.ts';
+import { floodFigures, floodPhase, withPublishWorkers, type FloodFigures } from '../publishPhases.ts';
 import { withServer, type ServerKind } from '../servers.ts';
-import { split, withWorkers } from '../workerPool.ts';
+import { split } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.fanout';
 const OPEN_TIMEOUT_MS = 60_000;
 
-export interface FanoutResult extends DeliveryFigures {
+export interface FanoutResult extends FloodFigures {
   serverCpuCores: number;
   /**
    * Server CPU time per delivery in the measured interval. When the generator, not the
@@ -34,10 +34,7 @@ export interface FanoutResult extends DeliveryFigures {
 export function runFanout(kind: ServerKind, ctx: ScenarioContext): Promise<FanoutResult> {
   const { options: o } = ctx;
   return withServer(kind, ctx.logPath, (server) =>
-    withWorkers(`${kind}-fanout`, o.workers + 1, ctx.workerDeadlineMs, async (workers) => {
-      // The publisher has a process to itself, so that its acks are never queued behind deliveries.
-      const publisher = workers[0]!;
-      const subscriberWorkers = workers.slice(1);
+    withPublishWorkers(`${kind}-fanout`, ctx, async ({ publisher, subscriberWorkers, workers }) => {
       const topics = Array.from({ length: o.fanoutSubscribers }, () => TOPIC);
       const opened = await Promise.all(
         split(topics, subscriberWorkers.length).map((share, i) =>
@@ -55,11 +52,11 @@ export function runFanout(kind: ServerKind, ctx: ScenarioContext): Promise<Fanou
         o,
       );
       const span = interval(flooded.from, flooded.to);
-      const deliveries = deliveryFigures(flooded, span, o);
+      const figures = floodFigures(flooded, span, o);
       return {
-        ...deliveries,
+        ...figures,
         serverCpuCores: span.serverCpuCores,
-        serverNsPerDelivery: (span.serverCpuCores * 1e9) / deliveries.deliveriesPerSec,
+        serverNsPerDelivery: (span.serverCpuCores * 1e9) / figures.deliveriesPerSec,
         generatorCpuCores: span.generatorCpuCores,
         otherCpuCores: span.otherCpuCores,
         processesStarted: span.processesStarted,
