@@ -74,13 +74,43 @@ export function clusterInterval(from: ClusterSnapshot, to: ClusterSnapshot): Clu
   };
 }
 
+/** What both cluster scenarios report of Redis's work per publish and of the rest of the machine, in this order. */
+export interface ClusterMachineFigures {
+  /**
+   * Per acknowledged publish: commands Redis executed (those run by Lua scripts included),
+   * and read events it processed (about its round trips; pipelining makes them fewer).
+   */
+  redisCommandsPerPublish: number;
+  redisReadsPerPublish: number;
+  generatorCpuCores: number;
+  /** CPU used by other processes meanwhile, Redis not included (see outcome.ts DISTURBANCE). */
+  otherCpuCores: number;
+  processesStarted: number;
+  /** Other programs' Redis clients busy during the interval (see foreignClients.ts). */
+  foreignRedisClients: number;
+  interruptCpuCores: number;
+}
+
+/** `publishes`: those acknowledged during `span`. */
+export function clusterMachineFigures(span: ClusterInterval, publishes: number): ClusterMachineFigures {
+  return {
+    redisCommandsPerPublish: commandsPerPublish(span, publishes),
+    redisReadsPerPublish: span.redisReads / publishes,
+    generatorCpuCores: span.generatorCpuCores,
+    otherCpuCores: span.otherCpuCores,
+    processesStarted: span.processesStarted,
+    foreignRedisClients: span.foreignRedisClients,
+    interruptCpuCores: span.interruptCpuCores,
+  };
+}
+
 /** RSS of the instances together. */
 function clusterRssBytes(cluster: RunningCluster): number {
   return sum(cluster.instances.map((i) => rssBytes(i.pid)));
 }
 
 /** Commands executed (inside scripts included) per publish. */
-export function commandsPerPublish(span: ClusterInterval, publishes: number): number {
+function commandsPerPublish(span: ClusterInterval, publishes: number): number {
   return Object.values(span.redisCommands).reduce((n, c) => n + c.calls, 0) / publishes;
 }
 

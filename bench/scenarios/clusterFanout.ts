@@ -7,7 +7,7 @@
  * round trips per publish, and the instances' RSS per idle connection.
  */
 import { sleep } from '../clock.ts';
-import { clusterInterval, clusterSnapshot, commandsPerPublish, describeCommands } from '../cluster/clusterMeasure.ts';
+import { clusterInterval, clusterMachineFigures, clusterSnapshot, describeCommands, type ClusterMachineFigures } from '../cluster/clusterMeasure.ts';
 import { withCluster } from '../cluster/clusters.ts';
 import { CLUSTER_OF_SERVER } from '../cluster/options.ts';
 import { openClusterSubscribers } from '../cluster/clusterSubscribers.ts';
@@ -20,7 +20,7 @@ const TOPIC = 'bench.cluster.fanout';
 /** Time for the instances to settle after the connection storm before RSS is read. */
 const SETTLE_MS = 1000;
 
-export interface ClusterFanoutResult extends FloodFigures {
+export interface ClusterFanoutResult extends FloodFigures, ClusterMachineFigures {
   /** Both instances together. */
   serverCpuCores: number;
   /** Instance A, where the publishes enter, and instance B. */
@@ -30,19 +30,6 @@ export interface ClusterFanoutResult extends FloodFigures {
   serverNsPerDelivery: number;
   redisCpuCores: number;
   redisNsPerDelivery: number;
-  /**
-   * Per acknowledged publish: commands Redis executed (those run by Lua scripts included),
-   * and read events it processed (about its round trips; pipelining makes them fewer).
-   */
-  redisCommandsPerPublish: number;
-  redisReadsPerPublish: number;
-  generatorCpuCores: number;
-  /** CPU used by other processes meanwhile, Redis not included (see outcome.ts DISTURBANCE). */
-  otherCpuCores: number;
-  processesStarted: number;
-  /** Other programs' Redis clients busy during the interval (see cluster/foreignClients.ts). */
-  foreignRedisClients: number;
-  interruptCpuCores: number;
   /** Both instances at the end. */
   serverRssMiB: number;
   /** (RSS of both instances after opening the subscribers - before) / subscribers. */
@@ -81,13 +68,7 @@ export function runClusterFanout(server: ServerKind, ctx: ScenarioContext): Prom
         serverNsPerDelivery: (span.serverCpuCores * 1e9) / deliveriesPerSec,
         redisCpuCores: span.redisCpuCores,
         redisNsPerDelivery: (span.redisCpuCores * 1e9) / deliveriesPerSec,
-        redisCommandsPerPublish: commandsPerPublish(span, publishes),
-        redisReadsPerPublish: span.redisReads / publishes,
-        generatorCpuCores: span.generatorCpuCores,
-        otherCpuCores: span.otherCpuCores,
-        processesStarted: span.processesStarted,
-        foreignRedisClients: span.foreignRedisClients,
-        interruptCpuCores: span.interruptCpuCores,
+        ...clusterMachineFigures(span, publishes),
         serverRssMiB: end.serverRssBytes / 2 ** 20,
         bytesPerIdleConnection: (rssAfter - rssBefore) / o.fanoutSubscribers,
         openSeconds: openMs / 1000,

@@ -4,7 +4,7 @@
  * carries its send time (taken before the HTTP request), and subscribers record
  * publish-to-receipt latency for the messages sent during the measured interval.
  */
-import { clusterInterval, clusterSnapshot, commandsPerPublish, describeCommands } from '../cluster/clusterMeasure.ts';
+import { clusterInterval, clusterMachineFigures, clusterSnapshot, describeCommands, type ClusterMachineFigures } from '../cluster/clusterMeasure.ts';
 import { withCluster } from '../cluster/clusters.ts';
 import { CLUSTER_OF_SERVER } from '../cluster/options.ts';
 import { openClusterSubscribers } from '../cluster/clusterSubscribers.ts';
@@ -15,21 +15,12 @@ import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.cluster.latency';
 
-export interface ClusterLatencyResult extends PacedFigures {
+export interface ClusterLatencyResult extends PacedFigures, ClusterMachineFigures {
   /** Both instances together. */
   serverCpuCores: number;
   /** Both instances' CPU time per publish (with its deliveries). */
   serverUsPerPublish: number;
   redisCpuCores: number;
-  redisCommandsPerPublish: number;
-  redisReadsPerPublish: number;
-  generatorCpuCores: number;
-  /** CPU used by other processes meanwhile, Redis not included (see outcome.ts DISTURBANCE). */
-  otherCpuCores: number;
-  processesStarted: number;
-  /** Other programs' Redis clients busy during the interval (see cluster/foreignClients.ts). */
-  foreignRedisClients: number;
-  interruptCpuCores: number;
 }
 
 /** `server`: baseline runs the Socket.IO cluster, switchyard the Switchyard one. */
@@ -53,13 +44,7 @@ export function runClusterLatency(server: ServerKind, ctx: ScenarioContext): Pro
         serverCpuCores: span.serverCpuCores,
         serverUsPerPublish: (span.serverCpuCores * 1e6) / span.rate('acked'),
         redisCpuCores: span.redisCpuCores,
-        redisCommandsPerPublish: commandsPerPublish(span, publishes),
-        redisReadsPerPublish: span.redisReads / publishes,
-        generatorCpuCores: span.generatorCpuCores,
-        otherCpuCores: span.otherCpuCores,
-        processesStarted: span.processesStarted,
-        foreignRedisClients: span.foreignRedisClients,
-        interruptCpuCores: span.interruptCpuCores,
+        ...clusterMachineFigures(span, publishes),
       };
     }),
   );
