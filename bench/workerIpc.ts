@@ -16,6 +16,11 @@ export interface IpcRequest {
   op: string;
 }
 
+/** The schema of a worker's requests: one of `requests`, told apart by `op`, with the `rid` the channel adds. */
+export function ipcRequestSchema<const T extends v.VariantOptions<'op'>>(requests: T) {
+  return v.intersect([v.object({ rid: v.number() }), v.variant('op', requests)]);
+}
+
 /** A request as the harness writes it: the channel adds `rid`. */
 export type IpcRequestFor<Request extends IpcRequest, O extends Request['op']> = Omit<Extract<Request, { op: O }>, 'rid'>;
 

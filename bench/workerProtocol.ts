@@ -4,7 +4,7 @@
  * schema the worker safeParses, and every reply type is keyed by the request's `op`.
  */
 import * as v from 'valibot';
-import type { IpcRequestFor } from './workerIpc.ts';
+import { ipcRequestSchema, type IpcRequestFor } from './workerIpc.ts';
 
 /** What a subscriber's server speaks: Switchyard's frames (also the baseline's) or Socket.IO. */
 export const DialectSchema = v.picklist(['switchyard', 'socket.io']);
@@ -64,18 +64,15 @@ export const StatsSchema = v.object({ op: v.literal('stats') });
 export const LatencySchema = v.object({ op: v.literal('latency') });
 export const CloseAllSchema = v.object({ op: v.literal('closeAll') });
 
-export const WorkerRequestSchema = v.intersect([
-  v.object({ rid: v.number() }),
-  v.variant('op', [
-    OpenSubscribersSchema,
-    StartFloodSchema,
-    StartPacedSchema,
-    MarkSchema,
-    StopPublishingSchema,
-    StatsSchema,
-    LatencySchema,
-    CloseAllSchema,
-  ]),
+export const WorkerRequestSchema = ipcRequestSchema([
+  OpenSubscribersSchema,
+  StartFloodSchema,
+  StartPacedSchema,
+  MarkSchema,
+  StopPublishingSchema,
+  StatsSchema,
+  LatencySchema,
+  CloseAllSchema,
 ]);
 export type WorkerRequest = v.InferOutput<typeof WorkerRequestSchema>;
 export type RequestFor<O extends WorkerRequest['op']> = IpcRequestFor<WorkerRequest, O>;

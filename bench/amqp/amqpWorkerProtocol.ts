@@ -6,7 +6,7 @@
  * request's `op`.
  */
 import * as v from 'valibot';
-import type { IpcRequestFor } from '../workerIpc.ts';
+import { ipcRequestSchema, type IpcRequestFor } from '../workerIpc.ts';
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(1));
 
@@ -74,19 +74,16 @@ export const StatsSchema = v.object({ op: v.literal('stats') });
 export const TakeLatencySchema = v.object({ op: v.literal('takeLatency') });
 export const CloseSchema = v.object({ op: v.literal('close') });
 
-export const AmqpWorkerRequestSchema = v.intersect([
-  v.object({ rid: v.number() }),
-  v.variant('op', [
-    StartUpdatesSchema,
-    StartBareConsumerSchema,
-    StartRpcClientsSchema,
-    StartBareRpcSchema,
-    MarkSchema,
-    StopSchema,
-    StatsSchema,
-    TakeLatencySchema,
-    CloseSchema,
-  ]),
+export const AmqpWorkerRequestSchema = ipcRequestSchema([
+  StartUpdatesSchema,
+  StartBareConsumerSchema,
+  StartRpcClientsSchema,
+  StartBareRpcSchema,
+  MarkSchema,
+  StopSchema,
+  StatsSchema,
+  TakeLatencySchema,
+  CloseSchema,
 ]);
 export type AmqpWorkerRequest = v.InferOutput<typeof AmqpWorkerRequestSchema>;
 export type AmqpRequestFor<O extends AmqpWorkerRequest['op']> = IpcRequestFor<AmqpWorkerRequest, O>;
