@@ -24,6 +24,25 @@ export async function withWorkers<T>(prefix: string, count: number, deadlineEpoc
   }
 }
 
+/**
+ * Opens one session per topic on the server at `url`, the topics split evenly over `workers`;
+ * each worker opens `concurrency` at once. Resolves with the longest time (ms) a worker took.
+ */
+export async function openSubscribers(
+  workers: readonly LoadWorker[],
+  url: string,
+  topics: readonly string[],
+  o: { concurrency: number; measureLatency: boolean },
+  timeoutMs: number,
+): Promise<number> {
+  const opened = await Promise.all(
+    split(topics, workers.length).map((share, i) =>
+      workers[i]!.request({ op: 'openSubscribers', url, topics: share, concurrency: o.concurrency, measureLatency: o.measureLatency }, timeoutMs),
+    ),
+  );
+  return Math.max(...opened.map((r) => r.elapsedMs));
+}
+
 /** Splits `items` into `parts` nearly equal consecutive slices. */
 export function split<T>(items: readonly T[], parts: number): T[][] {
   return Array.from({ length: parts }, (_, i) => items.slice(Math.floor((i * items.length) / parts), Math.floor(((i + 1) * items.length) / parts)));

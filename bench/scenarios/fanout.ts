@@ -7,7 +7,7 @@
 import { interval, snapshot } from '../measure.ts';
 import { floodFigures, floodPhase, withPublishWorkers, type FloodFigures } from '../publishPhases.ts';
 import { withServer, type ServerKind } from '../servers.ts';
-import { split } from '../workerPool.ts';
+import { openSubscribers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.fanout';
@@ -36,15 +36,8 @@ export function runFanout(kind: ServerKind, ctx: ScenarioContext): Promise<Fanou
   return withServer(kind, ctx.logPath, (server) =>
     withPublishWorkers(`${kind}-fanout`, ctx, async ({ publisher, subscriberWorkers, workers }) => {
       const topics = Array.from({ length: o.fanoutSubscribers }, () => TOPIC);
-      const opened = await Promise.all(
-        split(topics, subscriberWorkers.length).map((share, i) =>
-          subscriberWorkers[i]!.request(
-            { op: 'openSubscribers', url: server.wsUrl, topics: share, concurrency: o.openConcurrency, measureLatency: false },
-            OPEN_TIMEOUT_MS,
-          ),
-        ),
-      );
-      const openSeconds = Math.max(...opened.map((r) => r.elapsedMs)) / 1000;
+      const openMs = await openSubscribers(subscriberWorkers, server.wsUrl, topics, { concurrency: o.openConcurrency, measureLatency: false }, OPEN_TIMEOUT_MS);
+      const openSeconds = openMs / 1000;
       ctx.progress(`${kind}: ${o.fanoutSubscribers} subscribers open in ${openSeconds.toFixed(2)} s; publishing`);
 
       const flooded = await floodPhase(

@@ -6,7 +6,7 @@
 import { nowMs, sleep } from '../clock.ts';
 import { interval, snapshot, steadyRss, total } from '../measure.ts';
 import { withServer, type ServerKind } from '../servers.ts';
-import { split, withWorkers } from '../workerPool.ts';
+import { openSubscribers, withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
 const OPEN_TIMEOUT_MS = 120_000;
@@ -40,11 +40,7 @@ export function runIdle(kind: ServerKind, ctx: ScenarioContext): Promise<IdleRes
       const before = await snapshot(server, workers);
       const startedMs = nowMs();
       const topics = Array.from({ length: o.idleSessions }, (_, i) => `bench.idle.${i % o.idleTopics}`);
-      await Promise.all(
-        split(topics, workers.length).map((share, i) =>
-          workers[i]!.request({ op: 'openSubscribers', url: server.wsUrl, topics: share, concurrency: o.openConcurrency, measureLatency: false }, OPEN_TIMEOUT_MS),
-        ),
-      );
+      await openSubscribers(workers, server.wsUrl, topics, { concurrency: o.openConcurrency, measureLatency: false }, OPEN_TIMEOUT_MS);
       const openSeconds = (nowMs() - startedMs) / 1000;
       const opened = await snapshot(server, workers);
       ctx.progress(`${kind}: ${o.idleSessions} sessions open in ${openSeconds.toFixed(2)} s; letting them idle`);

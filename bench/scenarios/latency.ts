@@ -6,7 +6,7 @@
 import { interval, snapshot } from '../measure.ts';
 import { pacedFigures, pacedPhase, withPublishWorkers, type PacedFigures } from '../publishPhases.ts';
 import { withServer, type ServerKind } from '../servers.ts';
-import { split } from '../workerPool.ts';
+import { openSubscribers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.latency';
@@ -28,14 +28,7 @@ export function runLatency(kind: ServerKind, ctx: ScenarioContext): Promise<Late
   return withServer(kind, ctx.logPath, (server) =>
     withPublishWorkers(`${kind}-latency`, ctx, async ({ publisher, subscriberWorkers, workers }) => {
       const topics = Array.from({ length: o.latencySubscribers }, () => TOPIC);
-      await Promise.all(
-        split(topics, subscriberWorkers.length).map((share, i) =>
-          subscriberWorkers[i]!.request(
-            { op: 'openSubscribers', url: server.wsUrl, topics: share, concurrency: o.openConcurrency, measureLatency: true },
-            OPEN_TIMEOUT_MS,
-          ),
-        ),
-      );
+      await openSubscribers(subscriberWorkers, server.wsUrl, topics, { concurrency: o.openConcurrency, measureLatency: true }, OPEN_TIMEOUT_MS);
       ctx.progress(`${kind}: ${o.latencySubscribers} subscribers open; publishing ${o.latencyRatePerSec} msg/s`);
 
       const paced = await pacedPhase(
