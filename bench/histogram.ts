@@ -47,3 +47,25 @@ export class Histogram {
     return maxUs / 1000;
   }
 }
+
+/** What every latency scenario reports of the histogram of its measured interval. */
+export interface LatencyFigures {
+  /** Latency samples recorded, and how many the measured messages should have produced. */
+  samples: number;
+  expectedSamples: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export function latencyFigures(histogram: Histogram, expectedSamples: number): LatencyFigures {
+  return {
+    samples: histogram.count,
+    expectedSamples,
+    p50Ms: histogram.percentileMs(0.5),
+    p95Ms: histogram.percentileMs(0.95),
+    p99Ms: histogram.percentileMs(0.99),
+    maxMs: histogram.maxMs(),
+  };
+}

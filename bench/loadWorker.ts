@@ -1,28 +1,21 @@
 /**
- * A load-generator process, spawned by the harness with an IPC channel. It holds subscriber
- * sessions and at most one publisher, and answers the harness's requests (see
- * workerProtocol.ts). Several of these run side by side so that the generator is not one
+ * A load-generator process, spawned by the harness with an IPC channel (workerIpc.ts). It
+ * holds subscriber sessions and at most one publisher, and answers the harness's requests
+ * (see workerProtocol.ts). Several of these run side by side so that the generator is not one
  * JavaScript thread competing with the server.
  *
  * argv[2]: wall-clock deadline (epoch ms). The worker exits by itself at that time, or as
  * soon as the harness goes away, so that it can never outlive a run.
  */
-import * as v from 'valibot';
 import { BenchSocket } from './benchSocket.ts';
 import { nowMs } from './clock.ts';
 import { Histogram } from './histogram.ts';
 import { HttpPublishChannel } from './httpPublishChannel.ts';
+import { measuredSendTime } from './payload.ts';
 import { FloodPublisher, PacedPublisher, type PublishChannel } from './publishers.ts';
 import { connectSubscriber, type SubscriberSocket } from './subscriberSocket.ts';
-import {
-  WorkerRequestSchema,
-  type ReplyMap,
-  type RequestFor,
-  type WorkerOp,
-  type WorkerReply,
-  type WorkerRequest,
-  type WorkerStats,
-} from './workerProtocol.ts';
+import { serveHarness } from './workerIpc.ts';
+import { WorkerRequestSchema, type ReplyMap, type RequestFor, type WorkerRequest, type WorkerStats } from './workerProtocol.ts';
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
@@ -41,13 +34,6 @@ function watch(socket: SubscriberSocket): void {
   socket.onErrorFrame = () => {
     errorFrames += 1;
   };
-}
-
-/** Send time of a measured latency message, or undefined for unmeasured ones. */
-function measuredSendTime(raw: string): number | undefined {
-  const frame = JSON.parse(raw) as { data?: { t?: unknown; m?: unknown } };
-  const t = frame.data?.t;
-  return frame.data?.m === 1 && typeof t === 'number' ? t : undefined;
 }
 
 async function openSubscribers(req: RequestFor<'openSubscribers'>): Promise<ReplyMap['openSubscribers']> {
@@ -107,7 +93,7 @@ function stats(): WorkerStats {
   };
 }
 
-async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerOp]> {
+async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerRequest['op']]> {
   switch (req.op) {
     case 'openSubscribers':
       return openSubscribers(req);
@@ -142,24 +128,4 @@ async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerOp]> {
   }
 }
 
-function reply(message: WorkerReply): void {
-  process.send?.(message);
-}
-
-process.on('message', (raw: unknown) => {
-  const parsed = v.safeParse(WorkerRequestSchema, raw);
-  if (!parsed.success) {
-    const rid = (raw as { rid?: unknown } | null)?.rid;
-    reply({ rid: typeof rid === 'number' ? rid : -1, ok: false, error: `bad request: ${parsed.issues[0].message}` });
-    return;
-  }
-  const req = parsed.output;
-  handle(req).then(
-    (result) => reply({ rid: req.rid, ok: true, result }),
-    (error: unknown) => reply({ rid: req.rid, ok: false, error: error instanceof Error ? error.message : String(error) }),
-  );
-});
-
-process.on('disconnect', () => process.exit(0));
-const deadlineMs = Number(process.argv[2]);
-if (Number.isFinite(deadlineMs)) setTimeout(() => process.exit(3), Math.max(0, deadlineMs - Date.now()));
+serveHarness(WorkerRequestSchema, handle);

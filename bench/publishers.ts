@@ -4,7 +4,8 @@
  * without bound. PacedPublisher sends at a fixed rate and stamps each message with its send
  * time, for publish-to-receipt latency.
  */
-import { nowMs } from './clock.ts';
+import { padding, stampedData } from './payload.ts';
+import { Outstanding, pace } from './sendLoop.ts';
 
 /**
  * Where publishes go: a WebSocket session (BenchSocket, acknowledged by an ack frame) or a
@@ -15,12 +16,6 @@ export interface PublishChannel {
   close(): void;
 }
 
-/** Pads a payload so that every scenario's messages have roughly `payloadBytes` of data. */
-export function padding(payloadBytes: number): string {
-  // 40 characters cover the fields around the pad: {"t":1795240146336.555,"m":1,"pad":""}.
-  return 'x'.repeat(Math.max(0, payloadBytes - 40));
-}
-
 /** Counts publishes and their outcome, and lets stop() wait for the outstanding ones. */
 abstract class Publisher {
   published = 0;
@@ -28,14 +23,13 @@ abstract class Publisher {
   errors = 0;
   measuredPublished = 0;
   protected stopped = false;
-  private outstanding = 0;
-  private onIdle: (() => void) | null = null;
+  private readonly outstanding = new Outstanding();
 
   constructor(protected readonly channel: PublishChannel, protected readonly topic: string) {}
 
   /** Sends one publish; `onSettled` runs after its ack or error has been counted. */
   protected send(data: string, measured: boolean): void {
-    this.outstanding += 1;
+    this.outstanding.add();
     this.published += 1;
     if (measured) this.measuredPublished += 1;
     this.channel.publish(this.topic, data).then(
@@ -45,7 +39,7 @@ abstract class Publisher {
   }
 
   protected get inFlight(): number {
-    return this.outstanding;
+    return this.outstanding.count;
   }
 
   protected onSettled(): void {}
@@ -53,8 +47,7 @@ abstract class Publisher {
   private settle(ok: boolean): void {
     if (ok) this.acked += 1;
     else this.errors += 1;
-    this.outstanding -= 1;
-    if (this.outstanding === 0) this.onIdle?.();
+    this.outstanding.settle();
     this.onSettled();
   }
 
@@ -62,16 +55,7 @@ abstract class Publisher {
   async stop(ackTimeoutMs: number): Promise<number> {
     this.stopped = true;
     this.halt();
-    if (this.outstanding > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ackTimeoutMs);
-        this.onIdle = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.outstanding;
+    return this.outstanding.drain(ackTimeoutMs);
   }
 
   protected halt(): void {}
@@ -112,16 +96,9 @@ export class PacedPublisher extends Publisher {
   }
 
   start(): void {
-    const startedMs = nowMs();
-    // Timers fire late now and then; sending what is due (not one per tick) keeps the mean
-    // rate exact, and each message is stamped when it is actually sent.
-    this.timer = setInterval(() => {
-      const due = Math.floor(((nowMs() - startedMs) * this.ratePerSec) / 1000);
-      while (!this.stopped && this.published < due) {
-        const m = this.measured ? 1 : 0;
-        this.send(`{"t":${nowMs()},"m":${m},"pad":"${this.pad}"}`, this.measured);
-      }
-    }, 1);
+    this.timer = pace(this.ratePerSec, (due) => {
+      while (!this.stopped && this.published < due) this.send(stampedData(this.measured, this.pad), this.measured);
+    });
   }
 
   protected override halt(): void {

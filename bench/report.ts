@@ -3,17 +3,10 @@
  * Switchyard and their ratio, the disturbed rounds, and a met / not met line per target of
  * the benchmark issue.
  */
-import { disturbance, type Disturbable, type Outcome, type Results } from './outcome.ts';
-import type { ServerKind } from './servers.ts';
+import type { Results } from './outcome.ts';
+import { both, disturbedRounds, kib, latencyRows, machineRows, ms, num, pct, sumRounds, table, type Columns, type TargetCheck } from './reportTable.ts';
 import { amqpDisturbed, checkAmqpTargets, renderAmqpSections } from './amqp/report.ts';
 import { checkClusterTargets, clusterDisturbed, renderClusterSections } from './cluster/report.ts';
-
-export interface TargetCheck {
-  target: string;
-  /** null when it could not be evaluated (a run failed or the baseline was not run). */
-  met: boolean | null;
-  detail: string;
-}
 
 /** The issue's targets for one Switchyard instance, relative to the bare Bun baseline. */
 export const TARGETS = {
@@ -22,10 +15,7 @@ export const TARGETS = {
   idleMaxBytesPerSession: 4 * 1024,
 } as const;
 
-function both<R>(runs: Partial<Record<ServerKind, Outcome<R>>> | undefined): { base?: R; sy?: R } {
-  const pick = (o: Outcome<R> | undefined) => (o?.ok ? o.result : undefined);
-  return { base: pick(runs?.baseline), sy: pick(runs?.switchyard) };
-}
+const COLUMNS: Columns = { metricWidth: 26, baselineHeader: 'baseline', baselineName: 'baseline', ratioHeader: 'sy/base' };
 
 export function checkTargets(results: Results): TargetCheck[] {
   const checks: TargetCheck[] = [];
@@ -35,9 +25,9 @@ export function checkTargets(results: Results): TargetCheck[] {
     if (!base || !sy) checks.push({ target, met: null, detail: 'needs both runs' });
     else {
       const ratio = sy.deliveriesPerSec / base.deliveriesPerSec;
-      // Zero loss in every round, not only in the median one.
-      const sum = (field: 'lost' | 'unexpectedCloses' | 'publishErrors') => (results.fanout?.switchyard?.rounds ?? []).reduce((n, r) => n + r[field], 0);
-      const [lost, closed, errors] = [sum('lost'), sum('unexpectedCloses'), sum('publishErrors')];
+      const lost = sumRounds(results.fanout, ['lost']);
+      const closed = sumRounds(results.fanout, ['unexpectedCloses']);
+      const errors = sumRounds(results.fanout, ['publishErrors']);
       checks.push({
         target,
         met: ratio >= TARGETS.fanoutMinRatio && lost + closed + errors === 0,
@@ -65,45 +55,14 @@ export function checkTargets(results: Results): TargetCheck[] {
   return checks;
 }
 
-const num = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ms = (n: number) => `${n.toFixed(3)} ms`;
-const kib = (bytes: number) => `${(bytes / 1024).toFixed(2)} KiB`;
-const pct = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
-
-type Row<R> = [label: string, value: (r: R) => number, format: (n: number) => string];
-
-function table<R>(title: string, runs: Partial<Record<ServerKind, Outcome<R>>> | undefined, rows: Row<R>[]): string {
-  const lines = [title, `  ${'metric'.padEnd(26)}${'baseline'.padStart(16)}${'switchyard'.padStart(16)}${'sy/base'.padStart(10)}`];
-  for (const kind of ['baseline', 'switchyard'] as const) {
-    const run = runs?.[kind];
-    if (run && !run.ok) lines.push(`  ${kind} FAILED: ${run.error}`);
-  }
-  const { base, sy } = both(runs);
-  for (const [label, value, format] of rows) {
-    const b = base ? value(base) : undefined;
-    const s = sy ? value(sy) : undefined;
-    const ratio = b !== undefined && s !== undefined && b !== 0 ? (s / b).toFixed(2) : '';
-    lines.push(`  ${label.padEnd(26)}${(b === undefined ? '-' : format(b)).padStart(16)}${(s === undefined ? '-' : format(s)).padStart(16)}${ratio.padStart(10)}`);
-  }
-  return lines.join('\n');
-}
-
 function disturbedRuns(results: Results): string[] {
-  const out: string[] = [];
-  const scan = <R extends Disturbable>(scenario: string, runs: Partial<Record<ServerKind, Outcome<R>>> | undefined) => {
-    for (const kind of ['baseline', 'switchyard'] as const) {
-      runs?.[kind]?.rounds.forEach((r, i) => {
-        const why = disturbance(r);
-        if (why) out.push(`${scenario} ${kind} round ${i + 1} (${why})`);
-      });
-    }
-  };
-  scan('fanout', results.fanout);
-  scan('latency', results.latency);
-  scan('idle', results.idle);
-  out.push(...amqpDisturbed(results));
-  out.push(...clusterDisturbed(results));
-  return out;
+  return [
+    ...disturbedRounds('fanout', results.fanout, COLUMNS),
+    ...disturbedRounds('latency', results.latency, COLUMNS),
+    ...disturbedRounds('idle', results.idle, COLUMNS),
+    ...amqpDisturbed(results),
+    ...clusterDisturbed(results),
+  ];
 }
 
 export function renderReport(results: Results, checks: readonly TargetCheck[], rounds: number): string {
@@ -119,30 +78,19 @@ export function renderReport(results: Results, checks: readonly TargetCheck[], r
         ['unexpected closes', (r) => r.unexpectedCloses, (n) => num(n)],
         ['server CPU (cores)', (r) => r.serverCpuCores, (n) => num(n, 2)],
         ['server CPU/delivery (ns)', (r) => r.serverNsPerDelivery, (n) => num(n)],
-        ['generator CPU (cores)', (r) => r.generatorCpuCores, (n) => num(n, 2)],
-        ['kernel softirq (cores)', (r) => r.interruptCpuCores, (n) => num(n, 2)],
-        ['other processes (cores)', (r) => r.otherCpuCores, (n) => num(n, 2)],
-        ['processes started elsewhere', (r) => r.processesStarted, (n) => num(n)],
+        ...machineRows(),
         ['server RSS (MiB)', (r) => r.serverRssMiB, (n) => num(n, 1)],
-      ]),
+      ], COLUMNS),
     );
   }
   if (results.latency) {
     const first = both(results.latency).base ?? both(results.latency).sy;
     sections.push(
       table(`(b) latency: ${first?.ratePerSec ?? '?'} msg/s to ${first?.subscribers ?? '?'} subscribers, ${first ? first.seconds.toFixed(1) : '?'} s`, results.latency, [
-        ['p50 (ms)', (r) => r.p50Ms, (n) => n.toFixed(3)],
-        ['p95 (ms)', (r) => r.p95Ms, (n) => n.toFixed(3)],
-        ['p99 (ms)', (r) => r.p99Ms, (n) => n.toFixed(3)],
-        ['max (ms)', (r) => r.maxMs, (n) => n.toFixed(3)],
-        ['samples', (r) => r.samples, (n) => num(n)],
-        ['expected samples', (r) => r.expectedSamples, (n) => num(n)],
+        ...latencyRows(),
         ['server CPU (cores)', (r) => r.serverCpuCores, (n) => num(n, 2)],
-        ['generator CPU (cores)', (r) => r.generatorCpuCores, (n) => num(n, 2)],
-        ['kernel softirq (cores)', (r) => r.interruptCpuCores, (n) => num(n, 2)],
-        ['other processes (cores)', (r) => r.otherCpuCores, (n) => num(n, 2)],
-        ['processes started elsewhere', (r) => r.processesStarted, (n) => num(n)],
-      ]),
+        ...machineRows(),
+      ], COLUMNS),
     );
   }
   if (results.idle) {
@@ -158,7 +106,7 @@ export function renderReport(results: Results, checks: readonly TargetCheck[], r
         ['unexpected closes', (r) => r.unexpectedCloses, (n) => num(n)],
         ['other processes (cores)', (r) => r.otherCpuCores, (n) => num(n, 2)],
         ['processes started elsewhere', (r) => r.processesStarted, (n) => num(n)],
-      ]),
+      ], COLUMNS),
     );
   }
   sections.push(...renderAmqpSections(results));

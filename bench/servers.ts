@@ -40,11 +40,24 @@ function command(kind: ServerKind): string[] {
 }
 
 /**
+ * `vars` and, of the harness's own environment, only what a process needs to run at all: a
+ * shell's APPS or REDIS_URL must not change what is measured, and runs must be reproducible.
+ */
+export function childEnvironment(vars: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { ...vars };
+  for (const name of ['PATH', 'HOME', 'TMPDIR', 'BUN_INSTALL']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/**
  * Only these variables reach the servers: a shell's APPS or REDIS_URL must not turn the
  * in-memory single instance into something else, and runs must be reproducible.
  */
 export function environment(port: number): Record<string, string> {
-  const env: Record<string, string> = {
+  return childEnvironment({
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
@@ -53,12 +66,7 @@ export function environment(port: number): Record<string, string> {
     RATE_LIMIT_BURST: '1000000',
     // Sessions are closed by the harness before the server is stopped; no need to wait 10 s.
     DRAIN_TIMEOUT_MS: '1000',
-  };
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'BUN_INSTALL']) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
+  });
 }
 
 export async function startServer(kind: ServerKind, logPath: string): Promise<RunningServer> {
@@ -91,11 +99,12 @@ export async function startServer(kind: ServerKind, logPath: string): Promise<Ru
   };
 }
 
-export async function waitReady(proc: Subprocess, port: number, logPath: string): Promise<void> {
+/** Waits until the process answers /readyz on `port`; `name` is what errors call it. */
+export async function waitReady(proc: Subprocess, port: number, logPath: string, name = 'server'): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`server exited during startup (code ${proc.exitCode}); see ${logPath}`);
+      throw new Error(`${name} exited during startup (code ${proc.exitCode}); see ${logPath}`);
     }
     const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
       (res) => res.ok,
@@ -104,7 +113,7 @@ export async function waitReady(proc: Subprocess, port: number, logPath: string)
     if (ok) return;
     await sleep(50);
   }
-  throw new Error(`server on port ${port} not ready after ${READY_TIMEOUT_MS} ms; see ${logPath}`);
+  throw new Error(`${name} on port ${port} not ready after ${READY_TIMEOUT_MS} ms; see ${logPath}`);
 }
 
 /** Runs `fn` against a fresh server process and stops it afterwards, whatever happens. */

@@ -1,66 +1,16 @@
 /**
- * The harness side of the load workers: spawns bench/loadWorker.ts processes with an IPC
- * channel and turns request/reply messages into typed promises with timeouts.
+ * The harness side of the load workers: bench/loadWorker.ts processes, each driven over the
+ * IPC channel of workerIpc.ts, and the helpers the scenarios use to start them and share out
+ * their sessions.
  */
-import type { Subprocess } from 'bun';
-import { stopChild, track } from './children.ts';
-import type { ReplyMap, RequestFor, WorkerOp, WorkerReply } from './workerProtocol.ts';
+import { IpcWorker } from './workerIpc.ts';
+import type { ReplyMap, WorkerRequest } from './workerProtocol.ts';
 
 const WORKER_PATH = new URL('./loadWorker.ts', import.meta.url).pathname;
 
-interface Waiter {
-  resolve: (result: unknown) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-export class LoadWorker {
-  private readonly waiters = new Map<number, Waiter>();
-  private nextRid = 0;
-  private readonly proc: Subprocess;
-
-  constructor(readonly name: string, deadlineEpochMs: number) {
-    this.proc = Bun.spawn({
-      cmd: [process.execPath, WORKER_PATH, String(deadlineEpochMs)],
-      stdio: ['ignore', 'inherit', 'inherit'],
-      ipc: (message) => this.onReply(message as WorkerReply),
-      onExit: (_proc, code, signal) => this.failAll(new Error(`${name} exited (code ${code}, signal ${signal})`)),
-    });
-    track(name, this.proc);
-  }
-
-  request<O extends WorkerOp>(req: RequestFor<O> & { op: O }, timeoutMs: number): Promise<ReplyMap[O]> {
-    const rid = this.nextRid++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(rid);
-        reject(new Error(`${this.name}: ${req.op} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.set(rid, { resolve: resolve as (result: unknown) => void, reject, timer });
-      this.proc.send({ ...req, rid });
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.failAll(new Error(`${this.name} stopped`));
-    await stopChild(this.proc, 2000);
-  }
-
-  private onReply(reply: WorkerReply): void {
-    const waiter = this.waiters.get(reply.rid);
-    if (!waiter) return;
-    this.waiters.delete(reply.rid);
-    clearTimeout(waiter.timer);
-    if (reply.ok) waiter.resolve(reply.result);
-    else waiter.reject(new Error(`${this.name}: ${reply.error}`));
-  }
-
-  private failAll(error: Error): void {
-    for (const waiter of this.waiters.values()) {
-      clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
-    this.waiters.clear();
+export class LoadWorker extends IpcWorker<WorkerRequest, ReplyMap> {
+  constructor(name: string, deadlineEpochMs: number) {
+    super(name, WORKER_PATH, deadlineEpochMs);
   }
 }
 
@@ -72,6 +22,25 @@ export async function withWorkers<T>(prefix: string, count: number, deadlineEpoc
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
+}
+
+/**
+ * Opens one session per topic on the server at `url`, the topics split evenly over `workers`;
+ * each worker opens `concurrency` at once. Resolves with the longest time (ms) a worker took.
+ */
+export async function openSubscribers(
+  workers: readonly LoadWorker[],
+  url: string,
+  topics: readonly string[],
+  o: { concurrency: number; measureLatency: boolean },
+  timeoutMs: number,
+): Promise<number> {
+  const opened = await Promise.all(
+    split(topics, workers.length).map((share, i) =>
+      workers[i]!.request({ op: 'openSubscribers', url, topics: share, concurrency: o.concurrency, measureLatency: o.measureLatency }, timeoutMs),
+    ),
+  );
+  return Math.max(...opened.map((r) => r.elapsedMs));
 }
 
 /** Splits `items` into `parts` nearly equal consecutive slices. */

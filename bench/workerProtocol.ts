@@ -1,9 +1,10 @@
 /**
  * The IPC contract between the harness (bench/run.ts) and its load workers
- * (bench/loadWorker.ts): every request is a valibot schema the worker safeParses, and every
- * reply type is keyed by the request's `op`.
+ * (bench/loadWorker.ts), over the channel of bench/workerIpc.ts: every request is a valibot
+ * schema the worker safeParses, and every reply type is keyed by the request's `op`.
  */
 import * as v from 'valibot';
+import { ipcRequestSchema, type IpcRequestFor } from './workerIpc.ts';
 
 /** What a subscriber's server speaks: Switchyard's frames (also the baseline's) or Socket.IO. */
 export const DialectSchema = v.picklist(['switchyard', 'socket.io']);
@@ -63,22 +64,18 @@ export const StatsSchema = v.object({ op: v.literal('stats') });
 export const LatencySchema = v.object({ op: v.literal('latency') });
 export const CloseAllSchema = v.object({ op: v.literal('closeAll') });
 
-export const WorkerRequestSchema = v.intersect([
-  v.object({ rid: v.number() }),
-  v.variant('op', [
-    OpenSubscribersSchema,
-    StartFloodSchema,
-    StartPacedSchema,
-    MarkSchema,
-    StopPublishingSchema,
-    StatsSchema,
-    LatencySchema,
-    CloseAllSchema,
-  ]),
+export const WorkerRequestSchema = ipcRequestSchema([
+  OpenSubscribersSchema,
+  StartFloodSchema,
+  StartPacedSchema,
+  MarkSchema,
+  StopPublishingSchema,
+  StatsSchema,
+  LatencySchema,
+  CloseAllSchema,
 ]);
 export type WorkerRequest = v.InferOutput<typeof WorkerRequestSchema>;
-export type WorkerOp = WorkerRequest['op'];
-export type RequestFor<O extends WorkerOp> = Omit<Extract<WorkerRequest, { op: O }>, 'rid'>;
+export type RequestFor<O extends WorkerRequest['op']> = IpcRequestFor<WorkerRequest, O>;
 
 /** Counters since the worker started; the harness takes differences between snapshots. */
 export interface WorkerStats {
@@ -112,7 +109,3 @@ export interface ReplyMap {
   latency: { buckets: [number, number][] };
   closeAll: Record<string, never>;
 }
-
-export type WorkerReply =
-  | { rid: number; ok: true; result: ReplyMap[WorkerOp] }
-  | { rid: number; ok: false; error: string };

@@ -1,29 +1,22 @@
 /**
- * An AMQP load-generator process, spawned by the harness with an IPC channel. It plays one
- * role per run: update publisher, bare consumer, RPC clients over WebSocket, or bare RPC
- * clients over AMQP (see amqpWorkerProtocol.ts), and answers the harness's requests.
+ * An AMQP load-generator process, spawned by the harness with an IPC channel
+ * (bench/workerIpc.ts). It plays one role per run: update publisher, bare consumer, RPC
+ * clients over WebSocket, or bare RPC clients over AMQP (see amqpWorkerProtocol.ts), and
+ * answers the harness's requests.
  *
  * argv[2]: wall-clock deadline (epoch ms). The worker exits by itself at that time, or as soon
  * as the harness goes away, so that it can never outlive a run.
  */
 import * as amqp from 'amqplib';
-import * as v from 'valibot';
 import { nowMs } from '../clock.ts';
 import { Histogram } from '../histogram.ts';
+import { serveHarness } from '../workerIpc.ts';
 import { BareConsumer } from './bareConsumer.ts';
 import { BareRpc } from './bareRpc.ts';
 import { RpcDriver } from './rpcDriver.ts';
 import { RpcSockets } from './rpcSockets.ts';
 import { UpdatePublisher } from './updatePublisher.ts';
-import {
-  AmqpWorkerRequestSchema,
-  type AmqpReplyMap,
-  type AmqpRequestFor,
-  type AmqpWorkerOp,
-  type AmqpWorkerReply,
-  type AmqpWorkerRequest,
-  type AmqpWorkerStats,
-} from './amqpWorkerProtocol.ts';
+import { AmqpWorkerRequestSchema, type AmqpReplyMap, type AmqpRequestFor, type AmqpWorkerRequest, type AmqpWorkerStats } from './amqpWorkerProtocol.ts';
 
 let connection: amqp.ChannelModel | null = null;
 let unexpectedConnectionCloses = 0;
@@ -76,7 +69,7 @@ function stats(): AmqpWorkerStats {
   };
 }
 
-async function handle(req: AmqpWorkerRequest): Promise<AmqpReplyMap[AmqpWorkerOp]> {
+async function handle(req: AmqpWorkerRequest): Promise<AmqpReplyMap[AmqpWorkerRequest['op']]> {
   switch (req.op) {
     case 'startUpdates': {
       assertIdle();
@@ -119,24 +112,4 @@ async function handle(req: AmqpWorkerRequest): Promise<AmqpReplyMap[AmqpWorkerOp
   }
 }
 
-function reply(message: AmqpWorkerReply): void {
-  process.send?.(message);
-}
-
-process.on('message', (raw: unknown) => {
-  const parsed = v.safeParse(AmqpWorkerRequestSchema, raw);
-  if (!parsed.success) {
-    const rid = (raw as { rid?: unknown } | null)?.rid;
-    reply({ rid: typeof rid === 'number' ? rid : -1, ok: false, error: `bad request: ${parsed.issues[0].message}` });
-    return;
-  }
-  const req = parsed.output;
-  handle(req).then(
-    (result) => reply({ rid: req.rid, ok: true, result }),
-    (error: unknown) => reply({ rid: req.rid, ok: false, error: error instanceof Error ? error.message : String(error) }),
-  );
-});
-
-process.on('disconnect', () => process.exit(0));
-const deadlineMs = Number(process.argv[2]);
-if (Number.isFinite(deadlineMs)) setTimeout(() => process.exit(3), Math.max(0, deadlineMs - Date.now()));
+serveHarness(AmqpWorkerRequestSchema, handle);

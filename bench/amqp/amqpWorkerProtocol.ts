@@ -1,10 +1,12 @@
 /**
- * The IPC contract between the harness and its AMQP load workers (bench/amqp/amqpWorker.ts):
- * each worker plays one role per run (update publisher, bare consumer, RPC clients over
- * WebSocket, or bare RPC clients over AMQP). Every request is a valibot schema the worker
- * safeParses; every reply type is keyed by the request's `op`.
+ * The IPC contract between the harness and its AMQP load workers (bench/amqp/amqpWorker.ts),
+ * over the channel of bench/workerIpc.ts: each worker plays one role per run (update
+ * publisher, bare consumer, RPC clients over WebSocket, or bare RPC clients over AMQP). Every
+ * request is a valibot schema the worker safeParses; every reply type is keyed by the
+ * request's `op`.
  */
 import * as v from 'valibot';
+import { ipcRequestSchema, type IpcRequestFor } from '../workerIpc.ts';
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(1));
 
@@ -72,23 +74,19 @@ export const StatsSchema = v.object({ op: v.literal('stats') });
 export const TakeLatencySchema = v.object({ op: v.literal('takeLatency') });
 export const CloseSchema = v.object({ op: v.literal('close') });
 
-export const AmqpWorkerRequestSchema = v.intersect([
-  v.object({ rid: v.number() }),
-  v.variant('op', [
-    StartUpdatesSchema,
-    StartBareConsumerSchema,
-    StartRpcClientsSchema,
-    StartBareRpcSchema,
-    MarkSchema,
-    StopSchema,
-    StatsSchema,
-    TakeLatencySchema,
-    CloseSchema,
-  ]),
+export const AmqpWorkerRequestSchema = ipcRequestSchema([
+  StartUpdatesSchema,
+  StartBareConsumerSchema,
+  StartRpcClientsSchema,
+  StartBareRpcSchema,
+  MarkSchema,
+  StopSchema,
+  StatsSchema,
+  TakeLatencySchema,
+  CloseSchema,
 ]);
 export type AmqpWorkerRequest = v.InferOutput<typeof AmqpWorkerRequestSchema>;
-export type AmqpWorkerOp = AmqpWorkerRequest['op'];
-export type AmqpRequestFor<O extends AmqpWorkerOp> = Omit<Extract<AmqpWorkerRequest, { op: O }>, 'rid'>;
+export type AmqpRequestFor<O extends AmqpWorkerRequest['op']> = IpcRequestFor<AmqpWorkerRequest, O>;
 
 /** Counters since the worker started; the harness takes differences between snapshots. */
 export interface AmqpWorkerStats {
@@ -123,7 +121,3 @@ export interface AmqpReplyMap {
   takeLatency: { buckets: [number, number][] };
   close: Record<string, never>;
 }
-
-export type AmqpWorkerReply =
-  | { rid: number; ok: true; result: AmqpReplyMap[AmqpWorkerOp] }
-  | { rid: number; ok: false; error: string };

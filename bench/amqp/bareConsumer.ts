@@ -7,6 +7,7 @@
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { nowMs } from '../clock.ts';
 import { Histogram } from '../histogram.ts';
+import { measuredSendTime } from '../payload.ts';
 
 export class BareConsumer {
   consumed = 0;
@@ -27,8 +28,8 @@ export class BareConsumer {
   private handle(message: ConsumeMessage): void {
     if (this.measureLatency) {
       const receivedAt = nowMs();
-      const data = (JSON.parse(message.content.toString('utf8')) as { data?: { t?: unknown; m?: unknown } }).data;
-      if (data?.m === 1 && typeof data.t === 'number') this.latency.record(receivedAt - data.t);
+      const sentAt = measuredSendTime(message.content.toString('utf8'));
+      if (sentAt !== undefined) this.latency.record(receivedAt - sentAt);
     }
     this.consumed += 1;
     this.ch.ack(message);

@@ -3,9 +3,8 @@
  * the Switchyard path and their ratio, the rounds other work disturbed, and a met / not met
  * line per target of the RabbitMQ issue. bench/report.ts adds these to its own.
  */
-import { disturbance, type Disturbable, type Outcome, type Results } from '../outcome.ts';
-import type { TargetCheck } from '../report.ts';
-import type { ServerKind } from '../servers.ts';
+import type { Results } from '../outcome.ts';
+import { both, cores, disturbedRounds, latencyRows, machineRows, ms, num, pct, sumRounds, table, type Columns, type Row, type TargetCheck } from '../reportTable.ts';
 import type { CpuFigures } from './stackMeasure.ts';
 
 /** The issue's targets ("RabbitMQ bridge and RPC", item 13). */
@@ -17,27 +16,13 @@ export const AMQP_TARGETS = {
   rpcMinJobsPerSec: 5000,
 } as const;
 
-type Runs<R> = Partial<Record<ServerKind, Outcome<R>>> | undefined;
-
-function both<R>(runs: Runs<R>): { bare?: R; sy?: R } {
-  const pick = (o: Outcome<R> | undefined) => (o?.ok ? o.result : undefined);
-  return { bare: pick(runs?.baseline), sy: pick(runs?.switchyard) };
-}
-
-/** A sum over every Switchyard round (zero loss must hold in each, not only in the median). */
-function sumRounds<R>(runs: Runs<R>, fields: readonly (keyof R)[]): number {
-  return (runs?.switchyard?.rounds ?? []).reduce((n, r) => n + fields.reduce((m, f) => m + (r[f] as number), 0), 0);
-}
-
-const num = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ms = (n: number) => `${n.toFixed(3)} ms`;
-const pct = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
-const cores = (n: number) => num(n, 2);
+/** In the RabbitMQ scenarios the baseline's place holds bare amqplib on the same broker. */
+const COLUMNS: Columns = { metricWidth: 30, baselineHeader: 'bare amqplib', baselineName: 'baseline', ratioHeader: 'sy/bare' };
 
 export function checkAmqpTargets(results: Results): TargetCheck[] {
   const checks: TargetCheck[] = [];
   if (results.bridge) {
-    const { bare, sy } = both(results.bridge);
+    const { base: bare, sy } = both(results.bridge);
     const target = `bridge: >= ${pct(AMQP_TARGETS.bridgeMinRatio)} of the bare consumer's updates/s, zero loss`;
     if (!bare || !sy) checks.push({ target, met: null, detail: 'needs both runs' });
     else {
@@ -84,24 +69,6 @@ export function checkAmqpTargets(results: Results): TargetCheck[] {
   return checks;
 }
 
-type Row<R> = [label: string, value: (r: R) => number, format: (n: number) => string];
-
-function table<R>(title: string, runs: Runs<R>, rows: Row<R>[]): string {
-  const lines = [title, `  ${'metric'.padEnd(30)}${'bare amqplib'.padStart(16)}${'switchyard'.padStart(16)}${'sy/bare'.padStart(10)}`];
-  for (const kind of ['baseline', 'switchyard'] as const) {
-    const run = runs?.[kind];
-    if (run && !run.ok) lines.push(`  ${kind} FAILED: ${run.error}`);
-  }
-  const { bare, sy } = both(runs);
-  for (const [label, value, format] of rows) {
-    const b = bare ? value(bare) : undefined;
-    const s = sy ? value(sy) : undefined;
-    const ratio = b !== undefined && s !== undefined && b !== 0 ? (s / b).toFixed(2) : '';
-    lines.push(`  ${label.padEnd(30)}${(b === undefined ? '-' : format(b)).padStart(16)}${(s === undefined ? '-' : format(s)).padStart(16)}${ratio.padStart(10)}`);
-  }
-  return lines.join('\n');
-}
-
 function cpuRows<R extends CpuFigures>(): Row<R>[] {
   return [
     ['gateway CPU (cores)', (r) => r.gatewayCpuCores, cores],
@@ -109,17 +76,14 @@ function cpuRows<R extends CpuFigures>(): Row<R>[] {
     ['worker CPU (cores)', (r) => r.workerCpuCores, cores],
     ['RabbitMQ beam.smp CPU (cores)', (r) => r.rabbitmqCpuCores, cores],
     ['redis-server CPU (cores)', (r) => r.redisCpuCores, cores],
-    ['generator CPU (cores)', (r) => r.generatorCpuCores, cores],
-    ['kernel softirq (cores)', (r) => r.interruptCpuCores, cores],
-    ['other processes (cores)', (r) => r.otherCpuCores, cores],
-    ['processes started elsewhere', (r) => r.processesStarted, (n) => num(n)],
+    ...machineRows<R>(),
   ];
 }
 
 export function renderAmqpSections(results: Results): string[] {
   const sections: string[] = [];
   if (results.bridge) {
-    const first = both(results.bridge).sy ?? both(results.bridge).bare;
+    const first = both(results.bridge).sy ?? both(results.bridge).base;
     const title = first
       ? `bridge: updates AMQP -> ${first.subscribers} WebSocket subscribers on ${first.topics} topics; at most ${first.window} unconfirmed and ${first.maxBacklog} queued, prefetch ${first.prefetch}, ${first.seconds.toFixed(1)} s`
       : 'bridge';
@@ -134,26 +98,21 @@ export function renderAmqpSections(results: Results): string[] {
         ['unconfirmed at stop', (r) => r.unconfirmedAtStop, (n) => num(n)],
         ['unexpected closes', (r) => r.unexpectedCloses, (n) => num(n)],
         ...cpuRows(),
-      ]),
+      ], COLUMNS),
     );
   }
   const latency = results['bridge-latency'];
   if (latency) {
-    const first = both(latency).sy ?? both(latency).bare;
+    const first = both(latency).sy ?? both(latency).base;
     sections.push(
       table(`bridge-latency: ${first?.ratePerSec ?? '?'} updates/s, AMQP publish to receipt, ${first ? first.seconds.toFixed(1) : '?'} s`, latency, [
-        ['p50 (ms)', (r) => r.p50Ms, (n) => n.toFixed(3)],
-        ['p95 (ms)', (r) => r.p95Ms, (n) => n.toFixed(3)],
-        ['p99 (ms)', (r) => r.p99Ms, (n) => n.toFixed(3)],
-        ['max (ms)', (r) => r.maxMs, (n) => n.toFixed(3)],
-        ['samples', (r) => r.samples, (n) => num(n)],
-        ['expected samples', (r) => r.expectedSamples, (n) => num(n)],
+        ...latencyRows(),
         ...cpuRows(),
-      ]),
+      ], COLUMNS),
     );
   }
   if (results.rpc) {
-    const first = both(results.rpc).sy ?? both(results.rpc).bare;
+    const first = both(results.rpc).sy ?? both(results.rpc).base;
     const title = first
       ? `rpc: ${first.clients} sessions; round trip at ${num(first.ratePerSec)} jobs/s, then throughput with ${first.window} in flight each (CPU rows: throughput phase)`
       : 'rpc';
@@ -172,7 +131,7 @@ export function renderAmqpSections(results: Results): string[] {
         ['unanswered at stop', (r) => r.unansweredAtStop, (n) => num(n)],
         ['unexpected closes', (r) => r.unexpectedCloses, (n) => num(n)],
         ...cpuRows(),
-      ]),
+      ], COLUMNS),
     );
   }
   return sections;
@@ -180,17 +139,9 @@ export function renderAmqpSections(results: Results): string[] {
 
 /** Rounds of the RabbitMQ scenarios that other work on the machine disturbed. */
 export function amqpDisturbed(results: Results): string[] {
-  const out: string[] = [];
-  const scan = <R extends Disturbable>(scenario: string, runs: Runs<R>) => {
-    for (const kind of ['baseline', 'switchyard'] as const) {
-      runs?.[kind]?.rounds.forEach((r, i) => {
-        const why = disturbance(r);
-        if (why) out.push(`${scenario} ${kind} round ${i + 1} (${why})`);
-      });
-    }
-  };
-  scan('bridge', results.bridge);
-  scan('bridge-latency', results['bridge-latency']);
-  scan('rpc', results.rpc);
-  return out;
+  return [
+    ...disturbedRounds('bridge', results.bridge, COLUMNS),
+    ...disturbedRounds('bridge-latency', results['bridge-latency'], COLUMNS),
+    ...disturbedRounds('rpc', results.rpc, COLUMNS),
+  ];
 }

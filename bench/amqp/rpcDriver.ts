@@ -7,7 +7,8 @@
  */
 import { nowMs } from '../clock.ts';
 import { Histogram } from '../histogram.ts';
-import { padding } from '../publishers.ts';
+import { padding } from '../payload.ts';
+import { Outstanding, pace } from '../sendLoop.ts';
 
 export interface RpcTransport {
   readonly clients: number;
@@ -42,11 +43,10 @@ export class RpcDriver {
   latency = new Histogram();
   private readonly inFlight: Map<string, InFlight>[];
   private readonly nextId: number[];
-  private outstanding = 0;
+  private readonly outstanding = new Outstanding();
   private stopped = false;
   private nextClient = 0;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private onIdle: (() => void) | null = null;
   private readonly pad: string;
 
   constructor(private readonly transport: RpcTransport, private readonly load: RpcLoad) {
@@ -63,37 +63,26 @@ export class RpcDriver {
       for (let client = 0; client < this.transport.clients; client++) for (let i = 0; i < this.load.window; i++) this.send(client);
       return;
     }
-    const startedMs = nowMs();
-    this.timer = setInterval(() => {
-      const due = Math.floor(((nowMs() - startedMs) * this.load.ratePerSec) / 1000);
+    this.timer = pace(this.load.ratePerSec, (due) => {
       while (!this.stopped && this.sent < due) {
         this.send(this.nextClient);
         this.nextClient = (this.nextClient + 1) % this.transport.clients;
       }
-    }, 1);
+    });
   }
 
   /** Stops sending; resolves with the number of jobs still unanswered after the wait. */
   async stop(waitMs: number): Promise<number> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.outstanding > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, waitMs);
-        this.onIdle = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.outstanding;
+    return this.outstanding.drain(waitMs);
   }
 
   private send(client: number): void {
     const requestId = (this.nextId[client]!++).toString(36);
     this.sent += 1;
     if (this.measured) this.measuredSent += 1;
-    this.outstanding += 1;
+    this.outstanding.add();
     const sentAtMs = nowMs();
     this.inFlight[client]!.set(requestId, { sentAtMs, measured: this.measured });
     this.transport.send(client, requestId, `{"t":${sentAtMs},"pad":"${this.pad}"}`);
@@ -104,11 +93,10 @@ export class RpcDriver {
     if (!job) return;
     const receivedAt = nowMs();
     this.inFlight[client]!.delete(requestId);
-    this.outstanding -= 1;
     if (ok) this.done += 1;
     else this.failed += 1;
     if (ok && job.measured) this.latency.record(receivedAt - job.sentAtMs);
-    if (this.outstanding === 0) this.onIdle?.();
+    this.outstanding.settle();
     if (!this.stopped && this.load.mode === 'window') this.send(client);
   }
 }

@@ -6,7 +6,8 @@
  * worker answers late), as in bench/measure.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { nowMs, sleep } from '../clock.ts';
+import { nowMs } from '../clock.ts';
+import { stats, workerRate, type Counter } from '../measure.ts';
 import { cpuSeconds, machineCpu, type MachineCpu } from '../procStats.ts';
 import type { LoadWorker } from '../workerPool.ts';
 import type { WorkerStats } from '../workerProtocol.ts';
@@ -44,7 +45,8 @@ export interface BridgeCounters {
 }
 
 export interface StackSnapshot {
-  atMs: number;
+  /** When the servers were read. */
+  serverAtMs: number;
   /** Threads of the harness and every process it started, directly or not (see ownThreads). */
   ownThreads: number;
   cpuSec: Partial<Record<ServerRole, number>>;
@@ -104,7 +106,7 @@ function ownThreads(): number {
 
 export async function snapshot(p: Probes): Promise<StackSnapshot> {
   for (const s of p.servers) s.assertAlive?.();
-  const atMs = nowMs();
+  const serverAtMs = nowMs();
   const cpuSec: Partial<Record<ServerRole, number>> = {};
   for (const s of p.servers) cpuSec[s.role] = cpuSeconds(s.pid);
   const own = process.cpuUsage();
@@ -112,19 +114,10 @@ export async function snapshot(p: Probes): Promise<StackSnapshot> {
   const threads = ownThreads();
   const [bridge, subscribers, amqpWorkers] = await Promise.all([
     p.bridgePort === undefined ? null : bridgeCounters(p.bridgePort),
-    Promise.all(p.subscribers.map((w) => w.request({ op: 'stats' }, STATS_TIMEOUT_MS))),
+    stats(p.subscribers),
     Promise.all(p.amqpWorkers.map((w) => w.request({ op: 'stats' }, STATS_TIMEOUT_MS))),
   ]);
-  return { atMs, ownThreads: threads, cpuSec, harnessCpuSec: (own.user + own.system) / 1e6, machine, bridge, subscribers, amqpWorkers };
-}
-
-type Counter<S> = { [K in keyof S]: S[K] extends number ? K : never }[keyof S] & string;
-
-function rateOf<S extends { atMs: number }>(from: readonly S[], to: readonly S[], counter: Counter<S>): number {
-  return to.reduce((sum, w, i) => {
-    const before = from[i]!;
-    return sum + ((w[counter] as number) - (before[counter] as number)) / ((w.atMs - before.atMs) / 1000);
-  }, 0);
+  return { serverAtMs, ownThreads: threads, cpuSec, harnessCpuSec: (own.user + own.system) / 1e6, machine, bridge, subscribers, amqpWorkers };
 }
 
 export interface StackInterval {
@@ -147,13 +140,13 @@ export interface StackInterval {
 }
 
 export function interval(from: StackSnapshot, to: StackSnapshot): StackInterval {
-  const seconds = (to.atMs - from.atMs) / 1000;
+  const seconds = (to.serverAtMs - from.serverAtMs) / 1000;
   const serverCores = Object.fromEntries(SERVER_ROLES.map((role) => [role, ((to.cpuSec[role] ?? 0) - (from.cpuSec[role] ?? 0)) / seconds])) as Record<ServerRole, number>;
   const generatorCpuCores =
-    (rateOf(from.subscribers, to.subscribers, 'cpuUserUs') +
-      rateOf(from.subscribers, to.subscribers, 'cpuSystemUs') +
-      rateOf(from.amqpWorkers, to.amqpWorkers, 'cpuUserUs') +
-      rateOf(from.amqpWorkers, to.amqpWorkers, 'cpuSystemUs')) /
+    (workerRate(from.subscribers, to.subscribers, 'cpuUserUs') +
+      workerRate(from.subscribers, to.subscribers, 'cpuSystemUs') +
+      workerRate(from.amqpWorkers, to.amqpWorkers, 'cpuUserUs') +
+      workerRate(from.amqpWorkers, to.amqpWorkers, 'cpuSystemUs')) /
     1e6;
   const known = Object.values(serverCores).reduce((a, b) => a + b, 0) + generatorCpuCores + (to.harnessCpuSec - from.harnessCpuSec) / seconds;
   const processCores = (to.machine.processSec - from.machine.processSec) / seconds;
@@ -167,31 +160,14 @@ export function interval(from: StackSnapshot, to: StackSnapshot): StackInterval 
     processesStarted: Math.max(0, to.machine.forks - from.machine.forks - (to.ownThreads - from.ownThreads)),
     bridgeStoredPerSec: perSec((c) => c.stored),
     bridgeRepliesPerSec: perSec((c) => c.repliesRouted),
-    subscriberRate: (counter) => rateOf(from.subscribers, to.subscribers, counter),
-    amqpRate: (counter) => rateOf(from.amqpWorkers, to.amqpWorkers, counter),
+    subscriberRate: (counter) => workerRate(from.subscribers, to.subscribers, counter),
+    amqpRate: (counter) => workerRate(from.amqpWorkers, to.amqpWorkers, counter),
   };
 }
 
-/**
- * Polls `count` until it reaches `expected`, stops moving for `quietMs`, or `maxMs` passes.
- * Returns the last count.
- */
-export async function waitForCount(count: () => Promise<number>, expected: number, quietMs: number, maxMs: number): Promise<number> {
-  const deadline = nowMs() + maxMs;
-  let last = -1;
-  let lastChangeMs = nowMs();
-  for (;;) {
-    const n = await count();
-    const now = nowMs();
-    if (n >= expected || now >= deadline) return n;
-    if (n !== last) {
-      last = n;
-      lastChangeMs = now;
-    } else if (now - lastChangeMs >= quietMs) {
-      return n;
-    }
-    await sleep(100);
-  }
+/** Sessions and connections closed that no worker closed itself, over every worker. */
+export function unexpectedCloses(snap: StackSnapshot): number {
+  return snap.subscribers.reduce((n, s) => n + s.unexpectedCloses, 0) + snap.amqpWorkers.reduce((n, s) => n + s.unexpectedCloses, 0);
 }
 
 /** The CPU figures every RabbitMQ scenario reports, flat (results are records of numbers). */

@@ -14,7 +14,7 @@ import { basename, dirname } from 'node:path';
 import type { Subprocess } from 'bun';
 import { stopChild, track } from '../children.ts';
 import { sleep } from '../clock.ts';
-import { freePort } from '../servers.ts';
+import { childEnvironment, freePort, waitReady } from '../servers.ts';
 import { AMQP_URL, REDIS_URL } from './services.ts';
 import type { Namespace } from './namespace.ts';
 
@@ -46,11 +46,12 @@ export interface StackProcess {
 }
 
 /**
- * Only these variables reach the processes (as in bench/servers.ts): nothing from the shell
- * can change what is measured. No APPS: the `demo` app, which allows anonymous sessions.
+ * Only these variables reach the processes (bench/servers.ts childEnvironment): nothing from
+ * the shell can change what is measured. No APPS: the `demo` app, which allows anonymous
+ * sessions.
  */
 function environment(ns: Namespace, extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {
+  return childEnvironment({
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     REDIS_URL,
@@ -58,12 +59,7 @@ function environment(ns: Namespace, extra: Record<string, string>): Record<strin
     AMQP_URL,
     AMQP_PREFIX: ns.amqpPrefix,
     ...extra,
-  };
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'BUN_INSTALL']) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
+  });
 }
 
 function handle(name: StackRole, proc: Subprocess, port: number, logPath: string): StackProcess {
@@ -80,20 +76,6 @@ function handle(name: StackRole, proc: Subprocess, port: number, logPath: string
   };
 }
 
-async function waitReady(proc: Subprocess, name: string, port: number, logPath: string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited during startup (code ${proc.exitCode}); see ${logPath}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`${name} on port ${port} not ready after ${READY_TIMEOUT_MS} ms; see ${logPath}`);
-}
-
 async function spawnService(name: 'gateway' | 'bridge', entry: string, env: Record<string, string>, port: number, logPath: string): Promise<StackProcess> {
   const proc = Bun.spawn({
     cmd: bunCommand(name, entry, logPath),
@@ -104,7 +86,7 @@ async function spawnService(name: 'gateway' | 'bridge', entry: string, env: Reco
   });
   track(name, proc);
   try {
-    await waitReady(proc, name, port, logPath);
+    await waitReady(proc, port, logPath, name);
   } catch (error) {
     await stopChild(proc, 1000);
     throw error;

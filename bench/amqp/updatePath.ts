@@ -1,16 +1,19 @@
 /**
- * The consuming side of the bridge scenarios, for either server kind:
+ * The two ends of the bridge scenarios. The consuming side, for either server kind:
  *
  * - switchyard: the bridge process and a gateway process (Redis backend), with WebSocket
  *   subscribers (bench/loadWorker.ts) spread round-robin over the topics: updates travel
  *   AMQP -> bridge -> Redis (history + inbox) -> gateway -> clients;
  * - baseline: a bare amqplib consumer on the same kind of queue, declared by the same code
  *   (src/amqp/topology.ts declareUpdates), with the same prefetch.
+ *
+ * And the producing side, the same for both: an update publisher in a worker of its own.
  */
 import type { ServerKind } from '../servers.ts';
 import type { BenchOptions } from '../options.ts';
 import type { LoadWorker } from '../workerPool.ts';
 import type { AmqpLoadWorker } from './amqpWorkerPool.ts';
+import type { AmqpRequestFor } from './amqpWorkerProtocol.ts';
 import type { AmqpRound } from './round.ts';
 import { AMQP_URL } from './services.ts';
 import { bridgeCounters } from './stackMeasure.ts';
@@ -78,4 +81,27 @@ export async function openUpdatePath(kind: ServerKind, round: AmqpRound, o: Benc
 /** Deliveries the subscribers should see for `perTopic` updates published to each topic. */
 export function expectedDeliveries(path: UpdatePath, perTopic: readonly number[]): number {
   return perTopic.reduce((sum, n, t) => sum + n * (path.subscribersPerTopic[t] ?? 0), 0);
+}
+
+/** How the publisher sends: flood (`window` unconfirmed and `maxBacklog` queued at most) or paced (`ratePerSec`). */
+export type UpdateLoad = Pick<AmqpRequestFor<'startUpdates'>, 'mode' | 'window' | 'ratePerSec' | 'maxBacklog'>;
+
+/** Starts the round's update publisher: updates of the `demo` app to the path's topics, round-robin. */
+export async function startUpdatePublisher(round: AmqpRound, path: UpdatePath, load: UpdateLoad, payloadBytes: number): Promise<AmqpLoadWorker> {
+  const publisher = round.amqpWorker('publisher');
+  await publisher.request(
+    {
+      op: 'startUpdates',
+      amqpUrl: AMQP_URL,
+      exchange: round.names.updatesExchange,
+      app: 'demo',
+      topics: path.topics,
+      ...load,
+      payloadBytes,
+      idPrefix: round.ns.amqpPrefix,
+      queue: round.names.updatesQueue,
+    },
+    10_000,
+  );
+  return publisher;
 }

@@ -4,12 +4,13 @@
  * rate. Flood mode measures a sustained rate with bounded in flight: at most `window` updates
  * unconfirmed, and it pauses while the queue holds more than `maxBacklog` ready updates.
  * Without the second bound a producer faster than the consumer grows the queue without end,
- * and the broker's work on that growing queue takes CPU from the consumer being measured. Every update carries its send time (bench/clock.ts) and whether it is
- * measured, in the fields the subscribers' latency probe reads (`data.t`, `data.m`).
+ * and the broker's work on that growing queue takes CPU from the consumer being measured.
+ * Every update carries its send time (bench/clock.ts) and whether it is measured, in the
+ * fields the subscribers' latency probe reads (`data.t`, `data.m`; see bench/payload.ts).
  */
 import type { Channel, ConfirmChannel } from 'amqplib';
-import { nowMs } from '../clock.ts';
-import { padding } from '../publishers.ts';
+import { padding, stampedData } from '../payload.ts';
+import { Outstanding, pace } from '../sendLoop.ts';
 
 export interface UpdatePublisherSpec {
   exchange: string;
@@ -37,10 +38,10 @@ export class UpdatePublisher {
   measured = false;
   readonly donePerTopic: number[];
   readonly measuredPerTopic: number[];
-  private outstanding = 0;
+  private readonly outstanding = new Outstanding();
   private stopped = false;
+  /** The paced mode's interval, or flood mode's next backlog check. */
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private onIdle: (() => void) | null = null;
   /** Flood mode: the queue holds more than maxBacklog ready updates. */
   private backlogFull = false;
   private readonly pad: string;
@@ -60,32 +61,20 @@ export class UpdatePublisher {
       this.pollBacklog();
       return this.pump();
     }
-    const startedMs = nowMs();
-    // Timers fire late now and then; sending what is due keeps the mean rate exact.
-    this.timer = setInterval(() => {
-      const due = Math.floor(((nowMs() - startedMs) * this.spec.ratePerSec) / 1000);
+    this.timer = pace(this.spec.ratePerSec, (due) => {
       while (!this.stopped && this.sent < due) this.send();
-    }, 1);
+    });
   }
 
   /** Stops sending; resolves with the number of updates still unconfirmed after the wait. */
   async stop(waitMs: number): Promise<number> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.outstanding > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, waitMs);
-        this.onIdle = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.outstanding;
+    return this.outstanding.drain(waitMs);
   }
 
   private pump(): void {
-    while (!this.stopped && !this.backlogFull && this.outstanding < this.spec.window) this.send();
+    while (!this.stopped && !this.backlogFull && this.outstanding.count < this.spec.window) this.send();
   }
 
   /** One depth check at a time, BACKLOG_POLL_MS apart, until stopped. */
@@ -107,13 +96,12 @@ export class UpdatePublisher {
     const n = this.sent++;
     const t = n % this.spec.topics.length;
     const id = `${this.spec.idPrefix}-${n}`;
-    const m = this.measured ? 1 : 0;
     if (this.measured) {
       this.measuredSent += 1;
       this.measuredPerTopic[t]! += 1;
     }
-    const body = `${this.heads[t]},"id":"${id}","data":{"t":${nowMs()},"m":${m},"pad":"${this.pad}"}}`;
-    this.outstanding += 1;
+    const body = `${this.heads[t]},"id":"${id}","data":${stampedData(this.measured, this.pad)}}`;
+    this.outstanding.add();
     this.ch.publish(
       this.spec.exchange,
       `${this.spec.app}.${this.spec.topics[t]}`,
@@ -124,14 +112,13 @@ export class UpdatePublisher {
   }
 
   private settle(topic: number, ok: boolean): void {
-    this.outstanding -= 1;
     if (ok) {
       this.done += 1;
       this.donePerTopic[topic]! += 1;
     } else {
       this.failed += 1;
     }
-    if (this.outstanding === 0) this.onIdle?.();
+    this.outstanding.settle();
     if (this.spec.mode === 'flood') this.pump();
   }
 }

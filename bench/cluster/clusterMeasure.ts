@@ -5,7 +5,7 @@
  * "other processes", so that it neither inflates the servers' figures nor marks a round as
  * disturbed.
  */
-import { nowMs, sleep } from '../clock.ts';
+import { nowMs } from '../clock.ts';
 import { interval, stats, type Interval, type Snapshot } from '../measure.ts';
 import { cpuSeconds, machineCpu, rssBytes } from '../procStats.ts';
 import type { LoadWorker } from '../workerPool.ts';
@@ -74,23 +74,43 @@ export function clusterInterval(from: ClusterSnapshot, to: ClusterSnapshot): Clu
   };
 }
 
+/** What both cluster scenarios report of Redis's work per publish and of the rest of the machine, in this order. */
+export interface ClusterMachineFigures {
+  /**
+   * Per acknowledged publish: commands Redis executed (those run by Lua scripts included),
+   * and read events it processed (about its round trips; pipelining makes them fewer).
+   */
+  redisCommandsPerPublish: number;
+  redisReadsPerPublish: number;
+  generatorCpuCores: number;
+  /** CPU used by other processes meanwhile, Redis not included (see outcome.ts DISTURBANCE). */
+  otherCpuCores: number;
+  processesStarted: number;
+  /** Other programs' Redis clients busy during the interval (see foreignClients.ts). */
+  foreignRedisClients: number;
+  interruptCpuCores: number;
+}
+
+/** `publishes`: those acknowledged during `span`. */
+export function clusterMachineFigures(span: ClusterInterval, publishes: number): ClusterMachineFigures {
+  return {
+    redisCommandsPerPublish: commandsPerPublish(span, publishes),
+    redisReadsPerPublish: span.redisReads / publishes,
+    generatorCpuCores: span.generatorCpuCores,
+    otherCpuCores: span.otherCpuCores,
+    processesStarted: span.processesStarted,
+    foreignRedisClients: span.foreignRedisClients,
+    interruptCpuCores: span.interruptCpuCores,
+  };
+}
+
 /** RSS of the instances together. */
-export function clusterRssBytes(cluster: RunningCluster): number {
+function clusterRssBytes(cluster: RunningCluster): number {
   return sum(cluster.instances.map((i) => rssBytes(i.pid)));
 }
 
-/** Median of a few readings, so that one reading mid-GC does not decide the figure. */
-export async function steadyClusterRss(cluster: RunningCluster): Promise<number> {
-  const readings: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    readings.push(clusterRssBytes(cluster));
-    await sleep(200);
-  }
-  return readings.sort((a, b) => a - b)[2]!;
-}
-
 /** Commands executed (inside scripts included) per publish. */
-export function commandsPerPublish(span: ClusterInterval, publishes: number): number {
+function commandsPerPublish(span: ClusterInterval, publishes: number): number {
   return Object.values(span.redisCommands).reduce((n, c) => n + c.calls, 0) / publishes;
 }
 

@@ -3,11 +3,10 @@
  * the Switchyard cluster and their ratio, the rounds other work disturbed, and a met / not
  * met line per target of the cluster issue. bench/report.ts adds these to its own.
  */
-import { disturbance, type Disturbable, type Outcome, type Results } from '../outcome.ts';
-import type { TargetCheck } from '../report.ts';
+import type { Results } from '../outcome.ts';
+import { both, disturbedRounds, latencyRows, machineRows, ms, num, sumRounds, table, type Columns, type Row, type TargetCheck } from '../reportTable.ts';
 import type { ClusterFanoutResult } from '../scenarios/clusterFanout.ts';
 import type { ClusterLatencyResult } from '../scenarios/clusterLatency.ts';
-import type { ServerKind } from '../servers.ts';
 
 /** The issue's targets ("The cluster", item 9), for two Switchyard instances + Redis. */
 export const CLUSTER_TARGETS = {
@@ -20,27 +19,14 @@ export const CLUSTER_TARGETS = {
   maxServerNsPerDelivery: 1000,
 } as const;
 
-type Runs<R> = Partial<Record<ServerKind, Outcome<R>>> | undefined;
-
-/** In the cluster scenarios the baseline place holds the Socket.IO cluster. */
-function both<R>(runs: Runs<R>): { sio?: R; sy?: R } {
-  const pick = (o: Outcome<R> | undefined) => (o?.ok ? o.result : undefined);
-  return { sio: pick(runs?.baseline), sy: pick(runs?.switchyard) };
-}
-
-/** A sum over every Switchyard round (zero loss must hold in each, not only in the median). */
-function sumRounds<R>(runs: Runs<R>, fields: readonly (keyof R)[]): number {
-  return (runs?.switchyard?.rounds ?? []).reduce((n, r) => n + fields.reduce((m, f) => m + (r[f] as number), 0), 0);
-}
-
-const num = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ms = (n: number) => `${n.toFixed(3)} ms`;
+/** In the cluster scenarios the baseline's place holds the Socket.IO cluster. */
+const COLUMNS: Columns = { metricWidth: 30, baselineHeader: 'socket.io', baselineName: 'socket.io', ratioHeader: 'sy/sio' };
 
 export function checkClusterTargets(results: Results): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const fanout = results['cluster-fanout'];
   if (fanout) {
-    const { sio, sy } = both(fanout);
+    const { base: sio, sy } = both(fanout);
     const target = `cluster fan-out: >= ${CLUSTER_TARGETS.fanoutMinRatio}x the Socket.IO cluster's deliveries/s, zero loss`;
     if (!sy) checks.push({ target, met: null, detail: 'needs the switchyard run' });
     else {
@@ -66,7 +52,7 @@ export function checkClusterTargets(results: Results): TargetCheck[] {
   }
   const latency = results['cluster-latency'];
   if (latency) {
-    const { sio, sy } = both(latency);
+    const { base: sio, sy } = both(latency);
     const target = `cluster latency: p99 < ${CLUSTER_TARGETS.latencyMaxP99Ms} ms, HTTP publish on A to receipt on A and B`;
     if (!sy) checks.push({ target, met: null, detail: 'needs the switchyard run' });
     else {
@@ -81,33 +67,12 @@ export function checkClusterTargets(results: Results): TargetCheck[] {
   return checks;
 }
 
-type Row<R> = [label: string, value: (r: R) => number, format: (n: number) => string];
-
-function table<R>(title: string, runs: Runs<R>, rows: Row<R>[]): string {
-  const lines = [title, `  ${'metric'.padEnd(30)}${'socket.io'.padStart(16)}${'switchyard'.padStart(16)}${'sy/sio'.padStart(10)}`];
-  for (const [kind, label] of [['baseline', 'socket.io'], ['switchyard', 'switchyard']] as const) {
-    const run = runs?.[kind];
-    if (run && !run.ok) lines.push(`  ${label} FAILED: ${run.error}`);
-  }
-  const { sio, sy } = both(runs);
-  for (const [label, value, format] of rows) {
-    const a = sio ? value(sio) : undefined;
-    const b = sy ? value(sy) : undefined;
-    const ratio = a !== undefined && b !== undefined && a !== 0 ? (b / a).toFixed(2) : '';
-    lines.push(`  ${label.padEnd(30)}${(a === undefined ? '-' : format(a)).padStart(16)}${(b === undefined ? '-' : format(b)).padStart(16)}${ratio.padStart(10)}`);
-  }
-  return lines.join('\n');
-}
-
-/** Rows both scenarios share: where the CPU went, and whether the machine was quiet. */
-function machineRows<R extends ClusterFanoutResult | ClusterLatencyResult>(): Row<R>[] {
+/** Rows both scenarios share: where the CPU went, and whether the machine and Redis were quiet. */
+function clusterCpuRows<R extends ClusterFanoutResult | ClusterLatencyResult>(): Row<R>[] {
   return [
     ['instances CPU (cores, A+B)', (r) => r.serverCpuCores, (n) => num(n, 2)],
     ['Redis CPU (cores)', (r) => r.redisCpuCores, (n) => num(n, 2)],
-    ['generator CPU (cores)', (r) => r.generatorCpuCores, (n) => num(n, 2)],
-    ['kernel softirq (cores)', (r) => r.interruptCpuCores, (n) => num(n, 2)],
-    ['other processes (cores)', (r) => r.otherCpuCores, (n) => num(n, 2)],
-    ['processes started elsewhere', (r) => r.processesStarted, (n) => num(n)],
+    ...machineRows<R>(),
     ['other busy Redis clients', (r) => r.foreignRedisClients, (n) => num(n)],
   ];
 }
@@ -116,7 +81,7 @@ export function renderClusterSections(results: Results): string[] {
   const sections: string[] = [];
   const fanout = results['cluster-fanout'];
   if (fanout) {
-    const first = both(fanout).sy ?? both(fanout).sio;
+    const first = both(fanout).sy ?? both(fanout).base;
     sections.push(
       table(
         `(cluster a) fan-out over 2 instances + Redis: ${first?.subscribers ?? '?'} subscribers (half on each), window ${first?.window ?? '?'} via instance A's HTTP API, ${first ? first.seconds.toFixed(1) : '?'} s`,
@@ -132,36 +97,33 @@ export function renderClusterSections(results: Results): string[] {
           ['Redis CPU/delivery (ns)', (r) => r.redisNsPerDelivery, (n) => num(n)],
           ['instance A CPU (cores)', (r) => r.instanceACpuCores, (n) => num(n, 2)],
           ['instance B CPU (cores)', (r) => r.instanceBCpuCores, (n) => num(n, 2)],
-          ...machineRows<ClusterFanoutResult>(),
+          ...clusterCpuRows<ClusterFanoutResult>(),
           ['Redis commands/publish', (r) => r.redisCommandsPerPublish, (n) => num(n, 2)],
           ['Redis reads/publish', (r) => r.redisReadsPerPublish, (n) => num(n, 3)],
           ['RSS per idle connection (bytes)', (r) => r.bytesPerIdleConnection, (n) => num(n)],
           ['instances RSS at end (MiB)', (r) => r.serverRssMiB, (n) => num(n, 1)],
           ['time to open all (s)', (r) => r.openSeconds, (n) => num(n, 2)],
         ],
+        COLUMNS,
       ),
     );
   }
   const latency = results['cluster-latency'];
   if (latency) {
-    const first = both(latency).sy ?? both(latency).sio;
+    const first = both(latency).sy ?? both(latency).base;
     sections.push(
       table(
         `(cluster b) latency over 2 instances + Redis: ${first?.ratePerSec ?? '?'} msg/s via instance A's HTTP API to ${first?.subscribers ?? '?'} subscribers (half on each), ${first ? first.seconds.toFixed(1) : '?'} s`,
         latency,
         [
-          ['p50 (ms)', (r) => r.p50Ms, (n) => n.toFixed(3)],
-          ['p95 (ms)', (r) => r.p95Ms, (n) => n.toFixed(3)],
-          ['p99 (ms)', (r) => r.p99Ms, (n) => n.toFixed(3)],
-          ['max (ms)', (r) => r.maxMs, (n) => n.toFixed(3)],
-          ['samples', (r) => r.samples, (n) => num(n)],
-          ['expected samples', (r) => r.expectedSamples, (n) => num(n)],
+          ...latencyRows<ClusterLatencyResult>(),
           ['publish errors', (r) => r.publishErrors, (n) => num(n)],
           ['instances CPU/publish (us)', (r) => r.serverUsPerPublish, (n) => num(n, 1)],
-          ...machineRows<ClusterLatencyResult>(),
+          ...clusterCpuRows<ClusterLatencyResult>(),
           ['Redis commands/publish', (r) => r.redisCommandsPerPublish, (n) => num(n, 2)],
           ['Redis reads/publish', (r) => r.redisReadsPerPublish, (n) => num(n, 3)],
         ],
+        COLUMNS,
       ),
     );
   }
@@ -170,16 +132,5 @@ export function renderClusterSections(results: Results): string[] {
 
 /** Disturbed rounds of the cluster scenarios, for bench/report.ts's warning. */
 export function clusterDisturbed(results: Results): string[] {
-  const out: string[] = [];
-  const scan = <R extends Disturbable>(scenario: string, runs: Runs<R>) => {
-    for (const [kind, label] of [['baseline', 'socket.io'], ['switchyard', 'switchyard']] as const) {
-      runs?.[kind]?.rounds.forEach((r, i) => {
-        const why = disturbance(r);
-        if (why) out.push(`${scenario} ${label} round ${i + 1} (${why})`);
-      });
-    }
-  };
-  scan('cluster-fanout', results['cluster-fanout']);
-  scan('cluster-latency', results['cluster-latency']);
-  return out;
+  return [...disturbedRounds('cluster-fanout', results['cluster-fanout'], COLUMNS), ...disturbedRounds('cluster-latency', results['cluster-latency'], COLUMNS)];
 }

@@ -4,26 +4,19 @@
  * the baseline, the bare consumer) record AMQP-publish-to-receipt latency for the updates sent
  * during the measured interval, after a warm-up.
  */
-import { nowMs, sleep } from '../clock.ts';
-import { Histogram } from '../histogram.ts';
+import { sleep } from '../clock.ts';
+import { Histogram, latencyFigures, type LatencyFigures } from '../histogram.ts';
+import { markedInterval, waitForCount } from '../measure.ts';
 import type { ServerKind } from '../servers.ts';
 import { withAmqpRound } from '../amqp/round.ts';
-import { AMQP_URL } from '../amqp/services.ts';
-import { cpuFigures, interval, snapshot, waitForCount, type CpuFigures } from '../amqp/stackMeasure.ts';
-import { expectedDeliveries, openUpdatePath } from '../amqp/updatePath.ts';
+import { cpuFigures, interval, snapshot, unexpectedCloses, type CpuFigures } from '../amqp/stackMeasure.ts';
+import { expectedDeliveries, openUpdatePath, startUpdatePublisher } from '../amqp/updatePath.ts';
 import type { ScenarioContext } from './context.ts';
 
-export interface BridgeLatencyResult extends CpuFigures {
+export interface BridgeLatencyResult extends LatencyFigures, CpuFigures {
   subscribers: number;
   ratePerSec: number;
   seconds: number;
-  /** Latency samples recorded, and how many the measured updates should have produced. */
-  samples: number;
-  expectedSamples: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  maxMs: number;
   publishFailures: number;
   unexpectedCloses: number;
 }
@@ -32,32 +25,11 @@ export function runBridgeLatency(kind: ServerKind, ctx: ScenarioContext): Promis
   const o = ctx.options;
   return withAmqpRound(`bridgelat-${kind}`, ctx, [], async (round) => {
     const path = await openUpdatePath(kind, round, o, true);
-    const publisher = round.amqpWorker('publisher');
-    await publisher.request(
-      {
-        op: 'startUpdates',
-        amqpUrl: AMQP_URL,
-        exchange: round.names.updatesExchange,
-        app: 'demo',
-        topics: path.topics,
-        mode: 'paced',
-        window: 1,
-        ratePerSec: o.bridgeRatePerSec,
-        payloadBytes: o.payloadBytes,
-        idPrefix: round.ns.amqpPrefix,
-        queue: round.names.updatesQueue,
-        maxBacklog: 1,
-      },
-      10_000,
-    );
+    const publisher = await startUpdatePublisher(round, path, { mode: 'paced', window: 1, ratePerSec: o.bridgeRatePerSec, maxBacklog: 1 }, o.payloadBytes);
     ctx.progress(`${kind}: publishing ${o.bridgeRatePerSec} updates/s`);
     await sleep(o.latencyWarmupSec * 1000);
-    await publisher.request({ op: 'mark', measured: true }, 10_000);
     const probes = round.probes(path.bridgePort);
-    const from = await snapshot(probes);
-    await sleep(from.atMs + o.seconds * 1000 - nowMs());
-    const to = await snapshot(probes);
-    await publisher.request({ op: 'mark', measured: false }, 10_000);
+    const { from, to } = await markedInterval(publisher, o.seconds, () => snapshot(probes));
     await publisher.request({ op: 'stop', waitMs: 5000 }, 10_000);
     const published = await publisher.request({ op: 'stats' }, 10_000);
 
@@ -79,14 +51,9 @@ export function runBridgeLatency(kind: ServerKind, ctx: ScenarioContext): Promis
       subscribers: kind === 'baseline' ? 0 : o.bridgeSubscribers,
       ratePerSec: o.bridgeRatePerSec,
       seconds: span.seconds,
-      samples: histogram.count,
-      expectedSamples,
-      p50Ms: histogram.percentileMs(0.5),
-      p95Ms: histogram.percentileMs(0.95),
-      p99Ms: histogram.percentileMs(0.99),
-      maxMs: histogram.maxMs(),
+      ...latencyFigures(histogram, expectedSamples),
       publishFailures: published.failed,
-      unexpectedCloses: end.subscribers.reduce((n, s) => n + s.unexpectedCloses, 0) + end.amqpWorkers.reduce((n, s) => n + s.unexpectedCloses, 0),
+      unexpectedCloses: unexpectedCloses(end),
       ...cpuFigures(span),
     };
   });

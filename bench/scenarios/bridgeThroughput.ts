@@ -8,12 +8,12 @@
  * confirmed update must be consumed, and on the bridge path reach every subscriber of its
  * topic.
  */
-import { nowMs, sleep } from '../clock.ts';
+import { sleep } from '../clock.ts';
+import { measuredInterval, waitForCount } from '../measure.ts';
 import type { ServerKind } from '../servers.ts';
 import { withAmqpRound } from '../amqp/round.ts';
-import { AMQP_URL } from '../amqp/services.ts';
-import { cpuFigures, interval, snapshot, waitForCount, type CpuFigures } from '../amqp/stackMeasure.ts';
-import { expectedDeliveries, openUpdatePath } from '../amqp/updatePath.ts';
+import { cpuFigures, interval, snapshot, unexpectedCloses, type CpuFigures } from '../amqp/stackMeasure.ts';
+import { expectedDeliveries, openUpdatePath, startUpdatePublisher } from '../amqp/updatePath.ts';
 import type { ScenarioContext } from './context.ts';
 
 /** After the publisher stops: how long the count may stand still, and how long draining may take at most. */
@@ -52,31 +52,12 @@ export function runBridgeThroughput(kind: ServerKind, ctx: ScenarioContext): Pro
   const o = ctx.options;
   return withAmqpRound(`bridge-${kind}`, ctx, [], async (round) => {
     const path = await openUpdatePath(kind, round, o, false);
-    const publisher = round.amqpWorker('publisher');
-    await publisher.request(
-      {
-        op: 'startUpdates',
-        amqpUrl: AMQP_URL,
-        exchange: round.names.updatesExchange,
-        app: 'demo',
-        topics: path.topics,
-        mode: 'flood',
-        window: o.amqpWindow,
-        ratePerSec: 1,
-        payloadBytes: o.payloadBytes,
-        idPrefix: round.ns.amqpPrefix,
-        queue: round.names.updatesQueue,
-        maxBacklog: o.amqpBacklog,
-      },
-      10_000,
-    );
+    const publisher = await startUpdatePublisher(round, path, { mode: 'flood', window: o.amqpWindow, ratePerSec: 1, maxBacklog: o.amqpBacklog }, o.payloadBytes);
     ctx.progress(`${kind}: publishing with ${o.amqpWindow} unconfirmed and ${o.amqpBacklog} queued at most`);
     await sleep(o.warmupSec * 1000);
     const probes = round.probes(path.bridgePort);
     const depthFrom = await round.admin.queueInfo(round.names.updatesQueue);
-    const from = await snapshot(probes);
-    await sleep(from.atMs + o.seconds * 1000 - nowMs());
-    const to = await snapshot(probes);
+    const { from, to } = await measuredInterval(o.seconds, () => snapshot(probes));
     const depthTo = await round.admin.queueInfo(round.names.updatesQueue);
     const stopped = await publisher.request({ op: 'stop', waitMs: 10_000 }, 15_000);
     const published = await publisher.request({ op: 'stats' }, 10_000);
@@ -108,7 +89,7 @@ export function runBridgeThroughput(kind: ServerKind, ctx: ScenarioContext): Pro
       deadLettered: end.bridge?.deadLettered ?? 0,
       publishFailures: published.failed,
       unconfirmedAtStop: stopped.outstanding,
-      unexpectedCloses: end.subscribers.reduce((n, s) => n + s.unexpectedCloses, 0) + end.amqpWorkers.reduce((n, s) => n + s.unexpectedCloses, 0),
+      unexpectedCloses: unexpectedCloses(end),
       ...cpuFigures(span),
     };
   });

@@ -6,34 +6,21 @@
  * loss after draining, the instances' CPU per delivery (Redis's apart), Redis commands and
  * round trips per publish, and the instances' RSS per idle connection.
  */
-import { nowMs, sleep } from '../clock.ts';
-import { clusterInterval, clusterSnapshot, commandsPerPublish, describeCommands, steadyClusterRss } from '../cluster/clusterMeasure.ts';
+import { sleep } from '../clock.ts';
+import { clusterInterval, clusterMachineFigures, clusterSnapshot, describeCommands, type ClusterMachineFigures } from '../cluster/clusterMeasure.ts';
 import { withCluster } from '../cluster/clusters.ts';
 import { CLUSTER_OF_SERVER } from '../cluster/options.ts';
 import { openClusterSubscribers } from '../cluster/clusterSubscribers.ts';
-import { drain, total } from '../measure.ts';
+import { steadyRss, total } from '../measure.ts';
+import { floodFigures, floodPhase, withPublishWorkers, type FloodFigures } from '../publishPhases.ts';
 import type { ServerKind } from '../servers.ts';
-import { withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.cluster.fanout';
 /** Time for the instances to settle after the connection storm before RSS is read. */
 const SETTLE_MS = 1000;
 
-export interface ClusterFanoutResult {
-  subscribers: number;
-  window: number;
-  seconds: number;
-  publishesPerSec: number;
-  deliveriesPerSec: number;
-  /** Over the whole run (warm-up included): acknowledged publishes x subscribers. */
-  expectedDeliveries: number;
-  deliveries: number;
-  lost: number;
-  /** Publishes still unacknowledged when the publisher stopped waiting. */
-  unackedPublishes: number;
-  publishErrors: number;
-  unexpectedCloses: number;
+export interface ClusterFanoutResult extends FloodFigures, ClusterMachineFigures {
   /** Both instances together. */
   serverCpuCores: number;
   /** Instance A, where the publishes enter, and instance B. */
@@ -43,19 +30,6 @@ export interface ClusterFanoutResult {
   serverNsPerDelivery: number;
   redisCpuCores: number;
   redisNsPerDelivery: number;
-  /**
-   * Per acknowledged publish: commands Redis executed (those run by Lua scripts included),
-   * and read events it processed (about its round trips; pipelining makes them fewer).
-   */
-  redisCommandsPerPublish: number;
-  redisReadsPerPublish: number;
-  generatorCpuCores: number;
-  /** CPU used by other processes meanwhile, Redis not included (see outcome.ts DISTURBANCE). */
-  otherCpuCores: number;
-  processesStarted: number;
-  /** Other programs' Redis clients busy during the interval (see cluster/foreignClients.ts). */
-  foreignRedisClients: number;
-  interruptCpuCores: number;
   /** Both instances at the end. */
   serverRssMiB: number;
   /** (RSS of both instances after opening the subscribers - before) / subscribers. */
@@ -68,59 +42,33 @@ export function runClusterFanout(server: ServerKind, ctx: ScenarioContext): Prom
   const { options: o } = ctx;
   const kind = CLUSTER_OF_SERVER[server];
   return withCluster(kind, o.socketioRuntime, ctx.logPath, (cluster) =>
-    withWorkers(`${kind}-fanout`, o.workers + 1, ctx.workerDeadlineMs, async (workers) => {
-      // The publisher has a process to itself, so that its requests never wait behind deliveries.
-      const publisher = workers[0]!;
-      const subscriberWorkers = workers.slice(1);
-      const rssBefore = await steadyClusterRss(cluster);
+    withPublishWorkers(`${kind}-fanout`, ctx, async ({ publisher, subscriberWorkers, workers }) => {
+      const instancePids = cluster.instances.map((i) => i.pid);
+      const rssBefore = await steadyRss(instancePids);
       const openMs = await openClusterSubscribers(cluster, subscriberWorkers, { topic: TOPIC, count: o.fanoutSubscribers, concurrency: o.openConcurrency, measureLatency: false });
       await sleep(SETTLE_MS);
-      const rssAfter = await steadyClusterRss(cluster);
+      const rssAfter = await steadyRss(instancePids);
       ctx.progress(`${cluster.label}: ${o.fanoutSubscribers} subscribers open on ${cluster.instances.length} instances in ${(openMs / 1000).toFixed(2)} s; publishing through instance A`);
 
-      await publisher.request(
-        { op: 'startFlood', url: cluster.publishUrl, authorization: cluster.publishAuthorization, topic: TOPIC, window: o.fanoutWindow, payloadBytes: o.payloadBytes },
-        10_000,
+      const flooded = await floodPhase(
+        { publisher, subscriberWorkers, target: { url: cluster.publishUrl, authorization: cluster.publishAuthorization }, topic: TOPIC, snapshot: () => clusterSnapshot(cluster, workers) },
+        o,
       );
-      await sleep(o.warmupSec * 1000);
-      const from = await clusterSnapshot(cluster, workers);
-      // Measured from when `from` read the servers, not from when the busy workers answered.
-      await sleep(from.serverAtMs + o.seconds * 1000 - nowMs());
-      const to = await clusterSnapshot(cluster, workers);
-      const stopped = await publisher.request({ op: 'stopPublishing', ackTimeoutMs: 5000 }, 10_000);
-
-      const expected = stopped.acked * o.fanoutSubscribers;
-      const deliveries = await drain(subscriberWorkers, expected, 2000, 30_000);
-      const end = await clusterSnapshot(cluster, workers);
+      const { from, to, end } = flooded;
       const span = clusterInterval(from, to);
-      const deliveriesPerSec = span.rate('received');
+      const figures = floodFigures(flooded, span, o);
+      const deliveriesPerSec = figures.deliveriesPerSec;
       const publishes = total(to, 'acked') - total(from, 'acked');
       ctx.progress(`${kind}: Redis commands per publish (script-internal ones included): ${describeCommands(span, publishes)}`);
       return {
-        subscribers: o.fanoutSubscribers,
-        window: o.fanoutWindow,
-        seconds: span.seconds,
-        publishesPerSec: span.rate('acked'),
-        deliveriesPerSec,
-        expectedDeliveries: expected,
-        deliveries,
-        lost: Math.max(0, expected - deliveries),
-        unackedPublishes: stopped.outstanding,
-        publishErrors: total(end, 'publishErrors'),
-        unexpectedCloses: total(end, 'unexpectedCloses'),
+        ...figures,
         serverCpuCores: span.serverCpuCores,
         instanceACpuCores: span.instanceCpuCores[0]!,
         instanceBCpuCores: span.instanceCpuCores[1]!,
         serverNsPerDelivery: (span.serverCpuCores * 1e9) / deliveriesPerSec,
         redisCpuCores: span.redisCpuCores,
         redisNsPerDelivery: (span.redisCpuCores * 1e9) / deliveriesPerSec,
-        redisCommandsPerPublish: commandsPerPublish(span, publishes),
-        redisReadsPerPublish: span.redisReads / publishes,
-        generatorCpuCores: span.generatorCpuCores,
-        otherCpuCores: span.otherCpuCores,
-        processesStarted: span.processesStarted,
-        foreignRedisClients: span.foreignRedisClients,
-        interruptCpuCores: span.interruptCpuCores,
+        ...clusterMachineFigures(span, publishes),
         serverRssMiB: end.serverRssBytes / 2 ** 20,
         bytesPerIdleConnection: (rssAfter - rssBefore) / o.fanoutSubscribers,
         openSeconds: openMs / 1000,

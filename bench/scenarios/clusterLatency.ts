@@ -4,46 +4,23 @@
  * carries its send time (taken before the HTTP request), and subscribers record
  * publish-to-receipt latency for the messages sent during the measured interval.
  */
-import { nowMs, sleep } from '../clock.ts';
-import { clusterInterval, clusterSnapshot, commandsPerPublish, describeCommands } from '../cluster/clusterMeasure.ts';
+import { clusterInterval, clusterMachineFigures, clusterSnapshot, describeCommands, type ClusterMachineFigures } from '../cluster/clusterMeasure.ts';
 import { withCluster } from '../cluster/clusters.ts';
 import { CLUSTER_OF_SERVER } from '../cluster/options.ts';
 import { openClusterSubscribers } from '../cluster/clusterSubscribers.ts';
-import { Histogram } from '../histogram.ts';
-import { drain, total } from '../measure.ts';
+import { total } from '../measure.ts';
+import { pacedFigures, pacedPhase, withPublishWorkers, type PacedFigures } from '../publishPhases.ts';
 import type { ServerKind } from '../servers.ts';
-import { withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.cluster.latency';
 
-export interface ClusterLatencyResult {
-  subscribers: number;
-  ratePerSec: number;
-  seconds: number;
-  /** Latency samples recorded, and how many the measured publishes should have produced. */
-  samples: number;
-  expectedSamples: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  publishErrors: number;
-  unexpectedCloses: number;
+export interface ClusterLatencyResult extends PacedFigures, ClusterMachineFigures {
   /** Both instances together. */
   serverCpuCores: number;
   /** Both instances' CPU time per publish (with its deliveries). */
   serverUsPerPublish: number;
   redisCpuCores: number;
-  redisCommandsPerPublish: number;
-  redisReadsPerPublish: number;
-  generatorCpuCores: number;
-  /** CPU used by other processes meanwhile, Redis not included (see outcome.ts DISTURBANCE). */
-  otherCpuCores: number;
-  processesStarted: number;
-  /** Other programs' Redis clients busy during the interval (see cluster/foreignClients.ts). */
-  foreignRedisClients: number;
-  interruptCpuCores: number;
 }
 
 /** `server`: baseline runs the Socket.IO cluster, switchyard the Switchyard one. */
@@ -51,54 +28,23 @@ export function runClusterLatency(server: ServerKind, ctx: ScenarioContext): Pro
   const { options: o } = ctx;
   const kind = CLUSTER_OF_SERVER[server];
   return withCluster(kind, o.socketioRuntime, ctx.logPath, (cluster) =>
-    withWorkers(`${kind}-latency`, o.workers + 1, ctx.workerDeadlineMs, async (workers) => {
-      const publisher = workers[0]!;
-      const subscriberWorkers = workers.slice(1);
+    withPublishWorkers(`${kind}-latency`, ctx, async ({ publisher, subscriberWorkers, workers }) => {
       await openClusterSubscribers(cluster, subscriberWorkers, { topic: TOPIC, count: o.latencySubscribers, concurrency: o.openConcurrency, measureLatency: true });
       ctx.progress(`${cluster.label}: ${o.latencySubscribers} subscribers open on ${cluster.instances.length} instances; publishing ${o.latencyRatePerSec} msg/s through instance A`);
 
-      await publisher.request(
-        { op: 'startPaced', url: cluster.publishUrl, authorization: cluster.publishAuthorization, topic: TOPIC, ratePerSec: o.latencyRatePerSec, payloadBytes: o.payloadBytes },
-        10_000,
+      const paced = await pacedPhase(
+        { publisher, subscriberWorkers, target: { url: cluster.publishUrl, authorization: cluster.publishAuthorization }, topic: TOPIC, snapshot: () => clusterSnapshot(cluster, workers) },
+        o,
       );
-      await sleep(o.latencyWarmupSec * 1000);
-      await publisher.request({ op: 'mark', measured: true }, 10_000);
-      const from = await clusterSnapshot(cluster, workers);
-      // Measured from when `from` read the servers, not from when the busy workers answered.
-      await sleep(from.serverAtMs + o.seconds * 1000 - nowMs());
-      const to = await clusterSnapshot(cluster, workers);
-      await publisher.request({ op: 'mark', measured: false }, 10_000);
-      const stopped = await publisher.request({ op: 'stopPublishing', ackTimeoutMs: 5000 }, 10_000);
-      await drain(subscriberWorkers, stopped.acked * o.latencySubscribers, 1000, 10_000);
-
-      const histogram = new Histogram();
-      for (const worker of subscriberWorkers) histogram.add((await worker.request({ op: 'latency' }, 30_000)).buckets);
-      const end = await clusterSnapshot(cluster, workers);
-      const span = clusterInterval(from, to);
-      const publishes = total(to, 'acked') - total(from, 'acked');
+      const span = clusterInterval(paced.from, paced.to);
+      const publishes = total(paced.to, 'acked') - total(paced.from, 'acked');
       ctx.progress(`${kind}: Redis commands per publish (script-internal ones included): ${describeCommands(span, publishes)}`);
       return {
-        subscribers: o.latencySubscribers,
-        ratePerSec: o.latencyRatePerSec,
-        seconds: span.seconds,
-        samples: histogram.count,
-        expectedSamples: total(end, 'measuredPublished') * o.latencySubscribers,
-        p50Ms: histogram.percentileMs(0.5),
-        p95Ms: histogram.percentileMs(0.95),
-        p99Ms: histogram.percentileMs(0.99),
-        maxMs: histogram.maxMs(),
-        publishErrors: total(end, 'publishErrors'),
-        unexpectedCloses: total(end, 'unexpectedCloses'),
+        ...pacedFigures(paced, span, o),
         serverCpuCores: span.serverCpuCores,
         serverUsPerPublish: (span.serverCpuCores * 1e6) / span.rate('acked'),
         redisCpuCores: span.redisCpuCores,
-        redisCommandsPerPublish: commandsPerPublish(span, publishes),
-        redisReadsPerPublish: span.redisReads / publishes,
-        generatorCpuCores: span.generatorCpuCores,
-        otherCpuCores: span.otherCpuCores,
-        processesStarted: span.processesStarted,
-        foreignRedisClients: span.foreignRedisClients,
-        interruptCpuCores: span.interruptCpuCores,
+        ...clusterMachineFigures(span, publishes),
       };
     }),
   );

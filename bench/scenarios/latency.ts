@@ -3,29 +3,16 @@
  * carries its send time, and subscribers record publish-to-receipt latency for the messages
  * sent during the measured interval (after a warm-up).
  */
-import { nowMs, sleep } from '../clock.ts';
-import { Histogram } from '../histogram.ts';
-import { drain, interval, snapshot, total } from '../measure.ts';
+import { interval, snapshot } from '../measure.ts';
+import { pacedFigures, pacedPhase, withPublishWorkers, type PacedFigures } from '../publishPhases.ts';
 import { withServer, type ServerKind } from '../servers.ts';
-import { split, withWorkers } from '../workerPool.ts';
+import { openSubscribers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
 const TOPIC = 'bench.latency';
 const OPEN_TIMEOUT_MS = 60_000;
 
-export interface LatencyResult {
-  subscribers: number;
-  ratePerSec: number;
-  seconds: number;
-  /** Latency samples recorded, and how many the measured publishes should have produced. */
-  samples: number;
-  expectedSamples: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  publishErrors: number;
-  unexpectedCloses: number;
+export interface LatencyResult extends PacedFigures {
   serverCpuCores: number;
   generatorCpuCores: number;
   /** CPU used by other processes meanwhile (see outcome.ts DISTURBANCE). */
@@ -39,47 +26,18 @@ export interface LatencyResult {
 export function runLatency(kind: ServerKind, ctx: ScenarioContext): Promise<LatencyResult> {
   const { options: o } = ctx;
   return withServer(kind, ctx.logPath, (server) =>
-    withWorkers(`${kind}-latency`, o.workers + 1, ctx.workerDeadlineMs, async (workers) => {
-      const publisher = workers[0]!;
-      const subscriberWorkers = workers.slice(1);
+    withPublishWorkers(`${kind}-latency`, ctx, async ({ publisher, subscriberWorkers, workers }) => {
       const topics = Array.from({ length: o.latencySubscribers }, () => TOPIC);
-      await Promise.all(
-        split(topics, subscriberWorkers.length).map((share, i) =>
-          subscriberWorkers[i]!.request(
-            { op: 'openSubscribers', url: server.wsUrl, topics: share, concurrency: o.openConcurrency, measureLatency: true },
-            OPEN_TIMEOUT_MS,
-          ),
-        ),
-      );
+      await openSubscribers(subscriberWorkers, server.wsUrl, topics, { concurrency: o.openConcurrency, measureLatency: true }, OPEN_TIMEOUT_MS);
       ctx.progress(`${kind}: ${o.latencySubscribers} subscribers open; publishing ${o.latencyRatePerSec} msg/s`);
 
-      await publisher.request({ op: 'startPaced', url: server.wsUrl, topic: TOPIC, ratePerSec: o.latencyRatePerSec, payloadBytes: o.payloadBytes }, 10_000);
-      await sleep(o.latencyWarmupSec * 1000);
-      await publisher.request({ op: 'mark', measured: true }, 10_000);
-      const from = await snapshot(server, workers);
-      // Measured from when `from` read the server, not from when the busy workers answered.
-      await sleep(from.serverAtMs + o.seconds * 1000 - nowMs());
-      const to = await snapshot(server, workers);
-      await publisher.request({ op: 'mark', measured: false }, 10_000);
-      const stopped = await publisher.request({ op: 'stopPublishing', ackTimeoutMs: 5000 }, 10_000);
-      await drain(subscriberWorkers, stopped.acked * o.latencySubscribers, 1000, 10_000);
-
-      const histogram = new Histogram();
-      for (const worker of subscriberWorkers) histogram.add((await worker.request({ op: 'latency' }, 30_000)).buckets);
-      const end = await snapshot(server, workers);
-      const span = interval(from, to);
+      const paced = await pacedPhase(
+        { publisher, subscriberWorkers, target: { url: server.wsUrl }, topic: TOPIC, snapshot: () => snapshot(server, workers) },
+        o,
+      );
+      const span = interval(paced.from, paced.to);
       return {
-        subscribers: o.latencySubscribers,
-        ratePerSec: o.latencyRatePerSec,
-        seconds: span.seconds,
-        samples: histogram.count,
-        expectedSamples: total(end, 'measuredPublished') * o.latencySubscribers,
-        p50Ms: histogram.percentileMs(0.5),
-        p95Ms: histogram.percentileMs(0.95),
-        p99Ms: histogram.percentileMs(0.99),
-        maxMs: histogram.maxMs(),
-        publishErrors: total(end, 'publishErrors'),
-        unexpectedCloses: total(end, 'unexpectedCloses'),
+        ...pacedFigures(paced, span, o),
         serverCpuCores: span.serverCpuCores,
         generatorCpuCores: span.generatorCpuCores,
         otherCpuCores: span.otherCpuCores,

@@ -11,8 +11,9 @@
  * The baseline sends the same jobs straight to the jobs exchange and reads the replies from
  * the results queue (bench/amqp/bareRpc.ts): the broker and the worker SDK alone.
  */
-import { nowMs, sleep } from '../clock.ts';
+import { sleep } from '../clock.ts';
 import { Histogram } from '../histogram.ts';
+import { markedInterval } from '../measure.ts';
 import type { BenchOptions } from '../options.ts';
 import type { ServerKind } from '../servers.ts';
 import type { AmqpLoadWorker } from '../amqp/amqpWorkerPool.ts';
@@ -126,12 +127,8 @@ export function runRpc(kind: ServerKind, ctx: ScenarioContext): Promise<RpcResul
       const clients = round.amqpWorker(`clients-${name}`);
       await path.start(clients, load);
       await sleep((load.mode === 'paced' ? o.latencyWarmupSec : o.warmupSec) * 1000);
-      await clients.request({ op: 'mark', measured: true }, 10_000);
       const probes = round.probes(path.bridgePort);
-      const from = await snapshot(probes);
-      await sleep(from.atMs + o.seconds * 1000 - nowMs());
-      const to = await snapshot(probes);
-      await clients.request({ op: 'mark', measured: false }, 10_000);
+      const { from, to } = await markedInterval(clients, o.seconds, () => snapshot(probes));
       const { outstanding } = await clients.request({ op: 'stop', waitMs: 10_000 }, 15_000);
       const stats = await clients.request({ op: 'stats' }, 10_000);
       const histogram = new Histogram();
