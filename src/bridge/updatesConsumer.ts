@@ -8,7 +8,7 @@
  * more is taken from the queue.
  */
 import * as v from 'valibot';
-import type { PublishItem } from '../cluster/backend.ts';
+import type { PublishItem, TopicBatch } from '../cluster/backend.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { UpdateSchema, type Update } from '../protocol/update.ts';
 import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/connection.ts';
@@ -36,9 +36,9 @@ type Verdict = { ok: true; update: Update; messageId: string | undefined } | { o
 
 export class UpdatesConsumer {
   private channel: ConfirmChannel | null = null;
-  /** Checked updates of this event-loop turn, by app and topic, in delivery order. */
-  private readonly batches = new Map<string, TopicBatch>();
-  private flushScheduled = false;
+  private pending: PendingUpdates | null = null;
+  private sendScheduled = false;
+  private storesInFlight = 0;
 
   constructor(
     connection: AmqpConnection,
@@ -86,9 +86,9 @@ export class UpdatesConsumer {
   }
 
   /**
-   * Updates that pass the checks wait for the end of the event-loop turn, then go to Redis
-   * as one batch per topic (in delivery order, so per-topic order holds): a delivery burst
-   * costs one script call per topic instead of one per update.
+   * Updates that pass the checks gather, per topic in delivery order (so per-topic order
+   * holds), and go to Redis together (see schedule): a delivery burst costs one script call,
+   * not one per update.
    */
   private handle(ch: ConfirmChannel, acks: AckBatcher, message: ConsumeMessage): void {
     const verdict = this.check(message);
@@ -99,61 +99,81 @@ export class UpdatesConsumer {
       return;
     }
     const { update, messageId } = verdict;
+    // A new channel after a reconnect: what the old one left is stored and settled on the old one.
+    if (this.pending && this.pending.ch !== ch) this.send();
+    const pending = (this.pending ??= { ch, acks, topics: new Map(), size: 0 });
     const key = `${update.app}\u0000${update.topic}`;
-    let batch = this.batches.get(key);
-    if (batch && batch.ch !== ch) {
-      // A new channel after a reconnect: what the old one left is settled on the old one.
-      this.flush();
-      batch = undefined;
-    }
-    if (!batch) {
-      batch = { ch, acks, app: update.app, topic: update.topic, messages: [], items: [] };
-      this.batches.set(key, batch);
-    }
+    let batch = pending.topics.get(key);
+    if (!batch) pending.topics.set(key, (batch = { app: update.app, topic: update.topic, items: [], messages: [] }));
     batch.messages.push(message);
     batch.items.push({ data: JSON.stringify(update.data), messageId });
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    pending.size += 1;
+    this.schedule();
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const batches = [...this.batches.values()];
-    this.batches.clear();
-    for (const batch of batches) void this.store(batch);
+  /**
+   * Sends what is pending at the end of this event-loop turn, unless MAX_STORES_IN_FLIGHT
+   * stores are still running: then when one returns. Under load, updates gather while Redis
+   * works, so batches grow with the load; at a low rate each goes at once.
+   */
+  private schedule(): void {
+    if (this.sendScheduled || this.storesInFlight >= MAX_STORES_IN_FLIGHT) return;
+    this.sendScheduled = true;
+    setImmediate(() => {
+      this.sendScheduled = false;
+      if (this.storesInFlight < MAX_STORES_IN_FLIGHT) this.send();
+    });
   }
 
-  private async store({ ch, acks, app, topic, messages, items }: TopicBatch): Promise<void> {
+  private send(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = null;
+    this.storesInFlight += 1;
+    void this.store(pending).finally(() => {
+      this.storesInFlight -= 1;
+      if (this.pending) this.schedule();
+    });
+  }
+
+  /** One publish call for every topic of the batch (one script call on standalone Redis). */
+  private async store({ ch, acks, topics, size }: PendingUpdates): Promise<void> {
+    const batches = [...topics.values()];
     try {
-      await this.publisher.publishEncoded(app, topic, items);
+      await this.publisher.publishEncoded(batches);
     } catch (error) {
-      for (const message of messages) {
-        const attempts = Number(message.properties.headers?.[DELIVERY_COUNT_HEADER] ?? 0) + 1;
-        if (message === messages[0]) this.log.error('storing updates failed', { app, topic, updates: messages.length, attempts, error });
-        if (attempts >= (this.options.maxAttempts ?? 5)) {
-          this.metrics.deadLettered('store_failed');
-          await deadLetter(ch, this.names, message, `store_failed: ${error instanceof Error ? error.message : String(error)}`);
-        } else {
-          settle(() => ch.nack(message, false, true));
+      this.log.error('storing updates failed', { topics: batches.length, updates: size, error });
+      for (const { messages } of batches) {
+        for (const message of messages) {
+          const attempts = Number(message.properties.headers?.[DELIVERY_COUNT_HEADER] ?? 0) + 1;
+          if (attempts >= (this.options.maxAttempts ?? 5)) {
+            this.metrics.deadLettered('store_failed');
+            await deadLetter(ch, this.names, message, `store_failed: ${error instanceof Error ? error.message : String(error)}`);
+          } else {
+            settle(() => ch.nack(message, false, true));
+          }
+          acks.settled(message);
         }
-        acks.settled(message);
       }
       return;
     }
-    for (const message of messages) acks.ack(message);
-    this.metrics.stored += messages.length;
+    for (const { messages } of batches) for (const message of messages) acks.ack(message);
+    this.metrics.stored += size;
   }
 }
 
-interface TopicBatch {
+/**
+ * Stores running at once. Two keep Redis busy while the next batch gathers, without making
+ * an update at a low rate wait for another's round trip.
+ */
+const MAX_STORES_IN_FLIGHT = 2;
+
+/** Checked updates not yet sent to Redis: per topic in delivery order, all from one channel. */
+interface PendingUpdates {
   ch: ConfirmChannel;
   acks: AckBatcher;
-  app: string;
-  topic: string;
-  messages: ConsumeMessage[];
-  items: PublishItem[];
+  topics: Map<string, TopicBatch & { messages: ConsumeMessage[]; items: PublishItem[] }>;
+  size: number;
 }
 
 /** Acks and nacks on a channel that closed meanwhile throw; the broker redelivers then. */

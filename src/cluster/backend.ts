@@ -14,6 +14,13 @@ export interface PublishItem {
   messageId?: string;
 }
 
+/** Messages for one topic, in publish order. */
+export interface TopicBatch {
+  app: string;
+  topic: string;
+  items: readonly PublishItem[];
+}
+
 export interface Published {
   offset: string;
   /** The message ID was seen within the dedupe window: nothing was appended; the offset is the stored one. */
@@ -28,13 +35,14 @@ export interface ClusterBackend {
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
   /**
-   * The publish path: appends the items to the topic's history in order, then sends an
-   * envelope for each to the inbox of every instance with subscribers of the topic. Routes
-   * are read after the append, which gap-free recovery relies on (see docs/architecture.md).
-   * An item whose `messageId` was seen within the dedupe window is not appended again.
-   * One round trip on standalone Redis. Resolves once everything is stored.
+   * The publish path: for each batch, appends its items to the topic's history in order,
+   * then sends an envelope for each to the inbox of every instance with subscribers of the
+   * topic. Routes are read after the append, which gap-free recovery relies on (see
+   * docs/architecture.md). An item whose `messageId` was seen within the dedupe window is
+   * not appended again. One round trip for all the batches on standalone Redis. Resolves,
+   * per batch and item, once everything is stored.
    */
-  publish(app: string, topic: string, items: readonly PublishItem[]): Promise<Published[]>;
+  publish(batches: readonly TopicBatch[]): Promise<Published[][]>;
   /**
    * Connects (waits until the store answers), removes routes an earlier process with this
    * instance ID left behind (it may have crashed and restarted before being reaped), and

@@ -4,7 +4,7 @@
  * them to the topic's history and to the inboxes of the instances with subscribers (see
  * ClusterBackend.publish for the order that gap-free recovery relies on).
  */
-import type { ClusterBackend, PublishItem, Published } from './backend.ts';
+import type { ClusterBackend, Published, TopicBatch } from './backend.ts';
 
 export class TopicPublisher {
   constructor(private readonly backend: Pick<ClusterBackend, 'publish'>) {}
@@ -14,12 +14,12 @@ export class TopicPublisher {
    * redelivery), nothing is appended and the stored offset is answered.
    */
   async publish(app: string, topic: string, data: unknown, messageId?: string): Promise<string> {
-    const [published] = await this.backend.publish(app, topic, [{ data: JSON.stringify(data), messageId }]);
-    return published!.offset;
+    const [published] = await this.backend.publish([{ app, topic, items: [{ data: JSON.stringify(data), messageId }] }]);
+    return published![0]!.offset;
   }
 
-  /** Publishes payloads that are already JSON text, in order, as one batch. */
-  publishEncoded(app: string, topic: string, items: readonly PublishItem[]): Promise<Published[]> {
-    return this.backend.publish(app, topic, items);
+  /** Publishes payloads that are already JSON text: per topic in order, all in one go. */
+  publishEncoded(batches: readonly TopicBatch[]): Promise<Published[][]> {
+    return this.backend.publish(batches);
   }
 }

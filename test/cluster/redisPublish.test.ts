@@ -5,6 +5,7 @@
  * and a repeated message ID must neither append nor send again.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import type { Published } from '../../src/cluster/backend.ts';
 import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
 import type { Envelope, TopicMessageEnvelope } from '../../src/protocol/envelope.ts';
 import { silentLogger } from '../../src/lib/log.ts';
@@ -64,7 +65,7 @@ test('one script call: history and every routed inbox get the batch, in order, a
   await b.routes.add('app1', 'room', 'sub-b');
 
   const items = TRICKY.map((text, i) => ({ data: JSON.stringify({ text, i }), messageId: `m-${i}` }));
-  const published = await publisher.publish('app1', 'room', items);
+  const [published] = (await publisher.publish([{ app: 'app1', topic: 'room', items }])) as [Published[]];
   expect(published.map((p) => p.duplicate)).toEqual(TRICKY.map(() => false));
 
   await waitFor(() => got.get('sub-a')!.length === items.length && got.get('sub-b')!.length === items.length, { what: 'both inboxes' });
@@ -81,7 +82,9 @@ test('one script call: history and every routed inbox get the batch, in order, a
   expect(history.entries.map((e) => e.data)).toEqual(items.map((i) => i.data));
 
   // A redelivered batch (same IDs) plus one new message: only the new one is appended and sent.
-  const again = await publisher.publish('app1', 'room', [...items.slice(1, 3), { data: '"new"', messageId: 'm-new' }, { data: '"no id"' }]);
+  const [again] = (await publisher.publish([
+    { app: 'app1', topic: 'room', items: [...items.slice(1, 3), { data: '"new"', messageId: 'm-new' }, { data: '"no id"' }] },
+  ])) as [Published[]];
   expect(again.map((p) => p.duplicate)).toEqual([false, false, false, false].map((_, i) => i < 2));
   expect(again.slice(0, 2).map((p) => p.offset)).toEqual(published.slice(1, 3).map((p) => p.offset));
   await waitFor(() => got.get('sub-a')!.length === items.length + 2, { what: 'the two new messages' });
@@ -90,11 +93,38 @@ test('one script call: history and every routed inbox get the batch, in order, a
   expect(tail[0]!.prev).toBe(published[published.length - 1]!.offset);
 });
 
+test('one call for several topics: each gets its own offsets, trim and routes; a repeated ID in the same call is stored once', async () => {
+  const publisher = backend('multi');
+  const sub = backend('multi-sub');
+  for (const x of [publisher, sub]) await x.start();
+  const got: TopicMessageEnvelope[] = [];
+  await sub.inbox.start((batch) => void got.push(...(batch as TopicMessageEnvelope[])));
+  await sub.routes.add('app1', 'north', 'multi-sub');
+  await sub.routes.add('app2', 'south', 'multi-sub');
+  const results = await publisher.publish([
+    { app: 'app1', topic: 'north', items: [{ data: '1', messageId: 'x' }, { data: '2', messageId: 'x' }, { data: '3' }] },
+    { app: 'app2', topic: 'south', items: [{ data: '"a"', messageId: 'x' }] },
+    { app: 'app1', topic: 'unrouted', items: [{ data: 'null' }] },
+  ]);
+  expect(results.map((r) => r.map((p) => p.duplicate))).toEqual([[false, true, false], [false], [false]]);
+  expect(results[0]![1]!.offset).toBe(results[0]![0]!.offset);
+  await waitFor(() => got.length === 3, { what: 'the routed messages' });
+  expect(got.map((e) => [e.app, e.topic, e.data])).toEqual([
+    ['app1', 'north', '1'],
+    ['app1', 'north', '3'],
+    ['app2', 'south', '"a"'],
+  ]);
+  expect(got[1]!.prev).toBe(got[0]!.offset);
+  expect((await publisher.history.readSince('app1', 'unrouted', '0-0')).entries.map((e) => e.data)).toEqual(['null']);
+});
+
 test('history keeps its length cap across batches, and the trim boundary tells recovery what is gone', async () => {
   const publisher = backend('trim');
   await publisher.start();
-  const first = await publisher.publish('app1', 'capped', Array.from({ length: 40 }, (_, i) => ({ data: String(i) })));
-  await publisher.publish('app1', 'capped', Array.from({ length: 40 }, (_, i) => ({ data: String(40 + i) })));
+  const [first] = (await publisher.publish([{ app: 'app1', topic: 'capped', items: Array.from({ length: 40 }, (_, i) => ({ data: String(i) })) }])) as [
+    Published[],
+  ];
+  await publisher.publish([{ app: 'app1', topic: 'capped', items: Array.from({ length: 40 }, (_, i) => ({ data: String(40 + i) })) }]);
   expect(await admin.xlen(publisher.keys.history('app1', 'capped'))).toBe(50);
   const fromStart = await publisher.history.readSince('app1', 'capped', first[0]!.offset);
   expect(fromStart.recovered).toBe(false);

@@ -4,7 +4,7 @@
  * each instance gets a MemoryBackend view of it.
  */
 import type { Envelope, TopicMessageEnvelope } from '../../protocol/envelope.ts';
-import type { ClusterBackend, PublishItem, Published } from '../backend.ts';
+import type { ClusterBackend, Published, TopicBatch } from '../backend.ts';
 import type { History } from '../history.ts';
 import type { EnvelopeHandler, Inbox } from '../inbox.ts';
 import type { InstanceInfo, InstanceRegistry } from '../registry.ts';
@@ -81,26 +81,30 @@ export class MemoryBackend implements ClusterBackend {
 
   async start(): Promise<void> {}
 
-  async publish(app: string, topic: string, items: readonly PublishItem[]): Promise<Published[]> {
-    const published: Published[] = [];
-    for (const { data, messageId } of items) {
-      const key = messageId === undefined ? null : `${app}:${topic}:${messageId}`;
-      const seen = key === null ? undefined : this.cluster.seen.get(key);
-      if (seen && seen.expiresAtMs > Date.now()) {
-        published.push({ offset: seen.offset, duplicate: true });
-        continue;
+  async publish(batches: readonly TopicBatch[]): Promise<Published[][]> {
+    const all: Published[][] = [];
+    for (const { app, topic, items } of batches) {
+      const published: Published[] = [];
+      for (const { data, messageId } of items) {
+        const key = messageId === undefined ? null : `${app}:${topic}:${messageId}`;
+        const seen = key === null ? undefined : this.cluster.seen.get(key);
+        if (seen && seen.expiresAtMs > Date.now()) {
+          published.push({ offset: seen.offset, duplicate: true });
+          continue;
+        }
+        // Append, then read the routes: the order gap-free recovery relies on.
+        const { offset, prev } = await this.history.append(app, topic, data);
+        if (key !== null) this.cluster.seen.set(key, { offset, prev, expiresAtMs: Date.now() + this.cluster.dedupeWindowMs });
+        const instances = await this.routes.instancesFor(app, topic);
+        if (instances.length > 0) {
+          const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data };
+          await this.inbox.send(instances.map((instanceId) => ({ instanceId, envelope })));
+        }
+        published.push({ offset, duplicate: false });
       }
-      // Append, then read the routes: the order gap-free recovery relies on.
-      const { offset, prev } = await this.history.append(app, topic, data);
-      if (key !== null) this.cluster.seen.set(key, { offset, prev, expiresAtMs: Date.now() + this.cluster.dedupeWindowMs });
-      const instances = await this.routes.instancesFor(app, topic);
-      if (instances.length > 0) {
-        const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data };
-        await this.inbox.send(instances.map((instanceId) => ({ instanceId, envelope })));
-      }
-      published.push({ offset, duplicate: false });
+      all.push(published);
     }
-    return published;
+    return all;
   }
 
   isHealthy(): boolean {

@@ -5,10 +5,11 @@
 import type { Envelope, TopicMessageEnvelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
 import { waitFor } from '../../lib/waitFor.ts';
-import type { ClusterBackend, PublishItem, Published } from '../backend.ts';
+import type { Addressed } from '../inbox.ts';
+import type { ClusterBackend, Published, TopicBatch } from '../backend.ts';
 import { connectRedis, type RedisClient } from './connection.ts';
 import { Keys } from './keys.ts';
-import { RedisHistory, type InboxWrite } from './redisHistory.ts';
+import { RedisHistory, type AppendedBatch, type InboxWrite } from './redisHistory.ts';
 import { RedisInbox, type RedisInboxOptions } from './redisInbox.ts';
 import { RedisReaper } from './redisReaper.ts';
 import { RedisRegistry } from './redisRegistry.ts';
@@ -91,21 +92,31 @@ export class RedisBackend implements ClusterBackend {
   }
 
   /**
-   * Standalone Redis: one script appends to history and to the routed inboxes. Redis
-   * Cluster: the script appends and reads the routes (one slot), then the envelopes go to
-   * the inboxes (other slots). There a duplicate's envelopes are sent again, since an earlier
-   * attempt may have stopped between the two steps; receivers drop repeats by offset.
+   * Standalone Redis: one script call appends every batch to its history and to the routed
+   * inboxes. Redis Cluster: per topic (its own slot), the script appends and reads the
+   * routes, then the envelopes go to the inboxes (other slots). There a duplicate's
+   * envelopes are sent again, since an earlier attempt may have stopped between the two
+   * steps; receivers drop repeats by offset.
    */
-  async publish(app: string, topic: string, items: readonly PublishItem[]): Promise<Published[]> {
-    const { routes, appended } = await this.history.appendBatch(app, topic, items, this.inboxWrite ?? undefined);
-    if (!this.inboxWrite && routes.length > 0) {
-      const batch = [];
+  async publish(batches: readonly TopicBatch[]): Promise<Published[][]> {
+    if (this.inboxWrite) {
+      const appended = await this.history.appendBatches(batches, this.inboxWrite);
+      return appended.map((batch) => batch.appended.map(({ offset, duplicate }) => ({ offset, duplicate })));
+    }
+    return Promise.all(batches.map((batch) => this.publishInCluster(batch)));
+  }
+
+  private async publishInCluster(batch: TopicBatch): Promise<Published[]> {
+    const { app, topic, items } = batch;
+    const [{ routes, appended }] = (await this.history.appendBatches([batch])) as [AppendedBatch];
+    if (routes.length > 0) {
+      const sends: Addressed[] = [];
       for (let i = 0; i < appended.length; i++) {
         const { offset, prev } = appended[i]!;
         const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data: items[i]!.data };
-        for (const instanceId of routes) batch.push({ instanceId, envelope });
+        for (const instanceId of routes) sends.push({ instanceId, envelope });
       }
-      await this.inbox.send(batch);
+      await this.inbox.send(sends);
     }
     return appended.map(({ offset, duplicate }) => ({ offset, duplicate }));
   }

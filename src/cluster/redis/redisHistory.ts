@@ -4,7 +4,7 @@
  * read from the stream's own bookkeeping (`max-deleted-entry-id`).
  */
 import { compareOffsets } from '../../protocol/offset.ts';
-import type { PublishItem } from '../backend.ts';
+import type { TopicBatch } from '../backend.ts';
 import type { Appended, History, HistoryEntry, Recovery } from '../history.ts';
 import type { RedisClient } from './connection.ts';
 import type { Keys } from './keys.ts';
@@ -53,21 +53,24 @@ export class RedisHistory implements History {
   }
 
   /**
-   * Appends a batch to one topic (see the PUBLISH script). With `inboxes`, the script also
-   * appends the envelopes to the routed instances' inboxes (standalone Redis only). Answers
-   * the routes read after the append, and each item's offset, prev and whether it was a
-   * duplicate.
+   * Appends batches to their topics in one script call (see the PUBLISH script). With
+   * `inboxes`, the script also appends the envelopes to the routed instances' inboxes
+   * (standalone Redis only; in a Redis Cluster pass batches of one slot, i.e. one topic).
+   * Answers per batch the routes read after the append, and each item's offset, prev and
+   * whether it was a duplicate.
    */
-  async appendBatch(app: string, topic: string, items: readonly PublishItem[], inboxes?: InboxWrite): Promise<AppendedBatch> {
+  async appendBatches(batches: readonly TopicBatch[], inboxes?: InboxWrite): Promise<AppendedBatch[]> {
     const { size, maxAgeMs, dedupeWindowMs } = this.options;
-    const keys = [this.keys.history(app, topic), this.keys.routes(app, topic)];
-    const perItem: (string | number)[] = [];
-    for (const { data, messageId } of items) {
-      perItem.push(data);
-      if (messageId === undefined) perItem.push(0);
-      else perItem.push(keys.push(this.keys.dedupe(app, topic, messageId)));
+    const keys: string[] = [];
+    const perTopic: (string | number)[] = [];
+    for (const { app, topic, items } of batches) {
+      keys.push(this.keys.history(app, topic), this.keys.routes(app, topic));
+      perTopic.push(keys.length - 1, inboxes ? envelopeHead(app, topic) : '', items.length);
+      for (const { data, messageId } of items) {
+        perTopic.push(data, messageId === undefined ? 0 : keys.push(this.keys.dedupe(app, topic, messageId)));
+      }
     }
-    const [routes, flat] = await this.client.syPublish(
+    const replies = await this.client.syPublish(
       keys.length,
       ...keys,
       size,
@@ -79,20 +82,21 @@ export class RedisHistory implements History {
       inboxes?.keyHead ?? '',
       inboxes?.keyTail ?? '',
       inboxes?.maxLength ?? 0,
-      inboxes ? envelopeHead(app, topic) : '',
-      items.length,
-      ...perItem,
+      batches.length,
+      ...perTopic,
     );
-    const appended: AppendedItem[] = [];
-    for (let i = 0; i < flat.length; i += 3) {
-      appended.push({ offset: String(flat[i]), prev: String(flat[i + 1]), duplicate: Number(flat[i + 2]) === 1 });
-    }
-    return { routes, appended };
+    return replies.map(([routes, flat]) => {
+      const appended: AppendedItem[] = [];
+      for (let i = 0; i < flat.length; i += 3) {
+        appended.push({ offset: String(flat[i]), prev: String(flat[i + 1]), duplicate: Number(flat[i + 2]) === 1 });
+      }
+      return { routes, appended };
+    });
   }
 
   async append(app: string, topic: string, data: string): Promise<Appended> {
-    const { appended } = await this.appendBatch(app, topic, [{ data }]);
-    return appended[0]!;
+    const [batch] = await this.appendBatches([{ app, topic, items: [{ data }] }]);
+    return batch!.appended[0]!;
   }
 
   async readSince(app: string, topic: string, since: string): Promise<Recovery> {

@@ -59,76 +59,88 @@ end
 `;
 
 /**
- * Publishes a batch of messages to one topic, atomically.
- * KEYS: history stream, route set, then the dedupe keys of the messages that carry an ID.
+ * Publishes batches of messages to one or more topics, atomically.
+ * KEYS: per topic its history stream and route set (adjacent), and the dedupe keys of the
+ * messages that carry an ID.
  * ARGV: maxLength, minId (`<ms>-0`), ttlMs, dedupeTtlMs, inbox key head, inbox key tail,
- * inbox maxLength, envelope head, n, then per message: data, index in KEYS of its dedupe
- * key (0: none).
+ * inbox maxLength, number of topics; then per topic: index in KEYS of its history stream
+ * (its route set follows), envelope head, n, then per message: data, index in KEYS of its
+ * dedupe key (0: none).
  *
- * Appends the messages in order and trims by length and age once. On a new stream,
- * everything before its first entry is marked deleted, so that offsets from an earlier
- * incarnation are never vouched for. A message whose ID was seen within the dedupe window is
- * not appended; its stored offset is answered.
+ * Per topic it appends the messages in order and trims by length and age once. On a new
+ * stream, everything before its first entry is marked deleted, so that offsets from an
+ * earlier incarnation are never vouched for. A message whose ID was seen within the dedupe
+ * window is not appended; its stored offset is answered.
  *
- * With an inbox key head (standalone Redis), it also appends each new message's envelope
- * to the inbox of every instance in the route set: one round trip for the whole publish, and
- * no window in which a message is in history but not yet routed. The entry is what
- * RedisInbox.send writes for a topic message: `e` the envelope's JSON without `data` (the
- * caller passes its head up to the offset's opening quote), `d` the data as it is. In a
- * Redis Cluster the inboxes live in other slots, so the head is '' and the caller sends the
- * envelopes itself, using the routes returned (read in the same script: after the appends,
- * which gap-free recovery relies on; see docs/architecture.md).
+ * With an inbox key head (standalone Redis), it also appends each new message's entry to
+ * the inbox of every instance in the topic's route set: one round trip for the whole
+ * publish, and no window in which a message is in history but not yet routed. The entry is
+ * what RedisInbox.send writes for a topic message: `e` the envelope's JSON without `data`
+ * (the caller passes its head up to the offset's opening quote), `d` the data as it is. In a
+ * Redis Cluster the inboxes live in other slots (and so may the topics): the caller passes
+ * one topic and no head, and sends the envelopes itself, using the routes returned (read in
+ * the same script, after the appends, which gap-free recovery relies on; see
+ * docs/architecture.md).
  *
- * Returns {instance IDs, {offset, prev, duplicate (0/1)} per message, flattened}.
+ * Returns per topic {instance IDs, {offset, prev, duplicate (0/1)} per message, flattened}.
  */
 const PUBLISH = `${LAST_ID}${TRIM}
 local maxLen, minId, ttl, dedupeTtl = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-local inboxHead, inboxTail, inboxMax, envelopeHead = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local n = tonumber(ARGV[9])
-local routes = redis.call('SMEMBERS', KEYS[2])
-local routed = inboxHead ~= '' and #routes > 0
-local prev = lastId(KEYS[1])
-local fresh = prev == '0-0'
-local appended = false
-local out = {}
-for i = 1, n do
-  local data, dedupe = ARGV[8 + 2 * i], tonumber(ARGV[9 + 2 * i])
-  local seen = false
-  if dedupe > 0 then seen = redis.call('GET', KEYS[dedupe]) end
-  if seen then
-    local sp = string.find(seen, ' ')
-    out[#out + 1] = string.sub(seen, 1, sp - 1)
-    out[#out + 1] = string.sub(seen, sp + 1)
-    out[#out + 1] = 1
-  else
-    local id = redis.call('XADD', KEYS[1], '*', 'd', data)
-    if fresh then
-      fresh = false
-      local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-      local before
-      if tonumber(seq) > 0 then before = ms .. '-' .. (tonumber(seq) - 1)
-      else before = string.format('%.0f', tonumber(ms) - 1) .. '-9007199254740991' end
-      redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', before)
-    end
-    if dedupe > 0 then redis.call('SET', KEYS[dedupe], id .. ' ' .. prev, 'PX', dedupeTtl) end
-    if routed then
-      local envelope = envelopeHead .. id .. '","prev":"' .. prev .. '"}'
-      for r = 1, #routes do
-        redis.call('XADD', inboxHead .. routes[r] .. inboxTail, 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', envelope, 'd', data)
+local inboxHead, inboxTail, inboxMax = ARGV[5], ARGV[6], ARGV[7]
+local topics = tonumber(ARGV[8])
+local a = 9
+local result = {}
+for t = 1, topics do
+  local k, envelopeHead, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  a = a + 3
+  local history = KEYS[k]
+  local routes = redis.call('SMEMBERS', KEYS[k + 1])
+  local routed = inboxHead ~= '' and #routes > 0
+  local prev = lastId(history)
+  local fresh = prev == '0-0'
+  local appended = false
+  local out = {}
+  for i = 1, n do
+    local data, dedupe = ARGV[a], tonumber(ARGV[a + 1])
+    a = a + 2
+    local seen = false
+    if dedupe > 0 then seen = redis.call('GET', KEYS[dedupe]) end
+    if seen then
+      local sp = string.find(seen, ' ')
+      out[#out + 1] = string.sub(seen, 1, sp - 1)
+      out[#out + 1] = string.sub(seen, sp + 1)
+      out[#out + 1] = 1
+    else
+      local id = redis.call('XADD', history, '*', 'd', data)
+      if fresh then
+        fresh = false
+        local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+        local before
+        if tonumber(seq) > 0 then before = ms .. '-' .. (tonumber(seq) - 1)
+        else before = string.format('%.0f', tonumber(ms) - 1) .. '-9007199254740991' end
+        redis.call('XSETID', history, id, 'MAXDELETEDID', before)
       end
+      if dedupe > 0 then redis.call('SET', KEYS[dedupe], id .. ' ' .. prev, 'PX', dedupeTtl) end
+      if routed then
+        local envelope = envelopeHead .. id .. '","prev":"' .. prev .. '"}'
+        for r = 1, #routes do
+          redis.call('XADD', inboxHead .. routes[r] .. inboxTail, 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', envelope, 'd', data)
+        end
+      end
+      out[#out + 1] = id
+      out[#out + 1] = prev
+      out[#out + 1] = 0
+      prev = id
+      appended = true
     end
-    out[#out + 1] = id
-    out[#out + 1] = prev
-    out[#out + 1] = 0
-    prev = id
-    appended = true
   end
+  if appended then
+    trim(history, prev, maxLen, minId)
+    redis.call('PEXPIRE', history, ttl)
+  end
+  result[t] = {routes, out}
 end
-if appended then
-  trim(KEYS[1], prev, maxLen, minId)
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-return {routes, out}
+return result
 `;
 
 /**
@@ -197,7 +209,7 @@ export type StreamEntry = [id: string, fields: string[]];
 
 export interface ScriptedClient {
   /** See PUBLISH: `numKeys` first, then KEYS, then ARGV. */
-  syPublish(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string[], (string | number)[]]>;
+  syPublish(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string[], (string | number)[]][]>;
   syClaim(owner: string, mailbox: string, instanceId: string, ttlMs: number): Promise<string[]>;
   syClaimIfFree(owner: string, instanceId: string, ttlMs: number): Promise<number>;
   syPark(owner: string, mailbox: string, instanceId: string, envelope: string, ttlMs: number, limit: number): Promise<[0 | 1, string?]>;
