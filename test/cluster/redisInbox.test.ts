@@ -71,9 +71,18 @@ test('a malformed entry is logged, acknowledged and skipped; the loop goes on', 
   await admin.xadd(key, '*', 'e', 'not json');
   await admin.xadd(key, '*', 'e', JSON.stringify({ kind: 'message', app: 'a' }));
   await admin.xadd(key, '*', 'other', 'field');
+  // A run whose data fields do not match its offsets, and one with a bad offset.
+  const run = { kind: 'message', app: 'a', topic: 't', prev: '0-0', offsets: ['1-0', '2-0'] };
+  await admin.xadd(key, '*', 'e', JSON.stringify(run), 'd', '1');
+  await admin.xadd(key, '*', 'e', JSON.stringify({ ...run, offsets: ['1-0', 'two'] }), 'd', '1', 'd', '2');
+  await admin.xadd(key, '*', 'e', JSON.stringify(run), 'd', '"one"', 'd', '"two"');
   await inbox.send([{ instanceId: 'in-4', envelope: message(7) }]);
-  await waitFor(() => got.length === 1, { what: 'the good entry' });
-  expect(inbox.malformedEntries).toBe(3);
+  await waitFor(() => got.length === 3, { what: 'the good entries' });
+  expect(inbox.malformedEntries).toBe(5);
+  expect(got.slice(0, 2)).toEqual([
+    { kind: 'message', app: 'a', topic: 't', offset: '1-0', prev: '0-0', data: '"one"' },
+    { kind: 'message', app: 'a', topic: 't', offset: '2-0', prev: '1-0', data: '"two"' },
+  ]);
   await waitFor(async () => (await pendingCount('in-4')) === 0, { what: 'bad entries acked' });
 });
 

@@ -118,6 +118,23 @@ test('one call for several topics: each gets its own offsets, trim and routes; a
   expect((await publisher.history.readSince('app1', 'unrouted', '0-0')).entries.map((e) => e.data)).toEqual(['null']);
 });
 
+test('a batch larger than one inbox entry holds arrives whole and in order', async () => {
+  const publisher = backend('big');
+  const sub = backend('big-sub');
+  for (const x of [publisher, sub]) await x.start();
+  const got: TopicMessageEnvelope[] = [];
+  await sub.inbox.start((batch) => void got.push(...(batch as TopicMessageEnvelope[])));
+  await sub.routes.add('app1', 'big', 'big-sub');
+  const items = Array.from({ length: 2_345 }, (_, i) => ({ data: String(i) }));
+  const [published] = (await publisher.publish([{ app: 'app1', topic: 'big', items }])) as [Published[]];
+  await waitFor(() => got.length === items.length, { what: 'every message' });
+  expect(got.map((e) => e.data)).toEqual(items.map((i) => i.data));
+  expect(got.map((e) => e.offset)).toEqual(published.map((p) => p.offset));
+  for (let i = 1; i < got.length; i++) expect(got[i]!.prev).toBe(got[i - 1]!.offset);
+  // 1,000 messages per entry at most.
+  expect(await admin.xlen(publisher.keys.inbox('big-sub'))).toBeLessThanOrEqual(3);
+});
+
 test('history keeps its length cap across batches, and the trim boundary tells recovery what is gone', async () => {
   const publisher = backend('trim');
   await publisher.start();

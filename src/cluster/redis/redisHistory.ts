@@ -38,11 +38,11 @@ export interface AppendedBatch {
 }
 
 /**
- * A TopicMessageEnvelope's JSON (without `data`, which goes in its own field) up to the
- * opening quote of its offset; the PUBLISH script completes it with offset and prev.
+ * The start of a run's inbox entry head (see decodeEntry in redisInbox.ts): the PUBLISH
+ * script completes it with `"prev"` and `"offsets"`.
  */
 function envelopeHead(app: string, topic: string): string {
-  return `{"kind":"message","app":${JSON.stringify(app)},"topic":${JSON.stringify(topic)},"offset":"`;
+  return `{"kind":"message","app":${JSON.stringify(app)},"topic":${JSON.stringify(topic)},`;
 }
 
 export class RedisHistory implements History {

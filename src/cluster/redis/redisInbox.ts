@@ -6,7 +6,9 @@
  * (Redis restarted), it is recreated and reading resumes.
  */
 import * as v from 'valibot';
-import { EnvelopeSchema, type Envelope } from '../../protocol/envelope.ts';
+import { EnvelopeSchema, type Envelope, type TopicMessageEnvelope } from '../../protocol/envelope.ts';
+import { AppIdSchema, TopicSchema } from '../../protocol/names.ts';
+import { OffsetSchema } from '../../protocol/offset.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Addressed, EnvelopeHandler, Inbox } from '../inbox.ts';
 import { duplicateClient, type RedisClient } from './connection.ts';
@@ -145,8 +147,8 @@ export class RedisInbox implements Inbox {
   private async deliver(entries: StreamEntry[], handler: EnvelopeHandler): Promise<void> {
     const envelopes: Envelope[] = [];
     for (const [id, fields] of entries) {
-      const envelope = decodeEnvelope(fields);
-      if (envelope) envelopes.push(envelope);
+      const decoded = decodeEntry(fields);
+      if (decoded) for (const envelope of decoded) envelopes.push(envelope);
       else {
         this.malformedEntries += 1;
         this.log.warn('malformed inbox entry skipped', { id, fields: fields.join(' ').slice(0, 200) });
@@ -165,7 +167,7 @@ export class RedisInbox implements Inbox {
 /**
  * An inbox entry's fields: `e` the envelope's JSON; for a topic message without its `data`,
  * which goes as it is in `d` (JSON text already: no escaping on the way in, no unescaping on
- * the way out). The PUBLISH script writes the same fields.
+ * the way out). The PUBLISH script writes runs of topic messages instead (RunHeadSchema).
  */
 export function encodeEnvelope(envelope: Envelope): string[] {
   if (envelope.kind !== 'message') return ['e', JSON.stringify(envelope)];
@@ -173,13 +175,41 @@ export function encodeEnvelope(envelope: Envelope): string[] {
   return ['e', JSON.stringify(rest), 'd', data];
 }
 
-/** Reads an inbox entry's fields back; null when they do not make a valid envelope. */
-export function decodeEnvelope(fields: string[]): Envelope | null {
+/**
+ * A run of consecutive messages of one topic in one entry, as the PUBLISH script writes
+ * them: `e` this head, then one `d` field per message. Message i has offset `offsets[i]`
+ * and prev `offsets[i - 1]` (`prev` for the first).
+ */
+const RunHeadSchema = v.object({
+  kind: v.literal('message'),
+  app: AppIdSchema,
+  topic: TopicSchema,
+  prev: OffsetSchema,
+  offsets: v.pipe(v.array(OffsetSchema), v.minLength(1)),
+});
+
+/** Reads an inbox entry's fields back: its envelopes, or null when they are not valid. */
+export function decodeEntry(fields: string[]): Envelope[] | null {
   const text = field(fields, 'e');
   if (text === undefined) return null;
   const json = parseJson(text);
+  if (typeof json !== 'object' || json === null) return null;
+  if ('offsets' in json) {
+    const run = v.safeParse(RunHeadSchema, json);
+    if (!run.success) return null;
+    const { app, topic, offsets } = run.output;
+    const data: string[] = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'd') data.push(fields[i + 1]!);
+    if (data.length !== offsets.length) return null;
+    let prev = run.output.prev;
+    return offsets.map((offset, i) => {
+      const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data: data[i]! };
+      prev = offset;
+      return envelope;
+    });
+  }
   const data = field(fields, 'd');
-  if (data !== undefined && typeof json === 'object' && json !== null) (json as { data?: string }).data = data;
+  if (data !== undefined) (json as { data?: string }).data = data;
   const parsed = v.safeParse(EnvelopeSchema, json);
-  return parsed.success ? parsed.output : null;
+  return parsed.success ? [parsed.output] : null;
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { Service } from '../../lib/service.ts';
 import { scanTargets, type RedisClient } from './connection.ts';
 import { INBOX_GROUP, type Keys } from './keys.ts';
-import { decodeEnvelope } from './redisInbox.ts';
+import { decodeEntry } from './redisInbox.ts';
 import type { RedisRegistry } from './redisRegistry.ts';
 import type { RedisRoutes } from './redisRoutes.ts';
 import type { StreamEntry } from './scripts.ts';
@@ -137,8 +137,8 @@ export class RedisReaper implements Service {
     if (raw.length >= limit) this.log.warn('dead inbox larger than the claim limit; the rest is dropped', { instance: id, limit });
     const envelopes: Envelope[] = [];
     for (const [, fields] of raw) {
-      const envelope = decodeEnvelope(fields ?? []);
-      if (envelope) envelopes.push(envelope);
+      const decoded = decodeEntry(fields ?? []);
+      if (decoded) envelopes.push(...decoded);
     }
     return envelopes;
   }

@@ -64,19 +64,21 @@ end
  * messages that carry an ID.
  * ARGV: maxLength, minId (`<ms>-0`), ttlMs, dedupeTtlMs, inbox key head, inbox key tail,
  * inbox maxLength, number of topics; then per topic: index in KEYS of its history stream
- * (its route set follows), envelope head, n, then per message: data, index in KEYS of its
- * dedupe key (0: none).
+ * (its route set follows), inbox entry head, n, then per message: data, index in KEYS of
+ * its dedupe key (0: none).
  *
  * Per topic it appends the messages in order and trims by length and age once. On a new
  * stream, everything before its first entry is marked deleted, so that offsets from an
  * earlier incarnation are never vouched for. A message whose ID was seen within the dedupe
  * window is not appended; its stored offset is answered.
  *
- * With an inbox key head (standalone Redis), it also appends each new message's entry to
- * the inbox of every instance in the topic's route set: one round trip for the whole
- * publish, and no window in which a message is in history but not yet routed. The entry is
- * what RedisInbox.send writes for a topic message: `e` the envelope's JSON without `data`
- * (the caller passes its head up to the offset's opening quote), `d` the data as it is. In a
+ * With an inbox key head (standalone Redis), it also appends the new messages to the inbox
+ * of every instance in the topic's route set: one round trip for the whole publish, and no
+ * window in which a message is in history but not yet routed. A topic's new messages go as
+ * one inbox entry (a run; see decodeEntry in redisInbox.ts): `e` is
+ * `{"kind":"message","app":…,"topic":…,"prev":<offset before the first>,"offsets":[…]}` (the
+ * caller passes its head up to the comma after the topic), then one `d` field per message,
+ * its data as it is. In a
  * Redis Cluster the inboxes live in other slots (and so may the topics): the caller passes
  * one topic and no head, and sends the envelopes itself, using the routes returned (read in
  * the same script, after the appends, which gap-free recovery relies on; see
@@ -87,6 +89,16 @@ end
 const PUBLISH = `${LAST_ID}${TRIM}
 local maxLen, minId, ttl, dedupeTtl = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local inboxHead, inboxTail, inboxMax = ARGV[5], ARGV[6], ARGV[7]
+-- At most this many messages per inbox entry (unpack() has a limit of about 8,000 values).
+local ENTRY_MESSAGES = 1000
+-- One inbox entry per routed instance for a run of consecutive messages of one topic.
+local function sendEntry(routes, entry, envelopeHead, first, ids)
+  entry[8] = envelopeHead .. '"prev":"' .. first .. '","offsets":["' .. table.concat(ids, '","') .. '"]}'
+  for r = 1, #routes do
+    entry[1] = inboxHead .. routes[r] .. inboxTail
+    redis.call('XADD', unpack(entry))
+  end
+end
 local topics = tonumber(ARGV[8])
 local a = 9
 local result = {}
@@ -100,6 +112,8 @@ for t = 1, topics do
   local fresh = prev == '0-0'
   local appended = false
   local out = {}
+  local first = prev
+  local ids, entry = {}, {'', 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', ''}
   for i = 1, n do
     local data, dedupe = ARGV[a], tonumber(ARGV[a + 1])
     a = a + 2
@@ -122,9 +136,12 @@ for t = 1, topics do
       end
       if dedupe > 0 then redis.call('SET', KEYS[dedupe], id .. ' ' .. prev, 'PX', dedupeTtl) end
       if routed then
-        local envelope = envelopeHead .. id .. '","prev":"' .. prev .. '"}'
-        for r = 1, #routes do
-          redis.call('XADD', inboxHead .. routes[r] .. inboxTail, 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', envelope, 'd', data)
+        ids[#ids + 1] = id
+        entry[#entry + 1] = 'd'
+        entry[#entry + 1] = data
+        if #ids == ENTRY_MESSAGES then
+          sendEntry(routes, entry, envelopeHead, first, ids)
+          first, ids, entry = id, {}, {'', 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', ''}
         end
       end
       out[#out + 1] = id
@@ -134,6 +151,7 @@ for t = 1, topics do
       appended = true
     end
   end
+  if #ids > 0 then sendEntry(routes, entry, envelopeHead, first, ids) end
   if appended then
     trim(history, prev, maxLen, minId)
     redis.call('PEXPIRE', history, ttl)
