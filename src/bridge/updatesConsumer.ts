@@ -140,7 +140,7 @@ export class UpdatesConsumer {
   private async store({ ch, acks, topics, size }: PendingUpdates): Promise<void> {
     const batches = [...topics.values()];
     try {
-      await this.publisher.publishEncoded(batches);
+      await this.publisher.store(batches);
     } catch (error) {
       this.log.error('storing updates failed', { topics: batches.length, updates: size, error });
       for (const { messages } of batches) {

@@ -43,6 +43,8 @@ export interface ClusterBackend {
    * per batch and item, once everything is stored.
    */
   publish(batches: readonly TopicBatch[]): Promise<Published[][]>;
+  /** Like publish, for a caller that needs no offsets (the bridge): less to answer. */
+  store(batches: readonly TopicBatch[]): Promise<void>;
   /**
    * Connects (waits until the store answers), removes routes an earlier process with this
    * instance ID left behind (it may have crashed and restarted before being reaped), and

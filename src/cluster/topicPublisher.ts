@@ -4,10 +4,10 @@
  * them to the topic's history and to the inboxes of the instances with subscribers (see
  * ClusterBackend.publish for the order that gap-free recovery relies on).
  */
-import type { ClusterBackend, Published, TopicBatch } from './backend.ts';
+import type { ClusterBackend, TopicBatch } from './backend.ts';
 
 export class TopicPublisher {
-  constructor(private readonly backend: Pick<ClusterBackend, 'publish'>) {}
+  constructor(private readonly backend: Pick<ClusterBackend, 'publish' | 'store'>) {}
 
   /**
    * Publishes a value; resolves with its offset. With a `messageId` seen before (a
@@ -18,8 +18,11 @@ export class TopicPublisher {
     return published![0]!.offset;
   }
 
-  /** Publishes payloads that are already JSON text: per topic in order, all in one go. */
-  publishEncoded(batches: readonly TopicBatch[]): Promise<Published[][]> {
-    return this.backend.publish(batches);
+  /**
+   * Publishes payloads that are already JSON text: per topic in order, all in one go.
+   * Resolves once everything is stored, without offsets (the bridge needs none).
+   */
+  store(batches: readonly TopicBatch[]): Promise<void> {
+    return this.backend.store(batches);
   }
 }

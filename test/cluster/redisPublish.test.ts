@@ -118,6 +118,20 @@ test('one call for several topics: each gets its own offsets, trim and routes; a
   expect((await publisher.history.readSince('app1', 'unrouted', '0-0')).entries.map((e) => e.data)).toEqual(['null']);
 });
 
+test('store(): the same writes as publish, without an answer', async () => {
+  const publisher = backend('store');
+  const sub = backend('store-sub');
+  for (const x of [publisher, sub]) await x.start();
+  const got: TopicMessageEnvelope[] = [];
+  await sub.inbox.start((batch) => void got.push(...(batch as TopicMessageEnvelope[])));
+  await sub.routes.add('app1', 'stored', 'store-sub');
+  const items = [{ data: '1', messageId: 's1' }, { data: '2', messageId: 's1' }, { data: '3' }];
+  expect(await publisher.store([{ app: 'app1', topic: 'stored', items }])).toBeUndefined();
+  await waitFor(() => got.length === 2, { what: 'the two new messages' });
+  expect(got.map((e) => e.data)).toEqual(['1', '3']);
+  expect((await publisher.history.readSince('app1', 'stored', '0-0')).entries.map((e) => e.offset)).toEqual(got.map((e) => e.offset));
+});
+
 test('a batch larger than one inbox entry holds arrives whole and in order', async () => {
   const publisher = backend('big');
   const sub = backend('big-sub');

@@ -107,6 +107,10 @@ export class MemoryBackend implements ClusterBackend {
     return all;
   }
 
+  async store(batches: readonly TopicBatch[]): Promise<void> {
+    await this.publish(batches);
+  }
+
   isHealthy(): boolean {
     return true;
   }

@@ -106,6 +106,11 @@ export class RedisBackend implements ClusterBackend {
     return Promise.all(batches.map((batch) => this.publishInCluster(batch)));
   }
 
+  async store(batches: readonly TopicBatch[]): Promise<void> {
+    if (this.inboxWrite) await this.history.appendBatches(batches, this.inboxWrite, false);
+    else await Promise.all(batches.map((batch) => this.publishInCluster(batch)));
+  }
+
   private async publishInCluster(batch: TopicBatch): Promise<Published[]> {
     const { app, topic, items } = batch;
     const [{ routes, appended }] = (await this.history.appendBatches([batch])) as [AppendedBatch];

@@ -59,7 +59,10 @@ export class RedisHistory implements History {
    * Answers per batch the routes read after the append, and each item's offset, prev and
    * whether it was a duplicate.
    */
-  async appendBatches(batches: readonly TopicBatch[], inboxes?: InboxWrite): Promise<AppendedBatch[]> {
+  appendBatches(batches: readonly TopicBatch[], inboxes?: InboxWrite): Promise<AppendedBatch[]>;
+  /** The same without an answer (`answer: false`): nothing to build in Redis or to parse here. */
+  appendBatches(batches: readonly TopicBatch[], inboxes: InboxWrite, answer: false): Promise<void>;
+  async appendBatches(batches: readonly TopicBatch[], inboxes?: InboxWrite, answer = true): Promise<AppendedBatch[] | void> {
     const { size, maxAgeMs, dedupeWindowMs } = this.options;
     const keys: string[] = [];
     const perTopic: (string | number)[] = [];
@@ -82,9 +85,11 @@ export class RedisHistory implements History {
       inboxes?.keyHead ?? '',
       inboxes?.keyTail ?? '',
       inboxes?.maxLength ?? 0,
+      answer ? '1' : '0',
       batches.length,
       ...perTopic,
     );
+    if (!answer) return;
     return replies.map(([routes, flat]) => {
       const appended: AppendedItem[] = [];
       for (let i = 0; i < flat.length; i += 3) {

@@ -63,7 +63,8 @@ end
  * KEYS: per topic its history stream and route set (adjacent), and the dedupe keys of the
  * messages that carry an ID.
  * ARGV: maxLength, minId (`<ms>-0`), ttlMs, dedupeTtlMs, inbox key head, inbox key tail,
- * inbox maxLength, number of topics; then per topic: index in KEYS of its history stream
+ * inbox maxLength, answer ('1': the reply below; '0': an empty reply), number of topics;
+ * then per topic: index in KEYS of its history stream
  * (its route set follows), inbox entry head, n, then per message: data, index in KEYS of
  * its dedupe key (0: none).
  *
@@ -99,8 +100,9 @@ local function sendEntry(routes, entry, envelopeHead, first, ids)
     redis.call('XADD', unpack(entry))
   end
 end
-local topics = tonumber(ARGV[8])
-local a = 9
+local answer = ARGV[8] == '1'
+local topics = tonumber(ARGV[9])
+local a = 10
 local result = {}
 for t = 1, topics do
   local k, envelopeHead, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
@@ -120,10 +122,12 @@ for t = 1, topics do
     local seen = false
     if dedupe > 0 then seen = redis.call('GET', KEYS[dedupe]) end
     if seen then
-      local sp = string.find(seen, ' ')
-      out[#out + 1] = string.sub(seen, 1, sp - 1)
-      out[#out + 1] = string.sub(seen, sp + 1)
-      out[#out + 1] = 1
+      if answer then
+        local sp = string.find(seen, ' ')
+        out[#out + 1] = string.sub(seen, 1, sp - 1)
+        out[#out + 1] = string.sub(seen, sp + 1)
+        out[#out + 1] = 1
+      end
     else
       local id = redis.call('XADD', history, '*', 'd', data)
       if fresh then
@@ -144,9 +148,11 @@ for t = 1, topics do
           first, ids, entry = id, {}, {'', 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', ''}
         end
       end
-      out[#out + 1] = id
-      out[#out + 1] = prev
-      out[#out + 1] = 0
+      if answer then
+        out[#out + 1] = id
+        out[#out + 1] = prev
+        out[#out + 1] = 0
+      end
       prev = id
       appended = true
     end
@@ -156,7 +162,7 @@ for t = 1, topics do
     trim(history, prev, maxLen, minId)
     redis.call('PEXPIRE', history, ttl)
   end
-  result[t] = {routes, out}
+  if answer then result[t] = {routes, out} end
 end
 return result
 `;
