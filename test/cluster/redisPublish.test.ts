@@ -35,6 +35,20 @@ function backend(instanceId: string): RedisBackend {
   return b;
 }
 
+/**
+ * A publishing backend and a subscribing one (inbox started, routes added for `topics`):
+ * returns the publisher and what reaches the subscriber's inbox.
+ */
+async function pair(name: string, topics: [app: string, topic: string][]): Promise<{ publisher: RedisBackend; got: TopicMessageEnvelope[] }> {
+  const publisher = backend(name);
+  const sub = backend(`${name}-sub`);
+  for (const x of [publisher, sub]) await x.start();
+  const got: TopicMessageEnvelope[] = [];
+  await sub.inbox.start((batch) => void got.push(...(batch as TopicMessageEnvelope[])));
+  for (const [app, topic] of topics) await sub.routes.add(app, topic, `${name}-sub`);
+  return { publisher, got };
+}
+
 beforeAll(requireRedis);
 afterAll(async () => {
   for (const b of backends) {
@@ -94,13 +108,7 @@ test('one script call: history and every routed inbox get the batch, in order, a
 });
 
 test('one call for several topics: each gets its own offsets, trim and routes; a repeated ID in the same call is stored once', async () => {
-  const publisher = backend('multi');
-  const sub = backend('multi-sub');
-  for (const x of [publisher, sub]) await x.start();
-  const got: TopicMessageEnvelope[] = [];
-  await sub.inbox.start((batch) => void got.push(...(batch as TopicMessageEnvelope[])));
-  await sub.routes.add('app1', 'north', 'multi-sub');
-  await sub.routes.add('app2', 'south', 'multi-sub');
+  const { publisher, got } = await pair('multi', [['app1', 'north'], ['app2', 'south']]);
   const results = await publisher.publish([
     { app: 'app1', topic: 'north', items: [{ data: '1', messageId: 'x' }, { data: '2', messageId: 'x' }, { data: '3' }] },
     { app: 'app2', topic: 'south', items: [{ data: '"a"', messageId: 'x' }] },
@@ -119,12 +127,7 @@ test('one call for several topics: each gets its own offsets, trim and routes; a
 });
 
 test('store(): the same writes as publish, without an answer', async () => {
-  const publisher = backend('store');
-  const sub = backend('store-sub');
-  for (const x of [publisher, sub]) await x.start();
-  const got: TopicMessageEnvelope[] = [];
-  await sub.inbox.start((batch) => void got.push(...(batch as TopicMessageEnvelope[])));
-  await sub.routes.add('app1', 'stored', 'store-sub');
+  const { publisher, got } = await pair('store', [['app1', 'stored']]);
   const items = [{ data: '1', messageId: 's1' }, { data: '2', messageId: 's1' }, { data: '3' }];
   expect(await publisher.store([{ app: 'app1', topic: 'stored', items }])).toBeUndefined();
   await waitFor(() => got.length === 2, { what: 'the two new messages' });
@@ -133,12 +136,7 @@ test('store(): the same writes as publish, without an answer', async () => {
 });
 
 test('a batch larger than one inbox entry holds arrives whole and in order', async () => {
-  const publisher = backend('big');
-  const sub = backend('big-sub');
-  for (const x of [publisher, sub]) await x.start();
-  const got: TopicMessageEnvelope[] = [];
-  await sub.inbox.start((batch) => void got.push(...(batch as TopicMessageEnvelope[])));
-  await sub.routes.add('app1', 'big', 'big-sub');
+  const { publisher, got } = await pair('big', [['app1', 'big']]);
   const items = Array.from({ length: 2_345 }, (_, i) => ({ data: String(i) }));
   const [published] = (await publisher.publish([{ app: 'app1', topic: 'big', items }])) as [Published[]];
   await waitFor(() => got.length === items.length, { what: 'every message' });
