@@ -6,13 +6,24 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SERVER_KINDS, type ServerKind } from './servers.ts';
-import { AMQP_FLAGS, AMQP_FRACTIONAL, AMQP_FULL, AMQP_SCENARIOS, AMQP_USAGE, isAmqpScenario, type AmqpSizes } from './amqp/options.ts';
+import {
+  AMQP_DEFAULTS,
+  AMQP_FLAGS,
+  AMQP_FRACTIONAL,
+  AMQP_FULL,
+  AMQP_SCENARIOS,
+  AMQP_USAGE,
+  isAmqpScenario,
+  parseRpcQueueType,
+  type AmqpOptions,
+  type AmqpSizes,
+} from './amqp/options.ts';
 import { CLUSTER_DEFAULTS, CLUSTER_SCENARIOS, CLUSTER_USAGE, expandClusterAlias, isClusterScenario, parseSocketIoRuntime, type ClusterOptions } from './cluster/options.ts';
 
 export const SCENARIOS = ['fanout', 'latency', 'idle', ...AMQP_SCENARIOS, ...CLUSTER_SCENARIOS] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-export interface BenchOptions extends AmqpSizes, ClusterOptions {
+export interface BenchOptions extends AmqpSizes, AmqpOptions, ClusterOptions {
   readonly scenarios: readonly ScenarioName[];
   readonly servers: readonly ServerKind[];
   readonly quick: boolean;
@@ -47,7 +58,7 @@ export interface BenchOptions extends AmqpSizes, ClusterOptions {
   readonly idleTopics: number;
 }
 
-type Sizes = { -readonly [K in Exclude<keyof BenchOptions, 'scenarios' | 'servers' | 'quick' | keyof ClusterOptions>]: BenchOptions[K] };
+type Sizes = { -readonly [K in Exclude<keyof BenchOptions, 'scenarios' | 'servers' | 'quick' | keyof ClusterOptions | keyof AmqpOptions>]: BenchOptions[K] };
 
 const FULL: Sizes = {
   rounds: 3,
@@ -148,6 +159,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
         scenario: { type: 'string', multiple: true },
         servers: { type: 'string', multiple: true },
         'socketio-runtime': { type: 'string' },
+        'rpc-queue-type': { type: 'string' },
         quick: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -171,9 +183,13 @@ export function parseOptions(argv: string[]): BenchOptions | null {
   const runtimeFlag = values['socketio-runtime'];
   const socketioRuntime = typeof runtimeFlag === 'string' ? parseSocketIoRuntime(runtimeFlag) : CLUSTER_DEFAULTS.socketioRuntime;
   if (socketioRuntime === null) throw new UsageError(`--socketio-runtime: expected bun or node, got ${JSON.stringify(runtimeFlag)}`);
+  const queueTypeFlag = values['rpc-queue-type'];
+  const rpcQueueType = typeof queueTypeFlag === 'string' ? parseRpcQueueType(queueTypeFlag) : AMQP_DEFAULTS.rpcQueueType;
+  if (rpcQueueType === null) throw new UsageError(`--rpc-queue-type: expected classic or quorum, got ${JSON.stringify(queueTypeFlag)}`);
   return Object.freeze({
     ...sizes,
     socketioRuntime,
+    rpcQueueType,
     quick,
     // The RabbitMQ scenarios need Redis and RabbitMQ running: they run when named, or with `all`.
     // So do the cluster scenarios (Redis); `--scenario cluster` names both.

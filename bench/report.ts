@@ -6,6 +6,7 @@
 import type { Results } from './outcome.ts';
 import { both, disturbedRounds, kib, latencyRows, machineRows, ms, num, pct, sumRounds, table, type Columns, type TargetCheck } from './reportTable.ts';
 import { amqpDisturbed, checkAmqpTargets, renderAmqpSections } from './amqp/report.ts';
+import type { RpcQueueType } from './amqp/options.ts';
 import { checkClusterTargets, clusterDisturbed, renderClusterSections } from './cluster/report.ts';
 
 /** The issue's targets for one Switchyard instance, relative to the bare Bun baseline. */
@@ -65,7 +66,7 @@ function disturbedRuns(results: Results): string[] {
   ];
 }
 
-export function renderReport(results: Results, checks: readonly TargetCheck[], rounds: number): string {
+export function renderReport(results: Results, checks: readonly TargetCheck[], rounds: number, rpcQueueType: RpcQueueType): string {
   const sections: string[] = rounds > 1 ? [`Each figure is the median of ${rounds} rounds.`] : [];
   if (results.fanout) {
     const first = both(results.fanout).base ?? both(results.fanout).sy;
@@ -109,7 +110,7 @@ export function renderReport(results: Results, checks: readonly TargetCheck[], r
       ], COLUMNS),
     );
   }
-  sections.push(...renderAmqpSections(results));
+  sections.push(...renderAmqpSections(results, rpcQueueType));
   sections.push(...renderClusterSections(results));
   const disturbed = disturbedRuns(results);
   if (disturbed.length > 0) {

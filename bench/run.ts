@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   }
 
   const targets = checkTargets(results);
-  console.log(`\n${renderReport(results, targets, options.rounds)}\n`);
+  console.log(`\n${renderReport(results, targets, options.rounds, options.rpcQueueType)}\n`);
   const record = { startedAt: startedAt.toISOString(), argv: Bun.argv.slice(2), machine, source, options, results, targets };
   const file = `${RESULTS_DIR}${stamp}.json`;
   writeFileSync(file, JSON.stringify(record, null, 2) + '\n');

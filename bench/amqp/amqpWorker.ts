@@ -41,7 +41,7 @@ async function connect(url: string): Promise<amqp.ChannelModel> {
 async function startRpc(req: AmqpRequestFor<'startRpcClients'> | AmqpRequestFor<'startBareRpc'>): Promise<void> {
   assertIdle();
   const transport =
-    req.op === 'startRpcClients' ? await RpcSockets.open(req.wsUrl, req.clients, req.method) : await BareRpc.open(req.amqpUrl, req.prefix, req.prefetch, req.clients, req.method);
+    req.op === 'startRpcClients' ? await RpcSockets.open(req.wsUrl, req.clients, req.method) : await BareRpc.open(req.amqpUrl, req.prefix, req.rpcQueueType, req.prefetch, req.clients, req.method);
   const driver = new RpcDriver(transport, req);
   rpc = { driver, transport };
   driver.start();

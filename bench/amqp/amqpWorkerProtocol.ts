@@ -59,6 +59,8 @@ export const StartBareRpcSchema = v.object({
   amqpUrl: v.string(),
   /** AMQP_PREFIX of the run: jobs exchange and results queue. */
   prefix: v.string(),
+  /** RPC_QUEUE_TYPE of the run: how the results queue is declared and whether jobs persist. */
+  rpcQueueType: v.picklist(['classic', 'quorum']),
   prefetch: count,
   ...RpcLoadSchema,
 });

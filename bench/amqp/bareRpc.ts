@@ -7,7 +7,7 @@
  */
 import * as amqp from 'amqplib';
 import type { Job } from '../../src/protocol/job.ts';
-import { amqpNames, declareJobs, type AmqpNames } from '../../src/amqp/topology.ts';
+import { amqpNames, declareJobs, type AmqpNames, type RpcQueueType } from '../../src/amqp/topology.ts';
 import type { RpcTransport } from './rpcDriver.ts';
 
 /** The job's client, as sessionId `bare-<n>`: the reply names it, so no lookup table is needed. */
@@ -33,9 +33,9 @@ export class BareRpc implements RpcTransport {
     publishCh.on('return', (message: amqp.Message) => this.receive(message.content, true));
   }
 
-  static async open(url: string, prefix: string, prefetch: number, clients: number, method: string): Promise<BareRpc> {
+  static async open(url: string, prefix: string, rpcQueueType: RpcQueueType, prefetch: number, clients: number, method: string): Promise<BareRpc> {
     const connection = await amqp.connect(url);
-    const names = amqpNames(prefix);
+    const names = amqpNames(prefix, rpcQueueType);
     const publishCh = await connection.createConfirmChannel();
     await declareJobs(publishCh, names);
     const transport = new BareRpc(connection, publishCh, names, clients, method);

@@ -5,17 +5,18 @@
  * go back to the queue) on SIGTERM or when the harness goes away.
  *
  * argv: amqp URL, AMQP prefix, concurrency, wall-clock deadline (epoch ms) after which it
- * exits by itself.
+ * exits by itself, RPC_QUEUE_TYPE (classic or quorum).
  */
 import { createWorker } from '../../src/rpc/worker.ts';
 
 export const ECHO_METHOD = 'echo';
 
 if (import.meta.main) {
-  const [url = '', prefix = '', concurrencyArg = '', deadlineArg = ''] = process.argv.slice(2);
+  const [url = '', prefix = '', concurrencyArg = '', deadlineArg = '', queueType = 'classic'] = process.argv.slice(2);
   const worker = await createWorker({
     url,
     prefix,
+    queueType: queueType === 'quorum' ? 'quorum' : 'classic',
     concurrency: Number(concurrencyArg),
     methods: { [ECHO_METHOD]: (params) => params },
   });

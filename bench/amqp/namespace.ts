@@ -14,6 +14,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as amqp from 'amqplib';
 import { amqpNames, deleteTopology, type AmqpNames } from '../../src/amqp/topology.ts';
+import type { RpcQueueType } from './options.ts';
 import { AMQP_URL, redisClient } from './services.ts';
 
 const JOURNAL_DIR = new URL('../results/', import.meta.url).pathname;
@@ -25,6 +26,8 @@ export interface Namespace {
   redisPrefix: string;
   /** Job methods whose queues exist under the prefix. */
   methods: string[];
+  /** RPC_QUEUE_TYPE of the processes started in it. */
+  rpcQueueType: RpcQueueType;
   /** The harness process that created it. */
   ownerPid: number;
   /** The server processes started in it (gateway, bridge, worker). */
@@ -32,7 +35,8 @@ export interface Namespace {
 }
 
 export function names(ns: Namespace): AmqpNames {
-  return amqpNames(ns.amqpPrefix);
+  // Journals of earlier harness versions have no queue type; the name is all deletion needs.
+  return amqpNames(ns.amqpPrefix, ns.rpcQueueType ?? 'classic');
 }
 
 function readJournal(): Namespace[] {
@@ -50,9 +54,9 @@ function writeJournal(entries: readonly Namespace[]): void {
 }
 
 /** A fresh namespace, journaled before anything is created in it. */
-export function openNamespace(tag: string, methods: string[] = []): Namespace {
+export function openNamespace(tag: string, methods: string[] = [], rpcQueueType: RpcQueueType = 'classic'): Namespace {
   const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  const ns: Namespace = { amqpPrefix: `bench.${tag}.${id}`, redisPrefix: `bench:${tag}:${id}:`, methods, ownerPid: process.pid, pids: [] };
+  const ns: Namespace = { amqpPrefix: `bench.${tag}.${id}`, redisPrefix: `bench:${tag}:${id}:`, methods, rpcQueueType, ownerPid: process.pid, pids: [] };
   writeJournal([...readJournal(), ns]);
   return ns;
 }

@@ -11,6 +11,20 @@ export function isAmqpScenario(name: string): name is AmqpScenarioName {
   return (AMQP_SCENARIOS as readonly string[]).includes(name);
 }
 
+/** RPC_QUEUE_TYPE of the RPC scenario's gateway, bridge and worker (and of its baseline). */
+export type RpcQueueType = 'classic' | 'quorum';
+
+export interface AmqpOptions {
+  readonly rpcQueueType: RpcQueueType;
+}
+
+export const AMQP_DEFAULTS: AmqpOptions = { rpcQueueType: 'classic' };
+
+/** The value of --rpc-queue-type, or null when it names no queue type. */
+export function parseRpcQueueType(value: string): RpcQueueType | null {
+  return value === 'classic' || value === 'quorum' ? value : null;
+}
+
 export interface AmqpSizes {
   /** WebSocket subscribers of the bridge scenarios, spread round-robin over the topics. */
   readonly bridgeSubscribers: number;
@@ -87,7 +101,8 @@ export const AMQP_USAGE = `
   --rpc-clients N        sessions sending jobs (default ${AMQP_FULL.rpcClients})
   --rpc-window N         jobs in flight per session, throughput phase (default ${AMQP_FULL.rpcWindow})
   --rpc-rate N           jobs/s over all sessions, round-trip phase (default ${AMQP_FULL.rpcRatePerSec})
-  --rpc-concurrency N    the worker's concurrency (default ${AMQP_FULL.rpcConcurrency})`;
+  --rpc-concurrency N    the worker's concurrency (default ${AMQP_FULL.rpcConcurrency})
+  --rpc-queue-type T     classic or quorum: RPC_QUEUE_TYPE of the rpc scenario (default ${AMQP_DEFAULTS.rpcQueueType})`;
 
 /**
  * Generous upper bound of one round of a RabbitMQ scenario, for the watchdog only: process

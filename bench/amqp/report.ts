@@ -3,6 +3,7 @@
  * the Switchyard path and their ratio, the rounds other work disturbed, and a met / not met
  * line per target of the RabbitMQ issue. bench/report.ts adds these to its own.
  */
+import type { RpcQueueType } from './options.ts';
 import type { Results } from '../outcome.ts';
 import { both, cores, disturbedRounds, latencyRows, machineRows, ms, num, pct, sumRounds, table, type Columns, type Row, type TargetCheck } from '../reportTable.ts';
 import type { CpuFigures } from './stackMeasure.ts';
@@ -80,7 +81,8 @@ function cpuRows<R extends CpuFigures>(): Row<R>[] {
   ];
 }
 
-export function renderAmqpSections(results: Results): string[] {
+/** `rpcQueueType`: RPC_QUEUE_TYPE of the run (not a measured figure, so not in the results). */
+export function renderAmqpSections(results: Results, rpcQueueType: RpcQueueType): string[] {
   const sections: string[] = [];
   if (results.bridge) {
     const first = both(results.bridge).sy ?? both(results.bridge).base;
@@ -114,7 +116,7 @@ export function renderAmqpSections(results: Results): string[] {
   if (results.rpc) {
     const first = both(results.rpc).sy ?? both(results.rpc).base;
     const title = first
-      ? `rpc: ${first.clients} sessions; round trip at ${num(first.ratePerSec)} jobs/s, then throughput with ${first.window} in flight each (CPU rows: throughput phase)`
+      ? `rpc (${rpcQueueType} queues): ${first.clients} sessions; round trip at ${num(first.ratePerSec)} jobs/s, then throughput with ${first.window} in flight each (CPU rows: throughput phase)`
       : 'rpc';
     sections.push(
       table(title, results.rpc, [

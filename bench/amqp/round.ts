@@ -103,7 +103,7 @@ export async function withAmqpRound<T>(tag: string, ctx: ScenarioContext, method
   if (leftovers > 0) ctx.progress(`deleted the queues and keys of ${leftovers} earlier round(s) that were not cleaned up`);
   const services = findServicePids();
   const admin = await BrokerAdmin.open();
-  const round = new AmqpRound(openNamespace(tag, methods), admin, services, ctx, tag);
+  const round = new AmqpRound(openNamespace(tag, methods, ctx.options.rpcQueueType), admin, services, ctx, tag);
   let result: T;
   try {
     result = await fn(round);

@@ -58,6 +58,7 @@ function environment(ns: Namespace, extra: Record<string, string>): Record<strin
     REDIS_KEY_PREFIX: ns.redisPrefix,
     AMQP_URL,
     AMQP_PREFIX: ns.amqpPrefix,
+    RPC_QUEUE_TYPE: ns.rpcQueueType,
     ...extra,
   });
 }
@@ -119,7 +120,7 @@ export function startBridge(ns: Namespace, prefetch: number, logPath: string): P
 export async function startJobWorker(ns: Namespace, concurrency: number, deadlineEpochMs: number, logPath: string): Promise<StackProcess> {
   let ready = false;
   const proc = Bun.spawn({
-    cmd: bunCommand('worker', JOB_WORKER_PATH, logPath, [AMQP_URL, ns.amqpPrefix, String(concurrency), String(deadlineEpochMs)]),
+    cmd: bunCommand('worker', JOB_WORKER_PATH, logPath, [AMQP_URL, ns.amqpPrefix, String(concurrency), String(deadlineEpochMs), ns.rpcQueueType]),
     cwd: REPO_ROOT,
     env: environment(ns, {}),
     stdio: ['ignore', Bun.file(logPath), 'inherit'],

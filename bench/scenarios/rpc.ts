@@ -90,7 +90,7 @@ async function openRpcPath(kind: ServerKind, round: AmqpRound, o: BenchOptions):
     await round.admin.declareJobs(round.names, ECHO_METHOD);
     return {
       start: async (clients, load) => {
-        await clients.request({ op: 'startBareRpc', amqpUrl: AMQP_URL, prefix: round.ns.amqpPrefix, prefetch: o.amqpPrefetch, ...common, ...load }, 15_000);
+        await clients.request({ op: 'startBareRpc', amqpUrl: AMQP_URL, prefix: round.ns.amqpPrefix, rpcQueueType: round.ns.rpcQueueType, prefetch: o.amqpPrefetch, ...common, ...load }, 15_000);
       },
     };
   }
