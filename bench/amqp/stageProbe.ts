@@ -77,14 +77,18 @@ function sinceSent(stage: string, textOf: (args: unknown[]) => unknown, then?: (
 
 /** The AMQP message's body: handle(ch, acks, message, ...) in both consumers. */
 const content = (args: unknown[]) => (args[2] as { content?: Buffer } | undefined)?.content?.toString('utf8');
-/** The first message's body of a topic batch: store({ messages }). */
-const batchContent = (args: unknown[]) => (args[0] as { messages?: { content?: Buffer }[] } | undefined)?.messages?.[0]?.content?.toString('utf8');
+/** The first message's body of what the bridge stores at once: store({ topics }), per topic { messages }. */
+const batchContent = (args: unknown[]) => {
+  const topics = (args[0] as { topics?: Map<string, { messages: { content?: Buffer }[] }> } | undefined)?.topics;
+  return topics?.values().next().value?.messages[0]?.content?.toString('utf8');
+};
 const envelopeData = (args: unknown[]) => (args[0] as { data?: unknown } | undefined)?.data;
 
 // Updates: broker -> bridge -> Redis -> gateway.
 patch(UpdatesConsumer.prototype, 'handle', sinceSent('update: sent -> bridge handles it', content, timed('update: bridge handle (parse, check, batch)')));
-patch(UpdatesConsumer.prototype, 'store', sinceSent('update: sent -> bridge stores its batch', batchContent, timed('update: bridge store (publish round trip of a topic batch)')));
-patch(RedisBackend.prototype, 'publish', timed('redis: publish script round trip'));
+patch(UpdatesConsumer.prototype, 'store', sinceSent('update: sent -> bridge stores its batch', batchContent, timed('update: bridge store (publish round trip of a batch)')));
+patch(RedisBackend.prototype, 'store', timed('redis: publish script round trip (bridge)'));
+patch(RedisBackend.prototype, 'publish', timed('redis: publish script round trip (HTTP, client frames)'));
 patch(RedisInbox.prototype, 'send', timed('redis: inbox XADD round trip'));
 patch(Hub.prototype, 'deliver', sinceSent('update: sent -> gateway hub delivers it', envelopeData));
 // Jobs: gateway -> broker -> worker -> broker -> bridge -> Redis -> gateway.
