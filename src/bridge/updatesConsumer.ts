@@ -136,29 +136,42 @@ export class UpdatesConsumer {
     });
   }
 
-  /** One publish call for every topic of the batch (one script call on standalone Redis). */
+  /**
+   * One publish call for every topic of the batch (one script call on standalone Redis).
+   * Topics fail alone: the updates of a topic that could not be stored are retried, then
+   * dead-lettered, while the others are acknowledged.
+   */
   private async store({ ch, acks, topics, size }: PendingUpdates): Promise<void> {
     const batches = [...topics.values()];
+    let outcomes: (string | null)[];
+    let callFailed = false;
     try {
-      await this.publisher.store(batches);
+      outcomes = await this.publisher.store(batches);
     } catch (error) {
       this.log.error('storing updates failed', { topics: batches.length, updates: size, error });
-      for (const { messages } of batches) {
-        for (const message of messages) {
-          const attempts = Number(message.properties.headers?.[DELIVERY_COUNT_HEADER] ?? 0) + 1;
-          if (attempts >= (this.options.maxAttempts ?? 5)) {
-            this.metrics.deadLettered('store_failed');
-            await deadLetter(ch, this.names, message, `store_failed: ${error instanceof Error ? error.message : String(error)}`);
-          } else {
-            settle(() => ch.nack(message, false, true));
-          }
-          acks.settled(message);
-        }
-      }
-      return;
+      callFailed = true;
+      outcomes = batches.map(() => (error instanceof Error ? error.message : String(error)));
     }
-    for (const { messages } of batches) for (const message of messages) acks.ack(message);
-    this.metrics.stored += size;
+    for (let i = 0; i < batches.length; i++) {
+      const { app, topic, messages } = batches[i]!;
+      const failure = outcomes[i];
+      if (failure === null || failure === undefined) {
+        for (const message of messages) acks.ack(message);
+        this.metrics.stored += messages.length;
+        continue;
+      }
+      if (!callFailed) this.log.error('storing a topic failed', { app, topic, updates: messages.length, error: failure });
+      for (const message of messages) {
+        const attempts = Number(message.properties.headers?.[DELIVERY_COUNT_HEADER] ?? 0) + 1;
+        if (attempts >= (this.options.maxAttempts ?? 5)) {
+          this.metrics.deadLettered('store_failed');
+          await deadLetter(ch, this.names, message, `store_failed: ${failure}`);
+        } else {
+          settle(() => ch.nack(message, false, true));
+        }
+        acks.settled(message);
+      }
+    }
   }
 }
 

@@ -43,8 +43,13 @@ export interface ClusterBackend {
    * per batch and item, once everything is stored.
    */
   publish(batches: readonly TopicBatch[]): Promise<Published[][]>;
-  /** Like publish, for a caller that needs no offsets (the bridge): less to answer. */
-  store(batches: readonly TopicBatch[]): Promise<void>;
+  /**
+   * Like publish, for a caller that needs no offsets (the bridge): less to answer. Each batch
+   * stands alone: resolves per batch with null (stored) or the error that batch failed with,
+   * so that one broken topic cannot hold back the others. Rejects when nothing could be
+   * stored (the store unreachable).
+   */
+  store(batches: readonly TopicBatch[]): Promise<(string | null)[]>;
   /**
    * Connects (waits until the store answers), removes routes an earlier process with this
    * instance ID left behind (it may have crashed and restarted before being reaped), and

@@ -19,10 +19,11 @@ export class TopicPublisher {
   }
 
   /**
-   * Publishes payloads that are already JSON text: per topic in order, all in one go.
-   * Resolves once everything is stored, without offsets (the bridge needs none).
+   * Publishes payloads that are already JSON text: per topic in order, all in one go,
+   * without offsets (the bridge needs none). Resolves per batch with null (stored) or the
+   * error that batch failed with (see ClusterBackend.store).
    */
-  store(batches: readonly TopicBatch[]): Promise<void> {
+  store(batches: readonly TopicBatch[]): Promise<(string | null)[]> {
     return this.backend.store(batches);
   }
 }

@@ -234,3 +234,32 @@ test('/readyz says ready; /metrics counts stored and dead-lettered updates; unkn
   expect(missing.status).toBe(404);
   expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
 }, TEST_TIMEOUT_MS);
+
+test('a topic whose history key is broken fails alone: its updates are dead-lettered as store_failed, the other topics flow', async () => {
+  const sub = subscribers[0]!;
+  await subscribe(sub, ['healthy']);
+  // Someone wrote a plain string where the topic's history stream belongs.
+  await admin!.set(keys.history(APP_A.id, 'broken'), 'not a stream');
+  for (let i = 0; i < 5; i++) {
+    await publishValid({ app: APP_A.id, topic: 'healthy', data: { i } });
+    await broker!.publishUpdate({ app: APP_A.id, topic: 'broken', data: { i } });
+  }
+  await wait(() => received(sub, 'healthy').length === 5 || null, 'the healthy topic');
+  expect(received(sub, 'healthy')).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })));
+  // Each broken update is retried (requeued) and dead-lettered after its fifth attempt.
+  const dead: { body: string; reason: string }[] = [];
+  await wait(
+    async () => {
+      dead.push(...(await broker!.drainDead()));
+      return dead.length >= 5 || null;
+    },
+    'the broken topic dead-lettered',
+    15_000,
+  );
+  // Requeues may reorder them; each must be there once.
+  const deadIs = dead.map((d) => (JSON.parse(d.body) as { data: { i: number } }).data.i).sort((x, y) => x - y);
+  expect(deadIs).toEqual([0, 1, 2, 3, 4]);
+  for (const d of dead) expect(d.reason).toStartWith('store_failed: WRONGTYPE');
+  const metrics = await bridge!.metrics();
+  expect(metrics.get('switchyard_bridge_dead_lettered_total{reason="store_failed"}')).toBe(5);
+}, TEST_TIMEOUT_MS);

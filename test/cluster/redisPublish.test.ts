@@ -126,13 +126,34 @@ test('one call for several topics: each gets its own offsets, trim and routes; a
   expect((await publisher.history.readSince('app1', 'unrouted', '0-0')).entries.map((e) => e.data)).toEqual(['null']);
 });
 
-test('store(): the same writes as publish, without an answer', async () => {
+test('store(): the same writes as publish, without offsets in the answer', async () => {
   const { publisher, got } = await pair('store', [['app1', 'stored']]);
   const items = [{ data: '1', messageId: 's1' }, { data: '2', messageId: 's1' }, { data: '3' }];
-  expect(await publisher.store([{ app: 'app1', topic: 'stored', items }])).toBeUndefined();
+  expect(await publisher.store([{ app: 'app1', topic: 'stored', items }])).toEqual([null]);
   await waitFor(() => got.length === 2, { what: 'the two new messages' });
   expect(got.map((e) => e.data)).toEqual(['1', '3']);
   expect((await publisher.history.readSince('app1', 'stored', '0-0')).entries.map((e) => e.offset)).toEqual(got.map((e) => e.offset));
+});
+
+test('a topic that fails fails alone: the other topics of the same call are stored and routed', async () => {
+  const { publisher, got } = await pair('broken', [['app1', 'good'], ['app1', 'bad']]);
+  // Someone wrote a plain string where the topic's history stream belongs.
+  await admin.set(publisher.keys.history('app1', 'bad'), 'not a stream');
+  const outcomes = await publisher.store([
+    { app: 'app1', topic: 'good', items: [{ data: '"before"' }] },
+    { app: 'app1', topic: 'bad', items: [{ data: '"lost"', messageId: 'b1' }] },
+    { app: 'app1', topic: 'good', items: [{ data: '"after"' }] },
+  ]);
+  expect(outcomes[0]).toBeNull();
+  expect(outcomes[1]).toContain('WRONGTYPE');
+  expect(outcomes[2]).toBeNull();
+  await waitFor(() => got.length === 2, { what: 'both good messages' });
+  expect(got.map((e) => [e.topic, e.data])).toEqual([
+    ['good', '"before"'],
+    ['good', '"after"'],
+  ]);
+  // publish() answers offsets, so it fails as a whole when a topic fails.
+  await expect(publisher.publish([{ app: 'app1', topic: 'bad', items: [{ data: '1' }] }])).rejects.toThrow('WRONGTYPE');
 });
 
 test('a batch larger than one inbox entry holds arrives whole and in order', async () => {

@@ -107,8 +107,12 @@ export class MemoryBackend implements ClusterBackend {
     return all;
   }
 
-  async store(batches: readonly TopicBatch[]): Promise<void> {
-    await this.publish(batches);
+  async store(batches: readonly TopicBatch[]): Promise<(string | null)[]> {
+    const outcomes: (string | null)[] = [];
+    for (const batch of batches) {
+      outcomes.push(await this.publish([batch]).then(() => null, (error: unknown) => (error instanceof Error ? error.message : String(error))));
+    }
+    return outcomes;
   }
 
   isHealthy(): boolean {

@@ -106,9 +106,10 @@ export class RedisBackend implements ClusterBackend {
     return Promise.all(batches.map((batch) => this.publishInCluster(batch)));
   }
 
-  async store(batches: readonly TopicBatch[]): Promise<void> {
-    if (this.inboxWrite) await this.history.appendBatches(batches, this.inboxWrite, false);
-    else await Promise.all(batches.map((batch) => this.publishInCluster(batch)));
+  async store(batches: readonly TopicBatch[]): Promise<(string | null)[]> {
+    if (this.inboxWrite) return this.history.appendBatches(batches, this.inboxWrite, false);
+    const settled = await Promise.allSettled(batches.map((batch) => this.publishInCluster(batch)));
+    return settled.map((s) => (s.status === 'fulfilled' ? null : s.reason instanceof Error ? s.reason.message : String(s.reason)));
   }
 
   private async publishInCluster(batch: TopicBatch): Promise<Published[]> {

@@ -60,9 +60,13 @@ export class RedisHistory implements History {
    * whether it was a duplicate.
    */
   appendBatches(batches: readonly TopicBatch[], inboxes?: InboxWrite): Promise<AppendedBatch[]>;
-  /** The same without an answer (`answer: false`): nothing to build in Redis or to parse here. */
-  appendBatches(batches: readonly TopicBatch[], inboxes: InboxWrite, answer: false): Promise<void>;
-  async appendBatches(batches: readonly TopicBatch[], inboxes?: InboxWrite, answer = true): Promise<AppendedBatch[] | void> {
+  /**
+   * The same without an answer (`answer: false`): nothing to build in Redis or to parse here.
+   * Resolves per batch with null (stored) or the error its topic failed with; the other
+   * topics are stored all the same.
+   */
+  appendBatches(batches: readonly TopicBatch[], inboxes: InboxWrite, answer: false): Promise<(string | null)[]>;
+  async appendBatches(batches: readonly TopicBatch[], inboxes?: InboxWrite, answer = true): Promise<AppendedBatch[] | (string | null)[]> {
     const { size, maxAgeMs, dedupeWindowMs } = this.options;
     const keys: string[] = [];
     const perTopic: (string | number)[] = [];
@@ -89,8 +93,10 @@ export class RedisHistory implements History {
       batches.length,
       ...perTopic,
     );
-    if (!answer) return;
-    return replies.map(([routes, flat]) => {
+    if (!answer) return replies.map((reply) => (reply[0] === 1 ? null : reply[1]));
+    return replies.map((reply) => {
+      if (reply[0] === 0) throw new Error(reply[1]);
+      const [, routes = [], flat = []] = reply;
       const appended: AppendedItem[] = [];
       for (let i = 0; i < flat.length; i += 3) {
         appended.push({ offset: String(flat[i]), prev: String(flat[i + 1]), duplicate: Number(flat[i + 2]) === 1 });

@@ -85,7 +85,8 @@ end
  * the same script, after the appends, which gap-free recovery relies on; see
  * docs/architecture.md).
  *
- * Returns per topic {instance IDs, {offset, prev, duplicate (0/1)} per message, flattened}.
+ * Returns per topic {1, instance IDs, {offset, prev, duplicate (0/1)} per message, flattened}
+ * ({1} without an answer), or {0, error} for a topic that failed: each topic runs on its own.
  */
 const PUBLISH = `${LAST_ID}${TRIM}
 local maxLen, minId, ttl, dedupeTtl = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
@@ -102,11 +103,9 @@ local function sendEntry(routes, entry, envelopeHead, first, ids)
 end
 local answer = ARGV[8] == '1'
 local topics = tonumber(ARGV[9])
-local a = 10
-local result = {}
-for t = 1, topics do
-  local k, envelopeHead, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
-  a = a + 3
+
+-- One topic's batch; its messages start at ARGV[a]. Returns {routes, out}.
+local function publishTopic(k, envelopeHead, n, a)
   local history = KEYS[k]
   local routes = redis.call('SMEMBERS', KEYS[k + 1])
   local routed = inboxHead ~= '' and #routes > 0
@@ -162,7 +161,25 @@ for t = 1, topics do
     trim(history, prev, maxLen, minId)
     redis.call('PEXPIRE', history, ttl)
   end
-  if answer then result[t] = {routes, out} end
+  return {routes, out}
+end
+
+-- Each topic on its own: a topic that fails (a key of the wrong type, say) fails alone, and
+-- the others are stored. (What a failing topic wrote before its error stays, as it would
+-- in a script of its own.)
+local a = 10
+local result = {}
+for t = 1, topics do
+  local k, envelopeHead, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  local ok, res = pcall(publishTopic, k, envelopeHead, n, a + 3)
+  a = a + 3 + 2 * n
+  if not ok then
+    result[t] = {0, type(res) == 'table' and res.err or tostring(res)}
+  elseif answer then
+    result[t] = {1, res[1], res[2]}
+  else
+    result[t] = {1}
+  end
 end
 return result
 `;
@@ -233,7 +250,7 @@ export type StreamEntry = [id: string, fields: string[]];
 
 export interface ScriptedClient {
   /** See PUBLISH: `numKeys` first, then KEYS, then ARGV. */
-  syPublish(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string[], (string | number)[]][]>;
+  syPublish(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<([1, string[]?, (string | number)[]?] | [0, string])[]>;
   syClaim(owner: string, mailbox: string, instanceId: string, ttlMs: number): Promise<string[]>;
   syClaimIfFree(owner: string, instanceId: string, ttlMs: number): Promise<number>;
   syPark(owner: string, mailbox: string, instanceId: string, envelope: string, ttlMs: number, limit: number): Promise<[0 | 1, string?]>;
