@@ -9,6 +9,7 @@ import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { ErrorCode } from '../protocol/codes.ts';
 import { parseClientFrame, type PublishFrame, type SubscribeFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
 import { compareOffsets } from '../protocol/offset.ts';
+import { fewAdd, fewDelete, fewHas, fewSize, fewValues, type FewStrings } from '../lib/fewStrings.ts';
 import type { Logger } from '../lib/log.ts';
 import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc } from './frames.ts';
 import { JobTracker, type JobContext } from './jobTracker.ts';
@@ -37,12 +38,8 @@ export interface SessionContext {
 
 
 export class Session {
-  /**
-   * Subscribed topics: none, the one (most sessions hold one), or a set from the second on.
-   * A Set costs about 250 bytes even with one entry; idle sessions are counted in the
-   * hundreds of thousands (docs/benchmarks.md, scenario idle).
-   */
-  private held: string | Set<string> | null = null;
+  /** Subscribed topics; most sessions hold one (see FewStrings, and the idle scenario of docs/benchmarks.md). */
+  private held: FewStrings = null;
   /** Rate limit: a token bucket kept in two numbers (refilled lazily on each frame). */
   private tokens: number;
   private tokensAtMs: number;
@@ -71,39 +68,6 @@ export class Session {
   /** Jobs still running (without creating a tracker for a session that never ran one). */
   get pendingJobs(): number {
     return this.jobTracker?.pendingCount ?? 0;
-  }
-
-  private holds(topic: string): boolean {
-    const held = this.held;
-    return held === topic || (typeof held === 'object' && held !== null && held.has(topic));
-  }
-
-  private get heldCount(): number {
-    const held = this.held;
-    return held === null ? 0 : typeof held === 'string' ? 1 : held.size;
-  }
-
-  private hold(topic: string): void {
-    const held = this.held;
-    if (held === null) this.held = topic;
-    else if (typeof held === 'string') {
-      if (held !== topic) this.held = new Set([held, topic]);
-    } else held.add(topic);
-  }
-
-  /** Stops holding `topic`; false when it was not held. */
-  private release(topic: string): boolean {
-    const held = this.held;
-    if (held === topic) {
-      this.held = null;
-      return true;
-    }
-    return typeof held === 'object' && held !== null && held.delete(topic);
-  }
-
-  private heldTopics(): Iterable<string> {
-    const held = this.held;
-    return held === null ? [] : typeof held === 'string' ? [held] : held;
   }
 
   private takeToken(): boolean {
@@ -182,8 +146,8 @@ export class Session {
   }
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {
-    const fresh = [...new Set(frame.topics)].filter((t) => !this.holds(t));
-    if (this.heldCount + fresh.length > this.ctx.limits.maxSubscriptionsPerSession) {
+    const fresh = [...new Set(frame.topics)].filter((t) => !fewHas(this.held, t));
+    if (fewSize(this.held) + fresh.length > this.ctx.limits.maxSubscriptionsPerSession) {
       this.send(
         encodeError(frame.id, ErrorCode.LimitExceeded, `at most ${this.ctx.limits.maxSubscriptionsPerSession} subscriptions per session`),
       );
@@ -191,9 +155,9 @@ export class Session {
     }
     const since = frame.since ?? {};
     const recovered: Record<string, boolean> = {};
-    for (const topic of frame.topics) if (since[topic] !== undefined && this.holds(topic)) recovered[topic] = true;
+    for (const topic of frame.topics) if (since[topic] !== undefined && fewHas(this.held, topic)) recovered[topic] = true;
     // Reserve synchronously so that concurrent frames see the limit and close() sees the topics.
-    for (const topic of fresh) this.hold(topic);
+    for (const topic of fresh) this.held = fewAdd(this.held, topic);
     const results = await Promise.allSettled(fresh.map((topic) => this.attach(topic, since[topic], recovered)));
     if (this.closed) return;
     const failed = results.find((r) => r.status === 'rejected');
@@ -219,7 +183,7 @@ export class Session {
     const joined = hub.join(app, topic);
     if (since === undefined) {
       await joined;
-      if (!this.closed && this.holds(topic)) this.socket.subscribe(native);
+      if (!this.closed && fewHas(this.held, topic)) this.socket.subscribe(native);
       return;
     }
     // No await between join() and startRecovery(): nothing emitted after the join is missed.
@@ -227,14 +191,14 @@ export class Session {
       send: (frame) => this.send(frame),
       subscribeNative: () => {
         this.recoveries?.delete(topic);
-        if (!this.closed && this.holds(topic)) this.socket.subscribe(native);
+        if (!this.closed && fewHas(this.held, topic)) this.socket.subscribe(native);
       },
     });
     (this.recoveries ??= new Map()).set(topic, buffer);
     try {
       await joined;
       const replay = await history.readSince(app, topic, since);
-      if (this.closed || !this.holds(topic)) return;
+      if (this.closed || !fewHas(this.held, topic)) return;
       let last = since;
       for (const entry of replay.entries) {
         this.socket.send(encodeMessage(topic, entry.offset, entry.data));
@@ -264,7 +228,8 @@ export class Session {
   }
 
   private detach(topic: string): void {
-    if (!this.release(topic)) return;
+    if (!fewHas(this.held, topic)) return;
+    this.held = fewDelete(this.held, topic);
     this.endRecovery(topic);
     this.socket.unsubscribe(nativeTopic(this.app.id, topic));
     this.ctx.hub.leave(this.app.id, topic);
@@ -294,7 +259,7 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     if (this.recoveries) for (const topic of this.recoveries.keys()) this.endRecovery(topic);
-    for (const topic of this.heldTopics()) this.ctx.hub.leave(this.app.id, topic);
+    for (const topic of fewValues(this.held)) this.ctx.hub.leave(this.app.id, topic);
     this.held = null;
   }
 

@@ -1,13 +1,13 @@
 /**
  * In-memory TopicRoutes: the instance IDs per (app, topic), in one map per app keyed by the
  * topic string itself (no `app:topic` key string per topic: in memory mode every idle
- * per-user topic costs its route). A single instance (the usual case in memory mode) is kept
- * as a plain string; a set only when a second one joins.
+ * per-user topic costs its route), each a FewStrings (usually the one instance).
  */
+import { fewAdd, fewDelete, fewValues, type FewStrings } from '../../lib/fewStrings.ts';
 import type { TopicRoutes } from '../routes.ts';
 
-/** app -> topic -> instance ID, or the set of them when several instances subscribe. */
-export type MemoryRouteTable = Map<string, Map<string, string | Set<string>>>;
+/** app -> topic -> the instance IDs with subscribers. */
+export type MemoryRouteTable = Map<string, Map<string, FewStrings>>;
 
 export class MemoryRoutes implements TopicRoutes {
   constructor(private readonly routes: MemoryRouteTable) {}
@@ -15,30 +15,21 @@ export class MemoryRoutes implements TopicRoutes {
   async add(app: string, topic: string, instanceId: string): Promise<void> {
     let topics = this.routes.get(app);
     if (!topics) this.routes.set(app, (topics = new Map()));
-    const current = topics.get(topic);
-    if (current === undefined) topics.set(topic, instanceId);
-    else if (typeof current === 'string') {
-      if (current !== instanceId) topics.set(topic, new Set([current, instanceId]));
-    } else current.add(instanceId);
+    topics.set(topic, fewAdd(topics.get(topic) ?? null, instanceId));
   }
 
   async remove(app: string, topic: string, instanceId: string): Promise<void> {
     const topics = this.routes.get(app);
     const current = topics?.get(topic);
     if (topics === undefined || current === undefined) return;
-    if (typeof current === 'string') {
-      if (current === instanceId) topics.delete(topic);
-    } else {
-      current.delete(instanceId);
-      if (current.size === 1) topics.set(topic, current.values().next().value!);
-    }
+    const left = fewDelete(current, instanceId);
+    if (left === null) topics.delete(topic);
+    else topics.set(topic, left);
     if (topics.size === 0) this.routes.delete(app);
   }
 
   async instancesFor(app: string, topic: string): Promise<string[]> {
-    const current = this.routes.get(app)?.get(topic);
-    if (current === undefined) return [];
-    return typeof current === 'string' ? [current] : [...current];
+    return [...fewValues(this.routes.get(app)?.get(topic) ?? null)];
   }
 
   /** Removes the instance from every route (graceful stop). */
