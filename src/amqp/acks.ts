@@ -1,9 +1,10 @@
 /**
  * Acknowledges a channel's deliveries in as few frames as possible. Each `basic.ack` costs
  * the broker a command (on a quorum queue, a Raft command), so acks decided in one event-loop
- * turn (or within a short delay, see maxDelayMs) go out together: the longest run of decided deliveries at the head, in delivery order,
- * as one cumulative ack (`multiple`), and any decided delivery behind a still-open one
- * individually (so that a slow message never holds finished ones against the prefetch limit).
+ * turn (or within a short delay, see maxDelayMs) go out together: the longest run of decided
+ * deliveries at the head, in delivery order, as one cumulative ack (`multiple`), and any
+ * decided delivery behind a still-open one individually (so that a slow message never holds
+ * finished ones against the prefetch limit).
  *
  * A cumulative ack acknowledges every outstanding tag up to the one it names, and naming a
  * tag that is no longer outstanding closes the channel. So a delivery that another operation
@@ -31,6 +32,14 @@ export interface AckBatcherOptions {
   maxDelayMs?: number;
   /** Send at once when this many acks are waiting (keep it below the prefetch). @default 64 */
   maxWaiting?: number;
+}
+
+/**
+ * For a consumer whose acks nobody waits for (the bridge's two): held up to 5 ms, so that at
+ * a low rate one frame carries several, and sent at once when a quarter of the prefetch waits.
+ */
+export function unhurriedAcks(prefetch: number): AckBatcherOptions {
+  return { maxDelayMs: 5, maxWaiting: Math.max(1, Math.floor(prefetch / 4)) };
 }
 
 export class AckBatcher {

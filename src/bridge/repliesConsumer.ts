@@ -14,7 +14,7 @@ import { ErrorCode } from '../protocol/codes.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import { JobReplySchema, type JobReply } from '../protocol/job.ts';
 import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/connection.ts';
-import { AckBatcher } from '../amqp/acks.ts';
+import { AckBatcher, unhurriedAcks } from '../amqp/acks.ts';
 import { deadLetter } from '../amqp/deadLetter.ts';
 import { declareJobs, type AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
@@ -46,8 +46,7 @@ export class RepliesConsumer {
         if (this.channel === ch) this.channel = null;
       });
       this.channel = ch;
-      // As for updates: nobody waits for these acks.
-      const acks = new AckBatcher(ch, { maxDelayMs: 5, maxWaiting: Math.max(1, Math.floor(prefetch / 4)) });
+      const acks = new AckBatcher(ch, unhurriedAcks(prefetch));
       await ch.consume(names.resultsQueue, (message) => {
         if (!message) return;
         acks.track(message);

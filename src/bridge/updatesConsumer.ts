@@ -12,7 +12,7 @@ import type { PublishItem, TopicBatch } from '../cluster/backend.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { UpdateSchema, type Update } from '../protocol/update.ts';
 import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/connection.ts';
-import { AckBatcher } from '../amqp/acks.ts';
+import { AckBatcher, unhurriedAcks } from '../amqp/acks.ts';
 import { deadLetter } from '../amqp/deadLetter.ts';
 import { declareUpdates, DELIVERY_COUNT_HEADER, type AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
@@ -28,9 +28,6 @@ export interface UpdatesConsumerOptions {
   /** After this many failed attempts to store an update, it is dead-lettered. @default 5 */
   maxAttempts?: number;
 }
-
-/** How long a stored update's ack may wait for others (a quarter of prefetch sends at once). */
-const ACK_DELAY_MS = 5;
 
 type Verdict = { ok: true; update: Update; messageId: string | undefined } | { ok: false; reason: string };
 
@@ -57,8 +54,7 @@ export class UpdatesConsumer {
         if (this.channel === ch) this.channel = null;
       });
       this.channel = ch;
-      // Nobody waits for these acks: a few milliseconds let one frame carry several at low rates.
-      const acks = new AckBatcher(ch, { maxDelayMs: ACK_DELAY_MS, maxWaiting: Math.max(1, Math.floor(options.prefetch / 4)) });
+      const acks = new AckBatcher(ch, unhurriedAcks(options.prefetch));
       await ch.consume(names.updatesQueue, (message) => {
         if (!message) return;
         acks.track(message);

@@ -101,7 +101,7 @@ export class RedisBackend implements ClusterBackend {
   async publish(batches: readonly TopicBatch[]): Promise<Published[][]> {
     if (this.inboxWrite) {
       const appended = await this.history.appendBatches(batches, this.inboxWrite);
-      return appended.map((batch) => batch.appended.map(({ offset, duplicate }) => ({ offset, duplicate })));
+      return appended.map((batch) => batch.appended);
     }
     return Promise.all(batches.map((batch) => this.publishInCluster(batch)));
   }
@@ -124,7 +124,7 @@ export class RedisBackend implements ClusterBackend {
       }
       await this.inbox.send(sends);
     }
-    return appended.map(({ offset, duplicate }) => ({ offset, duplicate }));
+    return appended;
   }
 
   isHealthy(): boolean {

@@ -41,7 +41,7 @@ export interface AppendedBatch {
  * The start of a run's inbox entry head (see decodeEntry in redisInbox.ts): the PUBLISH
  * script completes it with `"prev"` and `"offsets"`.
  */
-function envelopeHead(app: string, topic: string): string {
+function runHead(app: string, topic: string): string {
   return `{"kind":"message","app":${JSON.stringify(app)},"topic":${JSON.stringify(topic)},`;
 }
 
@@ -72,7 +72,7 @@ export class RedisHistory implements History {
     const perTopic: (string | number)[] = [];
     for (const { app, topic, items } of batches) {
       keys.push(this.keys.history(app, topic), this.keys.routes(app, topic));
-      perTopic.push(keys.length - 1, inboxes ? envelopeHead(app, topic) : '', items.length);
+      perTopic.push(keys.length - 1, inboxes ? runHead(app, topic) : '', items.length);
       for (const { data, messageId } of items) {
         perTopic.push(data, messageId === undefined ? 0 : keys.push(this.keys.dedupe(app, topic, messageId)));
       }

@@ -94,8 +94,8 @@ local inboxHead, inboxTail, inboxMax = ARGV[5], ARGV[6], ARGV[7]
 -- At most this many messages per inbox entry (unpack() has a limit of about 8,000 values).
 local ENTRY_MESSAGES = 1000
 -- One inbox entry per routed instance for a run of consecutive messages of one topic.
-local function sendEntry(routes, entry, envelopeHead, first, ids)
-  entry[8] = envelopeHead .. '"prev":"' .. first .. '","offsets":["' .. table.concat(ids, '","') .. '"]}'
+local function sendEntry(routes, entry, runHead, first, ids)
+  entry[8] = runHead .. '"prev":"' .. first .. '","offsets":["' .. table.concat(ids, '","') .. '"]}'
   for r = 1, #routes do
     entry[1] = inboxHead .. routes[r] .. inboxTail
     redis.call('XADD', unpack(entry))
@@ -105,7 +105,7 @@ local answer = ARGV[8] == '1'
 local topics = tonumber(ARGV[9])
 
 -- One topic's batch; its messages start at ARGV[a]. Returns {routes, out}.
-local function publishTopic(k, envelopeHead, n, a)
+local function publishTopic(k, runHead, n, a)
   local history = KEYS[k]
   local routes = redis.call('SMEMBERS', KEYS[k + 1])
   local routed = inboxHead ~= '' and #routes > 0
@@ -143,7 +143,7 @@ local function publishTopic(k, envelopeHead, n, a)
         entry[#entry + 1] = 'd'
         entry[#entry + 1] = data
         if #ids == ENTRY_MESSAGES then
-          sendEntry(routes, entry, envelopeHead, first, ids)
+          sendEntry(routes, entry, runHead, first, ids)
           first, ids, entry = id, {}, {'', 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', ''}
         end
       end
@@ -156,7 +156,7 @@ local function publishTopic(k, envelopeHead, n, a)
       appended = true
     end
   end
-  if #ids > 0 then sendEntry(routes, entry, envelopeHead, first, ids) end
+  if #ids > 0 then sendEntry(routes, entry, runHead, first, ids) end
   if appended then
     trim(history, prev, maxLen, minId)
     redis.call('PEXPIRE', history, ttl)
@@ -170,8 +170,8 @@ end
 local a = 10
 local result = {}
 for t = 1, topics do
-  local k, envelopeHead, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
-  local ok, res = pcall(publishTopic, k, envelopeHead, n, a + 3)
+  local k, runHead, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  local ok, res = pcall(publishTopic, k, runHead, n, a + 3)
   a = a + 3 + 2 * n
   if not ok then
     result[t] = {0, type(res) == 'table' and res.err or tostring(res)}
