@@ -25,3 +25,18 @@ test('redis history drops messages older than maxAgeMs, and says so', async () =
   expect((await h.readSince('a', 't', first.prev)).recovered).toBe(false);
   expect(later.prev).toBe(first.offset);
 });
+
+test('publishing trims aged-out entries and refreshes the stream TTL on its own, without a read', async () => {
+  const keys = new Keys(`${prefix}age-publish:`);
+  const h = new RedisHistory(redis.client, keys, { size: 100, maxAgeMs: 300, dedupeWindowMs: 60_000 });
+  await h.append('a', 't', '"old 1"');
+  await h.append('a', 't', '"old 2"');
+  // Both have aged out, and the next append falls in a later second of Redis's clock (the
+  // age trim runs with the first publish of each second).
+  await Bun.sleep(1100);
+  await h.append('a', 't', '"new"');
+  expect(await redis.client.xlen(keys.history('a', 't'))).toBe(1);
+  const ttl = await redis.client.pttl(keys.history('a', 't'));
+  expect(ttl).toBeGreaterThan(300);
+  expect(ttl).toBeLessThanOrEqual(600);
+});

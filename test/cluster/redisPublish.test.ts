@@ -16,7 +16,7 @@ const prefix = uniquePrefix('publish');
 const admin = testClient();
 const backends: RedisBackend[] = [];
 
-function backend(instanceId: string): RedisBackend {
+function backend(instanceId: string, dedupeWindowMs?: number): RedisBackend {
   const b = new RedisBackend(
     {
       url: REDIS_URL,
@@ -25,6 +25,7 @@ function backend(instanceId: string): RedisBackend {
       instanceId,
       historySize: 50,
       historyMaxAgeMs: 60_000,
+      dedupeWindowMs,
       instanceTtlMs: 10_000,
       reapIntervalMs: 0,
       inbox: { batchSize: 100, blockTimeInMs: 200, maxLength: 10_000 },
@@ -156,9 +157,9 @@ test('a topic that fails fails alone: the other topics of the same call are stor
   await expect(publisher.publish([{ app: 'app1', topic: 'bad', items: [{ data: '1' }] }])).rejects.toThrow('WRONGTYPE');
 });
 
-test('a batch larger than one inbox entry holds arrives whole and in order', async () => {
+test('a batch larger than one inbox entry holds arrives whole and in order, and is recognised whole when it comes again', async () => {
   const { publisher, got } = await pair('big', [['app1', 'big']]);
-  const items = Array.from({ length: 2_345 }, (_, i) => ({ data: String(i) }));
+  const items = Array.from({ length: 2_345 }, (_, i) => ({ data: String(i), messageId: `big-${i}` }));
   const [published] = (await publisher.publish([{ app: 'app1', topic: 'big', items }])) as [Published[]];
   await waitFor(() => got.length === items.length, { what: 'every message' });
   expect(got.map((e) => e.data)).toEqual(items.map((i) => i.data));
@@ -166,6 +167,46 @@ test('a batch larger than one inbox entry holds arrives whole and in order', asy
   for (let i = 1; i < got.length; i++) expect(got[i]!.prev).toBe(got[i - 1]!.offset);
   // 1,000 messages per entry at most.
   expect(await admin.xlen(publisher.keys.inbox('big-sub'))).toBeLessThanOrEqual(3);
+
+  // Redelivered whole (more IDs than one lookup takes): nothing is appended or sent again.
+  const [again] = (await publisher.publish([{ app: 'app1', topic: 'big', items }])) as [Published[]];
+  expect(again.every((p) => p.duplicate)).toBe(true);
+  expect(again.map((p) => p.offset)).toEqual(published.map((p) => p.offset));
+  expect((await publisher.history.readSince('app1', 'big', published.at(-1)!.offset)).entries).toEqual([]);
+});
+
+test('dedupe windows: an ID is remembered into the next window and forgotten after two; the window before the previous one is freed', async () => {
+  const WINDOW_MS = 400;
+  const publisher = backend('windows', WINDOW_MS);
+  await publisher.start();
+  const store = async (messageId: string) =>
+    ((await publisher.publish([{ app: 'app1', topic: 'windows', items: [{ data: '1', messageId }] }])) as [Published[]])[0][0]!;
+  /** Sleeps until `ms` after the start of window `w` (the clock divided by the window length). */
+  const untilWindow = (w: number) => Bun.sleep(Math.max(0, w * WINDOW_MS + 50 - Date.now()));
+
+  // Start early in a window, so that the first two steps fall in it.
+  const start = Math.floor(Date.now() / WINDOW_MS) + 1;
+  await untilWindow(start);
+  const first = await store('w');
+  expect(first.duplicate).toBe(false);
+  expect((await store('w')).duplicate).toBe(true);
+  expect(await admin.hexists(publisher.keys.dedupe('app1', 'windows', start), 'w')).toBe(1);
+
+  await untilWindow(start + 1);
+  const next = await store('w');
+  expect(next).toEqual({ ...first, duplicate: true });
+
+  // Two windows on, `w` was recorded in neither of the two looked at: stored anew, and the
+  // first window's hash is gone.
+  await untilWindow(start + 2);
+  const later = await store('w');
+  expect(later.duplicate).toBe(false);
+  expect(later.offset).not.toBe(first.offset);
+  expect(await admin.exists(publisher.keys.dedupe('app1', 'windows', start))).toBe(0);
+  // Each window's hash expires on its own two windows after its last write.
+  const ttl = await admin.pttl(publisher.keys.dedupe('app1', 'windows', start + 2));
+  expect(ttl).toBeGreaterThan(WINDOW_MS);
+  expect(ttl).toBeLessThanOrEqual(2 * WINDOW_MS);
 });
 
 test('history keeps its length cap across batches, and the trim boundary tells recovery what is gone', async () => {

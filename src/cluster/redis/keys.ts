@@ -15,9 +15,12 @@ export class Keys {
     return `${this.prefix}{t:${app}:${topic}}:h`;
   }
 
-  /** String: `<offset> <prev>` of an update stored under a producer's message ID (dedupe). */
-  dedupe(app: string, topic: string, messageId: string): string {
-    return `${this.prefix}{t:${app}:${topic}}:d:${messageId}`;
+  /**
+   * Hash: message ID -> `<offset> <prev>` of the updates stored with a producer's ID during
+   * one dedupe window (number `window`: the time divided by the window's length).
+   */
+  dedupe(app: string, topic: string, window: number): string {
+    return `${this.prefix}{t:${app}:${topic}}:dd:${window}`;
   }
 
   /** String: the instance that owns a session with jobs running. */

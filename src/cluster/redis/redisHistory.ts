@@ -70,12 +70,17 @@ export class RedisHistory implements History {
     const { size, maxAgeMs, dedupeWindowMs } = this.options;
     const keys: string[] = [];
     const perTopic: (string | number)[] = [];
+    const window = Math.floor(Date.now() / dedupeWindowMs);
     for (const { app, topic, items } of batches) {
-      keys.push(this.keys.history(app, topic), this.keys.routes(app, topic));
-      perTopic.push(keys.length - 1, inboxes ? runHead(app, topic) : '', items.length);
-      for (const { data, messageId } of items) {
-        perTopic.push(data, messageId === undefined ? 0 : keys.push(this.keys.dedupe(app, topic, messageId)));
-      }
+      perTopic.push(keys.length + 1, inboxes ? runHead(app, topic) : '', items.length);
+      keys.push(
+        this.keys.history(app, topic),
+        this.keys.routes(app, topic),
+        this.keys.dedupe(app, topic, window),
+        this.keys.dedupe(app, topic, window - 1),
+        this.keys.dedupe(app, topic, window - 2),
+      );
+      for (const { data, messageId } of items) perTopic.push(data, messageId ?? '');
     }
     const replies = await this.client.syPublish(
       keys.length,

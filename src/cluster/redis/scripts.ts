@@ -60,18 +60,24 @@ end
 
 /**
  * Publishes batches of messages to one or more topics, atomically.
- * KEYS: per topic its history stream and route set (adjacent), and the dedupe keys of the
- * messages that carry an ID.
+ * KEYS: per topic five adjacent keys: its history stream, its route set, and its dedupe
+ * hashes of the current, the previous and the one-before-previous window (see Keys.dedupe).
  * ARGV: maxLength, minId (`<ms>-0`), ttlMs, dedupeTtlMs, inbox key head, inbox key tail,
  * inbox maxLength, answer ('1': the reply below; '0': an empty reply), number of topics;
- * then per topic: index in KEYS of its history stream
- * (its route set follows), inbox entry head, n, then per message: data, index in KEYS of
- * its dedupe key (0: none).
+ * then per topic: index in KEYS of its history stream, inbox entry head, n, then per
+ * message: data, message ID ('' for none).
  *
  * Per topic it appends the messages in order and trims by length and age once. On a new
  * stream, everything before its first entry is marked deleted, so that offsets from an
- * earlier incarnation are never vouched for. A message whose ID was seen within the dedupe
- * window is not appended; its stored offset is answered.
+ * earlier incarnation are never vouched for.
+ *
+ * Dedupe: a message whose ID is in the current or the previous window's hash (`<offset>
+ * <prev>` under the ID) is not appended; its stored offset is answered. So an ID is
+ * remembered for one to two windows. The lookups and the record are one HMGET per window
+ * and one HSET per topic, not a key per message: no per-key expiry to run, and about half
+ * the memory. The hash of the window before the previous one is unlinked (freed in the
+ * background: it can hold millions of fields), and each window's hash also expires two
+ * windows after its last write, for a topic that went quiet.
  *
  * With an inbox key head (standalone Redis), it also appends the new messages to the inbox
  * of every instance in the topic's route set: one round trip for the whole publish, and no
@@ -104,22 +110,49 @@ end
 local answer = ARGV[8] == '1'
 local topics = tonumber(ARGV[9])
 
--- One topic's batch; its messages start at ARGV[a]. Returns {routes, out}.
+-- The second of an offset (milliseconds-sequence); nil for 0-0.
+local function second(id)
+  return string.match(id, '^(%d+)%d%d%d%-')
+end
+
+-- HMGET of many fields, in slices that unpack() can take.
+local function lookup(key, ids, into)
+  for from = 1, #ids, ENTRY_MESSAGES do
+    local to = math.min(from + ENTRY_MESSAGES - 1, #ids)
+    local values = redis.call('HMGET', key, unpack(ids, from, to))
+    for j = 1, #values do
+      if values[j] and not into[ids[from + j - 1]] then into[ids[from + j - 1]] = values[j] end
+    end
+  end
+end
+
+-- One topic's batch; its messages start at ARGV[a], its keys at KEYS[k]. Returns {routes, out}.
 local function publishTopic(k, runHead, n, a)
   local history = KEYS[k]
   local routes = redis.call('SMEMBERS', KEYS[k + 1])
   local routed = inboxHead ~= '' and #routes > 0
+  -- Stored offsets of the batch's message IDs seen within the dedupe window.
+  local stored, msgIds = {}, {}
+  for i = 1, n do
+    local msgId = ARGV[a + 2 * i - 1]
+    if msgId ~= '' then msgIds[#msgIds + 1] = msgId end
+  end
+  if #msgIds > 0 then
+    lookup(KEYS[k + 2], msgIds, stored)
+    lookup(KEYS[k + 3], msgIds, stored)
+  end
   local prev = lastId(history)
+  local before = prev
   local fresh = prev == '0-0'
   local appended = false
   local out = {}
   local first = prev
+  local recorded = {}
   local ids, entry = {}, {'', 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', ''}
   for i = 1, n do
-    local data, dedupe = ARGV[a], tonumber(ARGV[a + 1])
+    local data, msgId = ARGV[a], ARGV[a + 1]
     a = a + 2
-    local seen = false
-    if dedupe > 0 then seen = redis.call('GET', KEYS[dedupe]) end
+    local seen = msgId ~= '' and stored[msgId]
     if seen then
       if answer then
         local sp = string.find(seen, ' ')
@@ -137,7 +170,12 @@ local function publishTopic(k, runHead, n, a)
         else before = string.format('%.0f', tonumber(ms) - 1) .. '-9007199254740991' end
         redis.call('XSETID', history, id, 'MAXDELETEDID', before)
       end
-      if dedupe > 0 then redis.call('SET', KEYS[dedupe], id .. ' ' .. prev, 'PX', dedupeTtl) end
+      if msgId ~= '' then
+        local value = id .. ' ' .. prev
+        stored[msgId] = value
+        recorded[#recorded + 1] = msgId
+        recorded[#recorded + 1] = value
+      end
       if routed then
         ids[#ids + 1] = id
         entry[#entry + 1] = 'd'
@@ -157,9 +195,20 @@ local function publishTopic(k, runHead, n, a)
     end
   end
   if #ids > 0 then sendEntry(routes, entry, runHead, first, ids) end
+  if #recorded > 0 then
+    for from = 1, #recorded, 2 * ENTRY_MESSAGES do
+      redis.call('HSET', KEYS[k + 2], unpack(recorded, from, math.min(from + 2 * ENTRY_MESSAGES - 1, #recorded)))
+    end
+    redis.call('PEXPIRE', KEYS[k + 2], 2 * dedupeTtl)
+    redis.call('UNLINK', KEYS[k + 4])
+  end
   if appended then
-    trim(history, prev, maxLen, minId)
-    redis.call('PEXPIRE', history, ttl)
+    -- The length cap holds after every call. The age trim and the TTL refresh are done by
+    -- the first call in each second of Redis's clock (reads trim by age themselves): they
+    -- cost as much as the rest of a small batch.
+    local firstInSecond = second(prev) ~= second(before)
+    trim(history, prev, maxLen, firstInSecond and minId or nil)
+    if firstInSecond then redis.call('PEXPIRE', history, ttl) end
   end
   return {routes, out}
 end
