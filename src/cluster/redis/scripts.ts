@@ -165,10 +165,10 @@ local function publishTopic(k, runHead, n, a)
       if fresh then
         fresh = false
         local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-        local before
-        if tonumber(seq) > 0 then before = ms .. '-' .. (tonumber(seq) - 1)
-        else before = string.format('%.0f', tonumber(ms) - 1) .. '-9007199254740991' end
-        redis.call('XSETID', history, id, 'MAXDELETEDID', before)
+        local below
+        if tonumber(seq) > 0 then below = ms .. '-' .. (tonumber(seq) - 1)
+        else below = string.format('%.0f', tonumber(ms) - 1) .. '-9007199254740991' end
+        redis.call('XSETID', history, id, 'MAXDELETEDID', below)
       end
       if msgId ~= '' then
         local value = id .. ' ' .. prev
