@@ -74,8 +74,10 @@ end
  * Dedupe: a message whose ID is in the current or the previous window's hash (`<offset>
  * <prev>` under the ID) is not appended; its stored offset is answered. So an ID is
  * remembered for one to two windows. The lookups and the record are one HMGET per window
- * and one HSET per topic, not a key per message: no per-key expiry to run, and about half
- * the memory. The hash of the window before the previous one is unlinked (freed in the
+ * and one HSET per topic, not a key per message: no per-key expiry to run, and 138 bytes
+ * per ID instead of 228 (measured with 100,000 IDs), though an ID is now kept one to two
+ * windows instead of one, so the total is about the same. The hash of the window before
+ * the previous one is unlinked (freed in the
  * background: it can hold millions of fields), and each window's hash also expires two
  * windows after its last write, for a topic that went quiet.
  *
