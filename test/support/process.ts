@@ -13,12 +13,25 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
-/** Asks the OS for a free port by binding port 0 and releasing it. */
+/** Ports this test process has handed out: the OS may offer a released port again at once. */
+const handedOut = new Set<number>();
+
+/**
+ * Asks the OS for a free port by binding port 0 and releasing it, never the same port twice
+ * in one test run. Without that, two processes started together could be given one port:
+ * the second fails to bind, and its readiness probe is answered by the first. That is the
+ * likely cause of one failure of the multi-instance kill test, where none of the clients
+ * opened on k3's URL was welcomed by k3.
+ */
 export function freePort(): number {
-  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() });
-  const port = server.port!;
-  server.stop(true);
-  return port;
+  for (;;) {
+    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() });
+    const port = server.port!;
+    server.stop(true);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export async function spawnGateway(env: Record<string, string> = {}): Promise<GatewayProcess> {
