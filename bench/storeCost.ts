@@ -9,15 +9,16 @@
  * `--per-topic` updates each (every update with a message ID, as the bench's publisher sends
  * them, unless `--no-ids`), `--in-flight` calls at once, each topic routed to one instance
  * whose inbox it keeps short. Prints this process's CPU per update, Redis's CPU per update
- * (INFO cpu), and Redis's per-command time per update (INFO commandstats, before and after;
- * commands a script runs are counted too). Redis at 127.0.0.1:6379, keys under a prefix of
- * their own, deleted at the end.
+ * (/proc), and Redis's per-command time per update (INFO commandstats, before and after;
+ * commands a script runs are counted too). Redis at 127.0.0.1:6379 (bench/cluster/redisHost.ts,
+ * which starts it where it is not running), keys under a prefix of their own, deleted at the end.
  */
 import { parseArgs } from 'node:util';
 import type { TopicBatch } from '../src/cluster/backend.ts';
 import { RedisBackend } from '../src/cluster/redis/redisBackend.ts';
 import { silentLogger } from '../src/lib/log.ts';
-import { redisClient, REDIS_URL } from './amqp/services.ts';
+import { commandsBetween, RedisHost, REDIS_URL } from './cluster/redisHost.ts';
+import { cpuSeconds } from './procStats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,8 +37,7 @@ const inFlight = Number(values['in-flight']);
 const withIds = !values['no-ids'];
 
 const prefix = `bench:store:${process.pid}:${Date.now().toString(36)}:`;
-const admin = redisClient();
-await admin.connect();
+const host = await RedisHost.open();
 const backend = new RedisBackend(
   {
     url: REDIS_URL,
@@ -76,42 +76,27 @@ async function store(updates: number): Promise<void> {
       const outcomes = await backend.store(nextBatches());
       if (outcomes.some((o) => o !== null)) throw new Error(`store failed: ${outcomes.join(', ')}`);
       // Nobody reads the inbox: keep it short, as a gateway's reader would.
-      if (++calls % 50 === 0) await admin.xtrim(inbox, 'MAXLEN', 1000);
+      if (++calls % 50 === 0) await backend.client.xtrim(inbox, 'MAXLEN', 1000);
     }
   };
   await Promise.all(Array.from({ length: inFlight }, lane));
 }
 
-async function redisCpuSec(): Promise<number> {
-  const info = await admin.info('cpu');
-  const read = (key: string) => Number(new RegExp(`${key}:([0-9.]+)`).exec(info)?.[1] ?? 0);
-  return read('used_cpu_sys') + read('used_cpu_user');
-}
-
-async function commandStats(): Promise<Map<string, { calls: number; usec: number }>> {
-  const stats = new Map<string, { calls: number; usec: number }>();
-  for (const line of (await admin.info('commandstats')).split('\n')) {
-    const m = /^cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m) stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
-  }
-  return stats;
-}
-
 try {
   await backend.start();
-  await admin.xgroup('CREATE', inbox, 'gw', '$', 'MKSTREAM');
+  await backend.client.xgroup('CREATE', inbox, 'gw', '$', 'MKSTREAM');
   for (const topic of names) await backend.routes.add('demo', topic, 'gateway-storecost');
 
   await store(Math.min(total, 50_000)); // warm-up: JIT, script cache, dedupe hashes
-  const before = await commandStats();
+  const before = await host.counters();
   const cpu0 = process.cpuUsage();
-  const redis0 = await redisCpuSec();
+  const redis0 = cpuSeconds(host.pid);
   const t0 = performance.now();
   await store(total);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const redisSec = (await redisCpuSec()) - redis0;
-  const after = await commandStats();
+  const redisSec = cpuSeconds(host.pid) - redis0;
+  const after = await host.counters();
 
   const perUpdateUs = (sec: number) => ((sec * 1e6) / total).toFixed(2);
   console.log(`${total.toLocaleString('en-US')} updates: ${topics} topics x ${perTopic} per call, ${inFlight} calls in flight, ${withIds ? 'with' : 'without'} message IDs`);
@@ -119,18 +104,13 @@ try {
   console.log(`  this process, CPU/update  ${perUpdateUs((cpu.user + cpu.system) / 1e6)} us`);
   console.log(`  redis-server, CPU/update  ${perUpdateUs(redisSec)} us`);
   console.log('  redis commands per update (calls, us):');
-  const rows = [...after]
-    .map(([name, s]) => ({ name, calls: s.calls - (before.get(name)?.calls ?? 0), usec: s.usec - (before.get(name)?.usec ?? 0) }))
-    .filter((r) => r.calls > 0 && r.name !== 'info')
+  const rows = Object.entries(commandsBetween(before, after))
+    .map(([name, { calls, usec }]) => ({ name, calls, usec }))
+    .filter((r) => r.name !== 'info')
     .sort((a, b) => b.usec - a.usec);
   for (const r of rows) console.log(`    ${r.name.padEnd(12)} ${(r.calls / total).toFixed(3).padStart(7)} ${(r.usec / total).toFixed(3).padStart(8)}`);
 } finally {
   await backend.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await admin.unlink(...keys);
-  } while (cursor !== '0');
-  admin.disconnect();
+  await host.deletePrefix(prefix);
+  host.close();
 }

@@ -15,7 +15,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as amqp from 'amqplib';
 import { amqpNames, deleteTopology, type AmqpNames } from '../../src/amqp/topology.ts';
 import type { RpcQueueType } from './options.ts';
-import { AMQP_URL, redisClient } from './services.ts';
+import { AMQP_URL } from './services.ts';
+import { RedisHost } from '../cluster/redisHost.ts';
 
 const JOURNAL_DIR = new URL('../results/', import.meta.url).pathname;
 const JOURNAL = `${JOURNAL_DIR}amqp-namespaces-pending.json`;
@@ -83,20 +84,14 @@ function killLeftover(ns: Namespace, pid: number): void {
   }
 }
 
+/** Unlinks every key under the prefix: big values (a window's dedupe hash) are freed in the background. */
 async function deleteRedisKeys(prefix: string): Promise<number> {
-  const redis = redisClient();
-  let deleted = 0;
+  const host = await RedisHost.open();
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== '0');
+    return await host.deletePrefix(prefix);
   } finally {
-    redis.disconnect();
+    host.close();
   }
-  return deleted;
 }
 
 /**

@@ -18,11 +18,6 @@ export interface ServicePids {
   redis: number;
 }
 
-/** A plain Redis client for clean-up (RESP2, like the backend). */
-export function redisClient(): Redis {
-  return new Redis(REDIS_URL, { protocol: 2, maxRetriesPerRequest: 2, lazyConnect: true });
-}
-
 /** Throws, saying how to start them, when Redis or RabbitMQ does not answer. */
 export async function requireServices(): Promise<void> {
   const hint = 'start them with `bash scripts/services.sh` (install: `sudo apt-get install -y redis-server rabbitmq-server`)';
