@@ -6,6 +6,7 @@
 import * as v from 'valibot';
 import { AppIdSchema } from './protocol/names.ts';
 import { describeIssue } from './protocol/issues.ts';
+import { parseJson } from './lib/json.ts';
 
 /** One tenant. Its clients and topics never meet another app's. */
 export const AppSchema = v.object({
@@ -137,12 +138,8 @@ function url(env: Env, name: string, schemes: readonly string[]): string | undef
 function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
   const raw = env.APPS;
   if (raw === undefined || raw === '') return { apps: [DEMO_APP], demoMode: true };
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('APPS', 'a JSON array like [{"id":"app1","secret":"<16+ chars>"}], got invalid JSON');
-  }
+  const json = parseJson(raw);
+  if (json === undefined) throw new ConfigError('APPS', 'a JSON array like [{"id":"app1","secret":"<16+ chars>"}], got invalid JSON');
   const result = v.safeParse(AppsSchema, json);
   if (!result.success) {
     throw new ConfigError('APPS', `a JSON array of {id, secret, allowAnonymous?, allowClientPublish?}; ${describeIssue(result.issues[0])}`);

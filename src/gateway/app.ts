@@ -19,6 +19,7 @@ import { httpError, type ErrorBody } from './httpErrors.ts';
 import type { Session } from './session.ts';
 import type { Socket } from './socket.ts';
 import { describeIssue } from '../protocol/issues.ts';
+import { parseJson } from '../lib/json.ts';
 
 /** What the HTTP layer needs from the running gateway. */
 export interface GatewayPort {
@@ -104,12 +105,8 @@ export function createApp(port: GatewayPort): Hono {
     if (declared > port.maxFrameBytes) throw httpError(413, ErrorCode.TooLarge, `body exceeds ${port.maxFrameBytes} bytes`);
     const text = await c.req.text();
     if (Buffer.byteLength(text) > port.maxFrameBytes) throw httpError(413, ErrorCode.TooLarge, `body exceeds ${port.maxFrameBytes} bytes`);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw httpError(400, ErrorCode.InvalidRequest, 'body is not valid JSON');
-    }
+    const json = parseJson(text);
+    if (json === undefined) throw httpError(400, ErrorCode.InvalidRequest, 'body is not valid JSON');
     const parsed = v.safeParse(PublishRequestSchema, json);
     if (!parsed.success) {
       throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));

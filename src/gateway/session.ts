@@ -11,6 +11,7 @@ import { parseClientFrame, type PublishFrame, type SubscribeFrame, type Unsubscr
 import { compareOffsets } from '../protocol/offset.ts';
 import { fewAdd, fewDelete, fewHas, fewSize, fewValues, type FewStrings } from '../lib/fewStrings.ts';
 import type { Logger } from '../lib/log.ts';
+import { parseJson } from '../lib/json.ts';
 import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc } from './frames.ts';
 import { JobTracker, type JobContext } from './jobTracker.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
@@ -103,10 +104,8 @@ export class Session {
       this.send(encodeError(peekId(raw), ErrorCode.TooLarge, `frame exceeds ${this.ctx.limits.maxFrameBytes} bytes`));
       return;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
+    const json = parseJson(raw);
+    if (json === undefined) {
       this.send(encodeError(null, ErrorCode.InvalidFrame, 'frame is not valid JSON'));
       return;
     }

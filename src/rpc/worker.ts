@@ -13,7 +13,7 @@ import * as v from 'valibot';
 import { JobSchema, type Job, type JobReply } from '../protocol/job.ts';
 import { AmqpConnection, type ConfirmChannel, type ConsumeMessage } from '../amqp/connection.ts';
 import { AckBatcher } from '../amqp/acks.ts';
-import { amqpNames, declareJobQueue, declareJobs, type AmqpNames, type RpcQueueType } from '../amqp/topology.ts';
+import { amqpNames, declareJobQueue, declareJobs, DELIVERY_COUNT_HEADER, type AmqpNames, type RpcQueueType } from '../amqp/topology.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { parseJson } from '../lib/json.ts';
 
@@ -150,7 +150,7 @@ async function runJob(
 }
 
 function deliveryAttempt(message: ConsumeMessage): number {
-  const count = message.properties.headers?.['x-delivery-count'];
+  const count = message.properties.headers?.[DELIVERY_COUNT_HEADER];
   if (count !== undefined) return Number(count) + 1;
   return message.fields.redelivered ? 2 : 1;
 }
