@@ -48,6 +48,7 @@ const backend = new RedisBackend(
     historyMaxAgeMs: 24 * 3600 * 1000,
     instanceTtlMs: 10_000,
     reapIntervalMs: 0,
+    resumeWindowMs: 60_000,
     inbox: { batchSize: 512, blockTimeInMs: 2000, maxLength: 100_000 },
   },
   silentLogger,

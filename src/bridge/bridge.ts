@@ -4,6 +4,7 @@
  */
 import type { ClusterBackend } from '../cluster/backend.ts';
 import { TopicPublisher } from '../cluster/topicPublisher.ts';
+import { SessionDelivery } from '../cluster/sessionDelivery.ts';
 import type { AmqpConnection } from '../amqp/connection.ts';
 import type { AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
@@ -19,6 +20,8 @@ export interface BridgeOptions {
   host: string;
   /** Port of the health and metrics endpoints (0: any free port). */
   port: number;
+  /** How long a job reply waits in a session's mailbox for the session to resume. */
+  resumeWindowMs: number;
 }
 
 export class Bridge implements Service {
@@ -44,7 +47,9 @@ export class Bridge implements Service {
       this.metrics,
       log.child({ component: 'updates' }),
     );
-    this.replies = new RepliesConsumer(amqp, names, backend.inbox, backend.sessions, options.maxMessageBytes, options.prefetch, this.metrics, log.child({ component: 'replies' }));
+    const repliesLog = log.child({ component: 'replies' });
+    const delivery = new SessionDelivery(backend.inbox, backend.sessions, options.resumeWindowMs, repliesLog);
+    this.replies = new RepliesConsumer(amqp, names, delivery, options.maxMessageBytes, options.prefetch, this.metrics, repliesLog);
   }
 
   get port(): number {

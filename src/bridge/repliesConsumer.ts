@@ -1,15 +1,15 @@
 /**
  * Job replies (results, progress, errors) from workers into the inbox of the instance that
  * accepted the job: one Redis write. That instance delivers, parks the reply for a session
- * that is away, or forwards it to the instance the session resumed on. Only when that
- * instance is gone (its inbox no longer exists) does the bridge ask the session directory
- * where the session is now. Replies of one request are processed one at a time, in delivery
+ * that is away, or forwards it to the instance the session resumed on. When that instance
+ * is gone (its inbox no longer exists: retired, or dead and being reaped), SessionDelivery
+ * asks the session directory: the reply is parked for a session whose owner died before it
+ * resumed, or sent to the instance it resumed on. Replies of one request are processed one at a time, in delivery
  * order, so a job's progress never overtakes its result; replies of different requests
  * proceed in parallel. A malformed reply is dead-lettered with a reason.
  */
 import * as v from 'valibot';
-import type { Inbox } from '../cluster/inbox.ts';
-import type { SessionDirectory } from '../cluster/sessions.ts';
+import type { SessionDelivery } from '../cluster/sessionDelivery.ts';
 import { ErrorCode } from '../protocol/codes.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import { JobReplySchema, type JobReply } from '../protocol/job.ts';
@@ -31,8 +31,7 @@ export class RepliesConsumer {
   constructor(
     connection: AmqpConnection,
     private readonly names: AmqpNames,
-    private readonly inbox: Inbox,
-    private readonly sessions: SessionDirectory,
+    private readonly delivery: SessionDelivery,
     private readonly maxReplyBytes: number,
     prefetch: number,
     private readonly metrics: BridgeMetrics,
@@ -71,15 +70,9 @@ export class RepliesConsumer {
       return;
     }
     try {
-      const envelope = toEnvelope(reply);
-      const missing = await this.inbox.send([{ instanceId: reply.replyTo.instanceId, envelope }]);
-      if (missing.length > 0) {
-        // The instance that accepted the job is gone; the session may have resumed elsewhere.
-        const owner = await this.sessions.owner(envelope.sessionId);
-        if (owner && owner !== reply.replyTo.instanceId) await this.inbox.send([{ instanceId: owner, envelope }]);
-        else this.log.debug('job reply for a session that is gone', { session: envelope.sessionId, request: envelope.requestId });
-      }
-      this.metrics.repliesRouted += 1;
+      const outcome = await this.delivery.send(toEnvelope(reply), reply.replyTo.instanceId);
+      if (outcome === 'orphaned') this.metrics.repliesOrphaned += 1;
+      else this.metrics.repliesRouted += 1;
       acks.ack(message);
     } catch (error) {
       this.log.error('routing a job reply failed; requeued', { error });

@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import type { ClusterBackend } from '../cluster/backend.ts';
 import type { InstanceInfo } from '../cluster/registry.ts';
 import { TopicPublisher } from '../cluster/topicPublisher.ts';
+import { SessionDelivery } from '../cluster/sessionDelivery.ts';
 import type { Envelope, RpcEnvelope } from '../protocol/envelope.ts';
 import type { JobPublisher } from '../rpc/jobs.ts';
 import { CloseCode } from '../protocol/codes.ts';
@@ -37,6 +38,7 @@ export class Gateway implements Service {
   /** Sessions that disconnected with jobs running, resumable until their timer fires. */
   private readonly detached = new Map<string, { jobs: JobTracker; expiry: ReturnType<typeof setTimeout> }>();
   private readonly jobCtx: JobContext;
+  private readonly delivery: SessionDelivery;
   readonly maxFrameBytes: number;
   readonly log: Logger;
   private readonly ctx: SessionContext;
@@ -64,6 +66,7 @@ export class Gateway implements Service {
     this.tenants = new Tenants(config.apps);
     this.hub = new Hub(config.instanceId, backend.routes, backend.history, log);
     this.publisher = new TopicPublisher(backend);
+    this.delivery = new SessionDelivery(backend.inbox, backend.sessions, config.resumeWindowMs, log);
     this.jobCtx = {
       instanceId: config.instanceId,
       jobs,
@@ -247,15 +250,12 @@ export class Gateway implements Service {
       return session;
     }
     const ttlMs = this.config.rpcMaxTimeoutMs + this.config.resumeWindowMs;
+    session.beginResume();
     void this.backend.sessions.claim(id, this.instanceId, ttlMs).then(
-      (parked) => {
-        session.jobs.adoptOwnership(Date.now() + ttlMs);
-        session.send(welcome);
-        for (const envelope of parked) session.deliverParked(envelope);
-      },
+      (claimed) => session.resume(welcome, claimed),
       (error) => {
         this.log.error('session resume failed', { session: id, error });
-        session.send(welcome);
+        session.resume(welcome, { parked: [], open: [] });
       },
     );
     return session;
@@ -280,8 +280,10 @@ export class Gateway implements Service {
 
   /**
    * Delivers a job reply (from a worker, or a timeout) to its session: directly when the
-   * session is connected here; parked in the directory when it is disconnected but resumable
-   * here; forwarded to the instance that owns it now when it resumed elsewhere.
+   * session is connected here. Otherwise SessionDelivery decides: parked in the directory
+   * while this instance still owns the session (disconnected, resumable), or sent to the
+   * instance it resumed on. A session that left with jobs running keeps its tracker here
+   * for the resume window, which drops repeats and late replies first.
    */
   private async routeRpc(envelope: RpcEnvelope): Promise<void> {
     const session = this.byId.get(envelope.sessionId);
@@ -289,22 +291,10 @@ export class Gateway implements Service {
       session.deliverRpc(envelope);
       return;
     }
+    const local = this.detached.get(envelope.sessionId);
+    if (local && !local.jobs.accept(envelope)) return;
     try {
-      let owner: string | null;
-      const local = this.detached.get(envelope.sessionId);
-      if (local) {
-        if (!local.jobs.accept(envelope)) return;
-        const outcome = await this.backend.sessions.park(envelope.sessionId, this.instanceId, envelope, this.config.resumeWindowMs);
-        if (outcome.parked) return;
-        owner = outcome.owner;
-      } else {
-        owner = await this.backend.sessions.owner(envelope.sessionId);
-      }
-      if (owner && owner !== this.instanceId) {
-        await this.backend.inbox.send([{ instanceId: owner, envelope }]);
-      } else {
-        this.log.debug('job reply for a session that is gone', { session: envelope.sessionId, request: envelope.requestId });
-      }
+      await this.delivery.handOver(envelope, this.instanceId);
     } catch (error) {
       this.log.warn('job reply routing failed', { session: envelope.sessionId, error });
     }

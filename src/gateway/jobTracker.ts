@@ -5,7 +5,7 @@
  * anything after that for the same request is dropped.
  */
 import type { AppConfig } from '../config.ts';
-import type { SessionDirectory } from '../cluster/sessions.ts';
+import type { OpenJob, SessionDirectory } from '../cluster/sessions.ts';
 import { ErrorCode } from '../protocol/codes.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import type { RpcFrame } from '../protocol/frames.ts';
@@ -39,8 +39,6 @@ export class JobTracker {
   // Every session has a tracker; most never run a job. The collections come with the first.
   private pendingJobs: Map<string, ReturnType<typeof setTimeout> | null> | null = null;
   private settledIds: Set<string> | null = null;
-  /** This instance owns the session in the directory until then. */
-  private ownedUntilMs = 0;
 
   constructor(
     readonly sessionId: string,
@@ -80,50 +78,64 @@ export class JobTracker {
       replyTo: { sessionId: this.sessionId, requestId: frame.id, instanceId: this.ctx.instanceId },
     };
     try {
-      await this.own(deadlineMs);
+      // The deadline goes to the session directory before the job goes out: if this instance
+      // dies, whichever instance the session resumes on times the job out (see claim).
+      await this.ctx.sessions.openJob(this.sessionId, this.ctx.instanceId, { requestId: frame.id, deadlineMs }, limits.rpcMaxTimeoutMs + limits.resumeWindowMs);
       const outcome = await jobs.publish(job);
       if (outcome === 'no_such_method') {
         this.pending.delete(frame.id);
+        this.closeOpenJob(frame.id);
         return reply(encodeError(frame.id, ErrorCode.NoSuchMethod, `no worker serves ${JSON.stringify(frame.method)}`));
       }
     } catch (error) {
       this.pending.delete(frame.id);
+      this.closeOpenJob(frame.id);
       this.ctx.log.error('job publish failed', { session: this.sessionId, method: frame.method, error });
       return reply(encodeError(frame.id, ErrorCode.Unavailable, 'could not publish the job; retry'));
     }
     if (!this.pending.has(frame.id)) return; // a reply already settled it
+    this.arm(frame.id, deadlineMs, `no result within ${timeoutMs} ms`);
+  }
+
+  /** Times a pending request out at its deadline, through the same routing as replies from workers. */
+  private arm(requestId: string, deadlineMs: number, message = `no result before the job's deadline (${new Date(deadlineMs).toISOString()})`): void {
+    const delayMs = Math.max(0, deadlineMs - Date.now());
     this.pending.set(
-      frame.id,
+      requestId,
       setTimeout(() => {
-        if (!this.pending.has(frame.id)) return;
+        if (!this.pending.has(requestId)) return;
         this.ctx.route({
           kind: 'rpc',
           event: 'error',
           sessionId: this.sessionId,
-          requestId: frame.id,
+          requestId,
           code: ErrorCode.Timeout,
-          message: `no result within ${timeoutMs} ms`,
+          message,
         });
-      }, timeoutMs),
+      }, delayMs),
     );
   }
 
   /**
-   * Owns the session in the directory for as long as replies may come (deadline plus the
-   * resume window), so that replies find it after a reconnect elsewhere. Renewed rarely.
-   * Never takes the session back from an instance it resumed on meanwhile: replies then go
-   * there.
+   * After a resume: the session's jobs that no instance answered yet, with their deadlines
+   * (from the session directory). Jobs this tracker already times out or has settled are
+   * left alone; the others (started on an instance that died, or that the session left) get
+   * a timer here, so that each still ends with exactly one result or error.
    */
-  private async own(deadlineMs: number): Promise<void> {
-    const { limits } = this.ctx;
-    if (deadlineMs + limits.resumeWindowMs <= this.ownedUntilMs) return;
-    const ttlMs = limits.rpcMaxTimeoutMs + limits.resumeWindowMs;
-    if (await this.ctx.sessions.claimIfFree(this.sessionId, this.ctx.instanceId, ttlMs)) this.ownedUntilMs = Date.now() + ttlMs;
+  adopt(open: readonly OpenJob[]): void {
+    for (const { requestId, deadlineMs } of open) {
+      if (this.pending.has(requestId) || this.settledIds?.has(requestId)) continue;
+      this.arm(requestId, deadlineMs);
+    }
   }
 
-  /** After a resume: this instance owns the session (claimed by the gateway) until then. */
-  adoptOwnership(untilMs: number): void {
-    this.ownedUntilMs = untilMs;
+  /** The request's result or error reached the client: the directory forgets the job. */
+  delivered(envelope: RpcEnvelope): void {
+    if (envelope.event !== 'progress') this.closeOpenJob(envelope.requestId);
+  }
+
+  private closeOpenJob(requestId: string): void {
+    this.ctx.sessions.closeJob(this.sessionId, requestId).catch((error) => this.ctx.log.warn('closing a job in the session directory failed', { session: this.sessionId, request: requestId, error }));
   }
 
   /**
@@ -133,14 +145,18 @@ export class JobTracker {
    */
   accept(envelope: RpcEnvelope): boolean {
     if (this.settledIds?.has(envelope.requestId)) return false;
-    if (envelope.event === 'progress') return true;
-    const timer = this.pending.get(envelope.requestId);
-    if (timer) clearTimeout(timer);
-    this.pending.delete(envelope.requestId);
-    const settled = (this.settledIds ??= new Set());
-    settled.add(envelope.requestId);
-    if (settled.size > SETTLED_MEMORY) settled.delete(settled.values().next().value!);
+    if (envelope.event !== 'progress') this.settle(envelope.requestId);
     return true;
+  }
+
+  /** The request got its result or error: its timer stops, and later replies are dropped. */
+  settle(requestId: string): void {
+    const timer = this.pending.get(requestId);
+    if (timer) clearTimeout(timer);
+    this.pending.delete(requestId);
+    const settled = (this.settledIds ??= new Set());
+    settled.add(requestId);
+    if (settled.size > SETTLED_MEMORY) settled.delete(settled.values().next().value!);
   }
 
   /** Stops the timers (the session is gone for good). */

@@ -15,6 +15,7 @@ import { parseJson } from '../lib/json.ts';
 import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc } from './frames.ts';
 import { JobTracker, type JobContext } from './jobTracker.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
+import type { Claimed } from '../cluster/sessions.ts';
 import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
 import type { Socket } from './socket.ts';
 
@@ -47,6 +48,8 @@ export class Session {
   /** Topics whose live messages still come through the hub's recovery buffer (allocated on first use). */
   private recoveries: Map<string, RecoveryBuffer> | null = null;
   private closed = false;
+  /** Replies that arrived during a resume, before the welcome went out; null otherwise. */
+  private resuming: RpcEnvelope[] | null = null;
 
   constructor(
     readonly id: string,
@@ -136,12 +139,44 @@ export class Session {
 
   /** A job reply from the inbox or a timer: sent unless its request is already settled. */
   deliverRpc(envelope: RpcEnvelope): void {
-    if (this.jobs.accept(envelope)) this.send(encodeRpc(envelope));
+    if (this.resuming) {
+      // Not before the welcome and the parked replies: kept until resume() has sent them.
+      this.resuming.push(envelope);
+      return;
+    }
+    if (!this.jobs.accept(envelope)) return;
+    this.send(encodeRpc(envelope));
+    this.jobs.delivered(envelope);
   }
 
-  /** A reply parked while the session was away: it was filtered when it was parked. */
-  deliverParked(envelope: RpcEnvelope): void {
-    this.send(encodeRpc(envelope));
+  /** Holds replies that come in while the session directory is being claimed (see resume). */
+  beginResume(): void {
+    this.resuming = [];
+  }
+
+  /**
+   * Completes a resume: sends the welcome, then the replies parked while the session was
+   * away, then what arrived meanwhile, and takes over the timeouts of the jobs still open.
+   * A parked reply goes out only while its job is still open in the directory: a reply
+   * that a dead instance had already delivered (it died before acknowledging its inbox
+   * entry) is not sent twice. Parked replies were filtered by the tracker that parked them,
+   * so they bypass accept() here.
+   */
+  resume(welcome: string, claimed: Claimed): void {
+    const arrived = this.resuming ?? [];
+    this.resuming = null;
+    this.send(welcome);
+    const open = new Set(claimed.open.map((j) => j.requestId));
+    for (const envelope of claimed.parked) {
+      if (!open.has(envelope.requestId)) continue;
+      this.send(encodeRpc(envelope));
+      if (envelope.event === 'progress') continue;
+      open.delete(envelope.requestId);
+      this.jobs.settle(envelope.requestId);
+      this.jobs.delivered(envelope);
+    }
+    this.jobs.adopt(claimed.open.filter((j) => open.has(j.requestId)));
+    for (const envelope of arrived) this.deliverRpc(envelope);
   }
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {

@@ -34,7 +34,7 @@ const bridge = new Bridge(
   amqp,
   amqpNames(config.amqpPrefix, config.rpcQueueType),
   backend,
-  { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: config.host, port: config.bridgePort },
+  { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: config.host, port: config.bridgePort, resumeWindowMs: config.resumeWindowMs },
   log,
 );
 

@@ -18,6 +18,7 @@ export function redisBackendOptions(
     dedupeWindowMs: config.dedupeWindowMs,
     instanceTtlMs: config.instanceTtlMs,
     reapIntervalMs,
+    resumeWindowMs: config.resumeWindowMs,
     inbox: { batchSize: config.inboxBatchSize, blockTimeInMs: config.inboxBlockMs, maxLength: config.inboxMaxLength },
   };
 }

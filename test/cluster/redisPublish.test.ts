@@ -28,6 +28,7 @@ function backend(instanceId: string, dedupeWindowMs?: number): RedisBackend {
       dedupeWindowMs,
       instanceTtlMs: 10_000,
       reapIntervalMs: 0,
+      resumeWindowMs: 60_000,
       inbox: { batchSize: 100, blockTimeInMs: 200, maxLength: 10_000 },
     },
     silentLogger,

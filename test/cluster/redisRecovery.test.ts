@@ -26,6 +26,7 @@ function backend(instanceId: string): RedisBackend {
       historyMaxAgeMs: 600_000,
       instanceTtlMs: 5000,
       reapIntervalMs: 1000,
+      resumeWindowMs: 60_000,
       inbox: { batchSize: 256, blockTimeInMs: 500, maxLength: 100_000 },
     },
     silentLogger,

@@ -126,7 +126,7 @@ export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack>
       bridgeAmqp,
       names,
       redisBackend(config, bridgeId, 0, log),
-      { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: '127.0.0.1', port: 0 },
+      { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: '127.0.0.1', port: 0, resumeWindowMs: config.resumeWindowMs },
       log,
     );
     started.push(() => bridge.stop());

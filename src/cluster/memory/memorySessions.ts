@@ -1,11 +1,13 @@
 /** In-memory SessionDirectory, shared by the instances of one MemoryCluster. */
 import type { RpcEnvelope } from '../../protocol/envelope.ts';
-import { MAILBOX_LIMIT, type ParkOutcome, type SessionDirectory } from '../sessions.ts';
+import { MAILBOX_LIMIT, type Claimed, type OpenJob, type ParkOutcome, type SessionDirectory } from '../sessions.ts';
 
 interface Entry {
-  owner: string;
+  owner: string | null;
   expiresAtMs: number;
   mailbox: RpcEnvelope[];
+  /** Request ID -> deadline (ms). */
+  open: Map<string, number>;
 }
 
 export class MemorySessions implements SessionDirectory {
@@ -20,28 +22,40 @@ export class MemorySessions implements SessionDirectory {
     return entry;
   }
 
-  async claim(sessionId: string, instanceId: string, ttlMs: number): Promise<RpcEnvelope[]> {
-    const entry = this.live(sessionId);
-    const parked = entry?.mailbox ?? [];
-    this.entries.set(sessionId, { owner: instanceId, expiresAtMs: Date.now() + ttlMs, mailbox: [] });
-    return parked;
+  private entry(sessionId: string, ttlMs: number): Entry {
+    let entry = this.live(sessionId);
+    if (!entry) this.entries.set(sessionId, (entry = { owner: null, expiresAtMs: 0, mailbox: [], open: new Map() }));
+    entry.expiresAtMs = Math.max(entry.expiresAtMs, Date.now() + ttlMs);
+    return entry;
   }
 
-  async claimIfFree(sessionId: string, instanceId: string, ttlMs: number): Promise<boolean> {
-    const entry = this.live(sessionId);
-    if (entry && entry.owner !== instanceId) return false;
-    if (entry) entry.expiresAtMs = Date.now() + ttlMs;
-    else this.entries.set(sessionId, { owner: instanceId, expiresAtMs: Date.now() + ttlMs, mailbox: [] });
+  async claim(sessionId: string, instanceId: string, ttlMs: number): Promise<Claimed> {
+    const entry = this.entry(sessionId, ttlMs);
+    entry.owner = instanceId;
+    const parked = entry.mailbox;
+    entry.mailbox = [];
+    return { parked, open: [...entry.open].map(([requestId, deadlineMs]) => ({ requestId, deadlineMs })) };
+  }
+
+  async openJob(sessionId: string, instanceId: string, job: OpenJob, ttlMs: number): Promise<boolean> {
+    const entry = this.entry(sessionId, ttlMs);
+    entry.open.set(job.requestId, job.deadlineMs);
+    if (entry.owner !== null && entry.owner !== instanceId) return false;
+    entry.owner = instanceId;
     return true;
+  }
+
+  async closeJob(sessionId: string, requestId: string): Promise<void> {
+    this.live(sessionId)?.open.delete(requestId);
   }
 
   async owner(sessionId: string): Promise<string | null> {
     return this.live(sessionId)?.owner ?? null;
   }
 
-  async park(sessionId: string, instanceId: string, envelope: RpcEnvelope, ttlMs: number): Promise<ParkOutcome> {
+  async park(sessionId: string, holder: string, envelope: RpcEnvelope, ttlMs: number): Promise<ParkOutcome> {
     const entry = this.live(sessionId);
-    if (!entry || entry.owner !== instanceId) return { parked: false, owner: entry?.owner ?? null };
+    if (!entry || entry.owner !== holder) return { parked: false, owner: entry?.owner ?? null };
     entry.mailbox.push(envelope);
     if (entry.mailbox.length > MAILBOX_LIMIT) entry.mailbox.shift();
     entry.expiresAtMs = Math.max(entry.expiresAtMs, Date.now() + ttlMs);

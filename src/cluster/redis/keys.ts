@@ -3,7 +3,7 @@
  * script touches together in one Redis Cluster slot:
  *   {t:app:topic}  history stream + route set of one topic
  *   {i:instance}   inbox stream + route index of one instance
- *   {s:session}    owner + mailbox of one session (job replies while disconnected)
+ *   {s:session}    owner + mailbox + open jobs of one session (job replies while disconnected)
  *   {reg}          the instance registry
  * App IDs and topics cannot contain `{` or `}` (see protocol/names.ts).
  */
@@ -33,6 +33,11 @@ export class Keys {
     return `${this.prefix}{s:${sessionId}}:mailbox`;
   }
 
+  /** Hash: request ID -> deadline (ms) of the session's jobs not answered yet. */
+  sessionJobs(sessionId: string): string {
+    return `${this.prefix}{s:${sessionId}}:jobs`;
+  }
+
   /** Set: IDs of the instances with local subscribers of the topic. */
   routes(app: string, topic: string): string {
     return `${this.prefix}{t:${app}:${topic}}:r`;
@@ -52,6 +57,15 @@ export class Keys {
   /** Set of `app:topic` the instance holds routes for: lets a reaper remove them all. */
   instanceRoutes(instanceId: string): string {
     return `${this.prefix}{i:${instanceId}}:routes`;
+  }
+
+  /**
+   * Stream: a dead instance's inbox, renamed away by the reaper before it claims the entries,
+   * so that nothing can be appended to it meanwhile (writers then find no inbox and look the
+   * session up instead).
+   */
+  reapedInbox(instanceId: string): string {
+    return `${this.inbox(instanceId)}:reaped`;
   }
 
   /** String: held by the one instance that reaps a dead one. */

@@ -15,6 +15,7 @@ import { RedisReaper } from './redisReaper.ts';
 import { RedisRegistry } from './redisRegistry.ts';
 import { RedisRoutes } from './redisRoutes.ts';
 import { RedisSessions } from './redisSessions.ts';
+import { SessionDelivery } from '../sessionDelivery.ts';
 
 export interface RedisBackendOptions {
   url: string;
@@ -29,6 +30,8 @@ export interface RedisBackendOptions {
   instanceTtlMs: number;
   /** How often the reaper looks for dead instances; 0: no reaper (the bridge). */
   reapIntervalMs: number;
+  /** How long a job reply waits in a session's mailbox for the session to resume. */
+  resumeWindowMs: number;
   inbox: RedisInboxOptions;
 }
 
@@ -42,6 +45,8 @@ export class RedisBackend implements ClusterBackend {
   readonly registry: RedisRegistry;
   readonly reaper: RedisReaper;
   readonly sessions: RedisSessions;
+  /** Where a job reply goes when the instance that should deliver it cannot. */
+  readonly delivery: SessionDelivery;
   private readonly restoredListeners: (() => void)[] = [];
   /** Set on standalone Redis, where the publish script writes the inboxes itself. */
   private readonly inboxWrite: InboxWrite | null;
@@ -60,6 +65,7 @@ export class RedisBackend implements ClusterBackend {
     this.inboxWrite = options.cluster ? null : { keyHead: head, keyTail: tail, maxLength: options.inbox.maxLength };
     this.routes = new RedisRoutes(this.client, this.keys);
     this.inbox = new RedisInbox(this.client, this.keys, options.instanceId, options.inbox, log);
+    this.delivery = new SessionDelivery(this.inbox, this.sessions, options.resumeWindowMs, log);
     this.registry = new RedisRegistry(this.client, this.keys, options.instanceTtlMs, log);
     this.reaper = new RedisReaper(
       this.client,
@@ -136,12 +142,21 @@ export class RedisBackend implements ClusterBackend {
   }
 
   /**
-   * What a dead instance had not delivered. Topic messages are not re-sent: their
+   * What a dead instance had not delivered. Job replies go to their session wherever it is
+   * now, or wait in its mailbox until it resumes. Topic messages are not re-sent: their
    * subscribers reconnect elsewhere and recover them from history by offset.
    */
   private async reroute(envelopes: Envelope[], dead: string): Promise<void> {
-    const messages = envelopes.filter((e) => e.kind === 'message').length;
-    this.log.debug('dead inbox claimed', { instance: dead, topicMessages: messages });
+    let messages = 0;
+    const replies = { sent: 0, parked: 0, orphaned: 0 };
+    for (const envelope of envelopes) {
+      if (envelope.kind !== 'rpc') {
+        messages += 1;
+        continue;
+      }
+      replies[await this.delivery.handOver(envelope, dead)] += 1;
+    }
+    this.log.info('dead inbox rerouted', { instance: dead, topicMessages: messages, ...replies });
   }
 
   async retire(): Promise<void> {

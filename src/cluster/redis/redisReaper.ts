@@ -2,8 +2,8 @@
  * Cleans up after instances that died without retiring. Every live instance looks for dead
  * ones (no heartbeat within the TTL) and for orphaned inboxes (a stream whose instance is
  * not registered, seen on two scans in a row); one of them, the holder of a per-instance
- * lock, removes the dead instance's routes, claims what was left in its inbox (pending and
- * never read), hands it to `reroute`, deletes the inbox and the registry entry.
+ * lock, removes the dead instance's routes, renames its inbox away, claims what was left in
+ * it (pending and never read), hands it to `reroute`, deletes it and the registry entry.
  */
 import type { Envelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -99,21 +99,46 @@ export class RedisReaper implements Service {
     if (locked !== 'OK') return false;
     try {
       const routes = await this.routes.removeAll(id);
-      const envelopes = await this.claimInbox(id);
-      if (envelopes.length > 0) await this.reroute(envelopes, id);
-      await this.client.del(this.keys.inbox(id));
+      // What an interrupted earlier pass renamed away but did not finish.
+      let left = await this.drain(id);
+      // The inbox is renamed before its entries are claimed: from then on writers find no
+      // inbox (XADD NOMKSTREAM answers nil) and hand their envelopes to the session directory
+      // instead of appending to a stream that is about to be deleted.
+      if (await this.renameInbox(id)) left += await this.drain(id);
       await this.registry.remove(id);
       this.reaped += 1;
-      this.log.info('reaped instance', { instance: id, reason, routes, leftInInbox: envelopes.length });
+      this.log.info('reaped instance', { instance: id, reason, routes, leftInInbox: left });
       return true;
     } finally {
       await this.client.del(this.keys.reapLock(id));
     }
   }
 
+  private async renameInbox(id: string): Promise<boolean> {
+    try {
+      await this.client.call('RENAME', this.keys.inbox(id), this.keys.reapedInbox(id));
+      return true;
+    } catch (error) {
+      if (error instanceof Error && /no such key/i.test(error.message)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Hands what the renamed inbox holds to `reroute`, then deletes it. If rerouting fails the
+   * stream stays, and the next pass (the registry entry is removed only after this) retries.
+   */
+  private async drain(id: string): Promise<number> {
+    const key = this.keys.reapedInbox(id);
+    if ((await this.client.exists(key)) === 0) return 0;
+    const envelopes = await this.claimInbox(key, id);
+    if (envelopes.length > 0) await this.reroute(envelopes, id);
+    await this.client.del(key);
+    return envelopes.length;
+  }
+
   /** Everything still in a dead inbox: pending (delivered, not acked) and never delivered. */
-  private async claimInbox(id: string): Promise<Envelope[]> {
-    const key = this.keys.inbox(id);
+  private async claimInbox(key: string, id: string): Promise<Envelope[]> {
     const consumer = `reaper:${this.selfId}`;
     const raw: StreamEntry[] = [];
     const limit = this.options.maxClaimedEntries;

@@ -1,8 +1,8 @@
-/** SessionDirectory in Redis: owner and mailbox of a session share a slot; each operation is one script. */
+/** SessionDirectory in Redis: owner, mailbox and open jobs of a session share a slot; each operation is one script. */
 import * as v from 'valibot';
 import { RpcEnvelopeSchema, type RpcEnvelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
-import { MAILBOX_LIMIT, type ParkOutcome, type SessionDirectory } from '../sessions.ts';
+import { MAILBOX_LIMIT, type Claimed, type OpenJob, type ParkOutcome, type SessionDirectory } from '../sessions.ts';
 import type { RedisClient } from './connection.ts';
 import type { Keys } from './keys.ts';
 import { withScripts, type ScriptedClient } from './scripts.ts';
@@ -15,30 +15,53 @@ export class RedisSessions implements SessionDirectory {
     this.client = withScripts(client);
   }
 
-  async claim(sessionId: string, instanceId: string, ttlMs: number): Promise<RpcEnvelope[]> {
-    const raw = await this.client.syClaim(this.keys.sessionOwner(sessionId), this.keys.sessionMailbox(sessionId), instanceId, ttlMs);
-    const out: RpcEnvelope[] = [];
+  async claim(sessionId: string, instanceId: string, ttlMs: number): Promise<Claimed> {
+    const [raw, flat] = await this.client.syClaim(
+      this.keys.sessionOwner(sessionId),
+      this.keys.sessionMailbox(sessionId),
+      this.keys.sessionJobs(sessionId),
+      instanceId,
+      ttlMs,
+    );
+    const parked: RpcEnvelope[] = [];
     for (const text of raw) {
       const parsed = v.safeParse(RpcEnvelopeSchema, parseJson(text));
-      if (parsed.success) out.push(parsed.output);
-      else this.log.warn('malformed mailbox entry skipped', { sessionId });
+      if (parsed.success) parked.push(parsed.output);
+      else this.log.warn('malformed mailbox entry skipped', { session: sessionId });
     }
-    return out;
+    const open: OpenJob[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const deadlineMs = Number(flat[i + 1]);
+      if (Number.isFinite(deadlineMs)) open.push({ requestId: flat[i]!, deadlineMs });
+    }
+    return { parked, open };
   }
 
-  async claimIfFree(sessionId: string, instanceId: string, ttlMs: number): Promise<boolean> {
-    return (await this.client.syClaimIfFree(this.keys.sessionOwner(sessionId), instanceId, ttlMs)) === 1;
+  async openJob(sessionId: string, instanceId: string, job: OpenJob, ttlMs: number): Promise<boolean> {
+    const mine = await this.client.syOpenJob(
+      this.keys.sessionOwner(sessionId),
+      this.keys.sessionJobs(sessionId),
+      instanceId,
+      ttlMs,
+      job.requestId,
+      job.deadlineMs,
+    );
+    return mine === 1;
+  }
+
+  async closeJob(sessionId: string, requestId: string): Promise<void> {
+    await this.client.hdel(this.keys.sessionJobs(sessionId), requestId);
   }
 
   owner(sessionId: string): Promise<string | null> {
     return this.client.get(this.keys.sessionOwner(sessionId));
   }
 
-  async park(sessionId: string, instanceId: string, envelope: RpcEnvelope, ttlMs: number): Promise<ParkOutcome> {
+  async park(sessionId: string, holder: string, envelope: RpcEnvelope, ttlMs: number): Promise<ParkOutcome> {
     const [parked, owner] = await this.client.syPark(
       this.keys.sessionOwner(sessionId),
       this.keys.sessionMailbox(sessionId),
-      instanceId,
+      holder,
       JSON.stringify(envelope),
       ttlMs,
       MAILBOX_LIMIT,
@@ -47,6 +70,6 @@ export class RedisSessions implements SessionDirectory {
   }
 
   async release(sessionId: string, instanceId: string): Promise<void> {
-    await this.client.syRelease(this.keys.sessionOwner(sessionId), this.keys.sessionMailbox(sessionId), instanceId);
+    await this.client.syRelease(this.keys.sessionOwner(sessionId), this.keys.sessionMailbox(sessionId), this.keys.sessionJobs(sessionId), instanceId);
   }
 }

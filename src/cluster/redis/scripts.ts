@@ -257,16 +257,26 @@ const HEAD = `${LAST_ID}
 return lastId(KEYS[1])
 `;
 
-/** KEYS: owner, mailbox. ARGV: instanceId, ttlMs. Takes ownership; returns and empties the mailbox. */
+/**
+ * KEYS: owner, mailbox, open jobs. ARGV: instanceId, ttlMs. Takes ownership; returns and
+ * empties the mailbox, and returns the open jobs: {parked, {requestId, deadline, …}}.
+ */
 const CLAIM = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local parked = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
-return parked
+local open = redis.call('HGETALL', KEYS[3])
+if #open > 0 and redis.call('PTTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
+return {parked, open}
 `;
 
-/** KEYS: owner. ARGV: instanceId, ttlMs. Takes or extends ownership unless another instance has it: 1, else 0. */
-const CLAIM_IF_FREE = `
+/**
+ * KEYS: owner, open jobs. ARGV: instanceId, ttlMs, requestId, deadlineMs. Records the job;
+ * takes or extends ownership unless another instance has it: 1, else 0.
+ */
+const OPEN_JOB = `
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 local owner = redis.call('GET', KEYS[1])
 if owner and owner ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -291,9 +301,9 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KE
 return {1}
 `;
 
-/** KEYS: owner, mailbox. ARGV: instanceId. Forgets the session if the caller owns it. */
+/** KEYS: owner, mailbox, open jobs. ARGV: instanceId. Forgets the session if the caller owns it. */
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
 return 0
 `;
 
@@ -302,10 +312,10 @@ export type StreamEntry = [id: string, fields: string[]];
 export interface ScriptedClient {
   /** See PUBLISH: `numKeys` first, then KEYS, then ARGV. */
   syPublish(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<([1, string[]?, (string | number)[]?] | [0, string])[]>;
-  syClaim(owner: string, mailbox: string, instanceId: string, ttlMs: number): Promise<string[]>;
-  syClaimIfFree(owner: string, instanceId: string, ttlMs: number): Promise<number>;
+  syClaim(owner: string, mailbox: string, open: string, instanceId: string, ttlMs: number): Promise<[string[], string[]]>;
+  syOpenJob(owner: string, open: string, instanceId: string, ttlMs: number, requestId: string, deadlineMs: number): Promise<number>;
   syPark(owner: string, mailbox: string, instanceId: string, envelope: string, ttlMs: number, limit: number): Promise<[0 | 1, string?]>;
-  syRelease(owner: string, mailbox: string, instanceId: string): Promise<number>;
+  syRelease(owner: string, mailbox: string, open: string, instanceId: string): Promise<number>;
   syReadSince(history: string, since: string, minId: string, count: number): Promise<[string, string, StreamEntry[]] | []>;
   syHead(history: string): Promise<string>;
 }
@@ -316,10 +326,10 @@ export function withScripts(client: RedisClient): RedisClient & ScriptedClient {
   if (!c.syPublish) {
     // The number of keys varies with the messages that carry an ID: given per call.
     client.defineCommand('syPublish', { lua: PUBLISH });
-    client.defineCommand('syClaim', { numberOfKeys: 2, lua: CLAIM });
-    client.defineCommand('syClaimIfFree', { numberOfKeys: 1, lua: CLAIM_IF_FREE });
+    client.defineCommand('syClaim', { numberOfKeys: 3, lua: CLAIM });
+    client.defineCommand('syOpenJob', { numberOfKeys: 2, lua: OPEN_JOB });
     client.defineCommand('syPark', { numberOfKeys: 2, lua: PARK });
-    client.defineCommand('syRelease', { numberOfKeys: 2, lua: RELEASE });
+    client.defineCommand('syRelease', { numberOfKeys: 3, lua: RELEASE });
     client.defineCommand('syReadSince', { numberOfKeys: 1, lua: READ_SINCE });
     client.defineCommand('syHead', { numberOfKeys: 1, lua: HEAD });
   }
