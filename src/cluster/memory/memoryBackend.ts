@@ -14,6 +14,7 @@ import { MemoryInbox } from './memoryInbox.ts';
 import { MemoryRegistry } from './memoryRegistry.ts';
 import { MemoryRoutes, type MemoryRouteTable } from './memoryRoutes.ts';
 import { MemorySessions } from './memorySessions.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
 
 export interface MemoryClusterOptions {
   /** Messages kept per topic. @default 1000 */
@@ -24,6 +25,8 @@ export interface MemoryClusterOptions {
   instanceTtlMs?: number;
   /** How long a message ID is remembered for dedupe. @default 600_000 */
   dedupeWindowMs?: number;
+  /** Where failures of inbox handlers are reported. @default silentLogger */
+  log?: Logger;
 }
 
 interface InboxState {
@@ -42,8 +45,10 @@ export class MemoryCluster {
   readonly seen = new Map<string, { offset: string; prev: string; expiresAtMs: number }>();
   readonly instanceTtlMs: number;
   readonly dedupeWindowMs: number;
+  readonly log: Logger;
 
   constructor(options: MemoryClusterOptions = {}) {
+    this.log = options.log ?? silentLogger;
     this.history = new MemoryHistory(options.historySize ?? 1000, options.historyMaxAgeMs ?? 86_400_000);
     this.instanceTtlMs = options.instanceTtlMs ?? 15_000;
     this.dedupeWindowMs = options.dedupeWindowMs ?? 600_000;
