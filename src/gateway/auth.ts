@@ -4,7 +4,7 @@
  * server API.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { verify } from 'hono/jwt';
+import { sign, verify } from 'hono/jwt';
 import type { AppConfig } from '../config.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 
@@ -104,6 +104,14 @@ export class Tenants {
     const expected = createHash('sha256').update(app.secret).digest();
     return timingSafeEqual(given, expected);
   }
+}
+
+/**
+ * A client token for `sub` of `app`, valid for `ttlSec`: what the app's backend hands its
+ * users, signed with the library that verifies it in admit(). Used by `bun run token`.
+ */
+export function signClientToken(app: AppConfig, sub: string, ttlSec: number, nowSec = Math.floor(Date.now() / 1000)): Promise<string> {
+  return sign({ sub, iat: nowSec, exp: nowSec + ttlSec }, app.secret, 'HS256');
 }
 
 /** Why a token's `exp`, `nbf` or `iat` refuses it at `nowSec`, allowing CLOCK_SKEW_SEC; null when none does. */
