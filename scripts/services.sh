@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Makes sure the services the test suite talks to are running on loopback: Redis on
-# 127.0.0.1:6379 and RabbitMQ on 127.0.0.1:5672. Starts them where they are installed but
-# not running; says how to install them where they are not. Idempotent.
+# Makes sure what the test suite needs is there: Redis on 127.0.0.1:6379 and RabbitMQ on
+# 127.0.0.1:5672 (started where installed but not running; how to install them is printed
+# where they are not), and the Debian packages the tests use (installed as root where
+# missing). Idempotent, and quick when everything is already in place.
 set -euo pipefail
 
 REDIS_PORT="${REDIS_PORT:-6379}"
@@ -39,19 +40,41 @@ ensure_rabbitmq() {
   echo "services: started rabbitmq on 127.0.0.1:$AMQP_PORT"
 }
 
-# Optional: the Python worker example's test runs where pika is importable and is skipped
-# (saying so) where it is not.
-ensure_python_pika() {
-  if python3 -c 'import pika' 2>/dev/null || /usr/bin/python3 -c 'import pika' 2>/dev/null; then
-    echo "services: python3 pika available"
-    return
+# Packages from Debian that tests need. Each `ensure_deb NAME CHECK PACKAGE...` costs only its
+# check when the package is there. Missing: as root it runs `apt-get update` (once per run)
+# and installs; otherwise it prints the exact command and fails. Later needs (chromium for
+# browser tests, say) are one more `ensure_…` function of this form and one more target.
+apt_updated=0
+ensure_deb() { # name check-function package...
+  local name="$1" check="$2"
+  shift 2
+  if "$check"; then echo "services: $name available"; return; fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "services: $name is missing. Install it with: sudo apt-get update && sudo apt-get install -y $*" >&2
+    return 1
   fi
-  echo "services: python3-pika is not installed; test/rpc/pythonWorker.test.ts will be skipped. Install it with: sudo apt-get install -y python3-pika" >&2
+  echo "services: installing $* for $name"
+  if [ "$apt_updated" = 0 ]; then
+    apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y -qq "$@" >/dev/null
+  if ! "$check"; then
+    echo "services: installed $* but $name is still not usable" >&2
+    return 1
+  fi
+  echo "services: installed $*"
 }
+
+# The Python worker example and its test run on Debian's interpreter with Debian's pika (a
+# pyenv or other python3 earlier on PATH does not see python3-pika).
+pika_importable() { /usr/bin/python3 -c 'import pika' >/dev/null 2>&1; }
+ensure_python_pika() { ensure_deb "/usr/bin/python3 with pika" pika_importable python3-pika; }
 
 case "${1:-all}" in
   redis) ensure_redis ;;
   rabbitmq) ensure_rabbitmq ;;
+  python) ensure_python_pika ;;
   all) ensure_redis; ensure_rabbitmq; ensure_python_pika ;;
-  *) echo "usage: $0 [redis|rabbitmq|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [redis|rabbitmq|python|all]" >&2; exit 2 ;;
 esac

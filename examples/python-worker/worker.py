@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """
 A Switchyard job worker in Python (pika, BlockingConnection): the same wire behaviour as the
 TypeScript worker SDK (src/rpc/worker.ts), in one file.
@@ -39,8 +39,16 @@ import signal
 import sys
 import time
 
-import pika
-import pika.exceptions
+try:
+    import pika
+    import pika.exceptions
+except ImportError:
+    # The usual cause: a python3 first on PATH (pyenv, a virtualenv) that is not the one
+    # Debian's python3-pika installed into.
+    sys.exit(
+        f"worker.py: {sys.executable} cannot import pika. Install Debian's package "
+        "(sudo apt-get install -y python3-pika) and run: /usr/bin/python3 examples/python-worker/worker.py"
+    )
 
 log = logging.getLogger("switchyard.worker")
 

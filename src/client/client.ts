@@ -205,6 +205,9 @@ export class SwitchyardClient {
         for (const l of this.listeners.message) l(frame);
         break;
       }
+      case 'resumeToken':
+        this.resumeToken = frame.resumeToken;
+        break;
       case 'progress': {
         this.jobs.get(frame.id)?.onProgress?.(frame.data);
         break;

@@ -12,6 +12,7 @@ import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Admission, Tenants } from './auth.ts';
+import { readJsonBody } from './body.ts';
 import { upgradeWebSocket, type DirectFrames } from './bun.ts';
 import { DEMO_PAGE } from './demoPage.ts';
 import { encodeError } from './frames.ts';
@@ -19,7 +20,6 @@ import { httpError, type ErrorBody } from './httpErrors.ts';
 import type { Session } from './session.ts';
 import type { Socket } from './socket.ts';
 import { describeIssue } from '../protocol/issues.ts';
-import { parseJson } from '../lib/json.ts';
 
 /** What the HTTP layer needs from the running gateway. */
 export interface GatewayPort {
@@ -101,13 +101,7 @@ export function createApp(port: GatewayPort): Hono {
       throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app secret> required');
     }
     if (!port.isReady()) throw httpError(503, ErrorCode.Unavailable, 'instance not ready');
-    const declared = Number(c.req.header('content-length') ?? '0');
-    if (declared > port.maxFrameBytes) throw httpError(413, ErrorCode.TooLarge, `body exceeds ${port.maxFrameBytes} bytes`);
-    const text = await c.req.text();
-    if (Buffer.byteLength(text) > port.maxFrameBytes) throw httpError(413, ErrorCode.TooLarge, `body exceeds ${port.maxFrameBytes} bytes`);
-    const json = parseJson(text);
-    if (json === undefined) throw httpError(400, ErrorCode.InvalidRequest, 'body is not valid JSON');
-    const parsed = v.safeParse(PublishRequestSchema, json);
+    const parsed = v.safeParse(PublishRequestSchema, await readJsonBody(c.req.raw, port.maxFrameBytes));
     if (!parsed.success) {
       throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));
     }

@@ -33,6 +33,11 @@ export function encodeRpc(envelope: RpcEnvelope): string {
   }
 }
 
+/** A fresh resume token for a session with jobs running (see ResumeTokens). */
+export function encodeResumeToken(resumeToken: string): string {
+  return JSON.stringify({ type: 'resumeToken', resumeToken });
+}
+
 export function encodePong(id: string): string {
   return `{"type":"pong","id":${JSON.stringify(id)}}`;
 }

@@ -18,6 +18,7 @@ import { Tenants, type Admission } from './auth.ts';
 import { serve, type RunningServer } from './bun.ts';
 import { encodeWelcome } from './frames.ts';
 import { Hub } from './hub.ts';
+import { ResumeTokens } from './resumeTokens.ts';
 import { JobTracker, type JobContext } from './jobTracker.ts';
 import { Session, type SessionContext } from './session.ts';
 import type { Socket } from './socket.ts';
@@ -30,6 +31,7 @@ type State = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 export class Gateway implements Service {
   readonly instanceId: string;
   readonly tenants: Tenants;
+  private readonly resumeTokens: ResumeTokens;
   readonly hub: Hub;
   readonly publisher: TopicPublisher;
   readonly sessions = new Set<Session>();
@@ -64,6 +66,7 @@ export class Gateway implements Service {
     this.log = log;
     this.maxFrameBytes = config.maxFrameBytes;
     this.tenants = new Tenants(config.apps);
+    this.resumeTokens = new ResumeTokens(this.tenants, config.resumeWindowMs);
     this.hub = new Hub(config.instanceId, backend.routes, backend.history, log);
     this.publisher = new TopicPublisher(backend);
     this.delivery = new SessionDelivery(backend.inbox, backend.sessions, config.resumeWindowMs, log);
@@ -121,7 +124,10 @@ export class Gateway implements Service {
     });
     this.state = 'running';
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.heartbeatIntervalMs);
-    this.slowConsumerTimer = setInterval(() => this.disconnectSlowConsumers(), SLOW_CONSUMER_SWEEP_MS);
+    this.slowConsumerTimer = setInterval(() => {
+      this.disconnectSlowConsumers();
+      this.resumeTokens.refresh(this.sessions);
+    }, SLOW_CONSUMER_SWEEP_MS);
     this.log.info('gateway started', {
       instanceId: this.instanceId,
       address: `${this.server.hostname}:${this.server.port}`,
@@ -242,7 +248,7 @@ export class Gateway implements Service {
       sessionId: id,
       instanceId: this.instanceId,
       userId,
-      resumeToken: this.tenants.resumeToken(app, userId, id),
+      resumeToken: this.resumeTokens.issue(app, userId, id),
       ...(resume ? { resumed: resumedId !== null } : {}),
     });
     if (!resumedId) {

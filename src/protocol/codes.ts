@@ -39,13 +39,16 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /**
  * WebSocket close codes. 4000-4499: the client should reconnect (with backoff, possibly to
  * another instance) and resume with `since`. 4500-4999: terminal, reconnecting with the
- * same credentials will fail the same way. 1000-1015 keep their RFC 6455 meaning; 1009
- * (message too big) is sent by the runtime when a frame exceeds the hard size limit.
+ * same credentials will fail the same way. 1000-1015 keep their RFC 6455 meaning; 1007
+ * (invalid UTF-8 in a text frame) and 1009 (a frame over the hard size limit) are sent by
+ * the runtime.
  */
 export const CloseCode = {
   Normal: 1000,
   /** RFC 6455 "going away"; treated like Draining. */
   GoingAway: 1001,
+  /** RFC 6455 "invalid frame payload data": a text frame that is not UTF-8 (sent by the runtime). */
+  InvalidPayload: 1007,
   /** RFC 6455 "message too big": a frame over the hard limit; terminal for that frame. */
   MessageTooBig: 1009,
   /** RFC 6455 "internal error". */
@@ -73,5 +76,5 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 export function shouldReconnect(code: number): boolean {
   if (code >= 4000 && code < 4500) return true;
   if (code >= 4500 && code < 5000) return false;
-  return code !== CloseCode.Normal && code !== CloseCode.MessageTooBig;
+  return code !== CloseCode.Normal && code !== CloseCode.InvalidPayload && code !== CloseCode.MessageTooBig;
 }

@@ -148,6 +148,16 @@ export const ProgressFrameSchema = v.object({
 });
 export type ProgressFrame = v.InferOutput<typeof ProgressFrameSchema>;
 
+/**
+ * A fresh resume token, sent while the session has jobs running: each token expires
+ * RESUME_WINDOW_MS after it was issued, so a client keeps the latest.
+ */
+export const ResumeTokenFrameSchema = v.object({
+  type: v.literal('resumeToken'),
+  resumeToken: v.string(),
+});
+export type ResumeTokenFrame = v.InferOutput<typeof ResumeTokenFrameSchema>;
+
 export const ServerFrameSchema = v.variant('type', [
   WelcomeFrameSchema,
   AckFrameSchema,
@@ -156,6 +166,7 @@ export const ServerFrameSchema = v.variant('type', [
   PongFrameSchema,
   ResultFrameSchema,
   ProgressFrameSchema,
+  ResumeTokenFrameSchema,
 ]);
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
 

@@ -6,8 +6,9 @@
  * format directly (reply properties, JobReplySchema, dropped malformed and expired jobs) and
  * that SIGTERM stops it cleanly with every job acknowledged.
  *
- * Needs python3 with pika (`apt-get install -y python3-pika`); where neither `python3` nor
- * `/usr/bin/python3` can import pika, the tests are skipped with a message saying so.
+ * Runs on Debian's interpreter, /usr/bin/python3, with Debian's python3-pika, which
+ * `bash scripts/services.sh` (run by `bun run test`) installs as root where it is missing.
+ * Without it these tests fail, saying how to install it: they are part of the suite.
  * RabbitMQ and Redis are required as everywhere else. Names are unique per run; queues,
  * exchanges and keys are deleted afterwards, and the worker is stopped by handle.
  */
@@ -27,34 +28,18 @@ import { collectLines } from '../support/lines.ts';
 const WORKER_PY = new URL('../../examples/python-worker/worker.py', import.meta.url).pathname;
 const METHODS = ['resize', 'fail'];
 
-/** The first of `python3` (PATH) and `/usr/bin/python3` that imports pika, or why none does. */
-function findPythonWithPika(): { python: string; version: string } | { reason: string } {
-  const tried: string[] = [];
-  for (const candidate of ['python3', '/usr/bin/python3']) {
-    const exe = candidate.startsWith('/') ? candidate : Bun.which(candidate);
-    if (!exe) {
-      tried.push(`${candidate}: not found`);
-      continue;
-    }
-    try {
-      const r = Bun.spawnSync([exe, '-c', 'import sys, pika; print(sys.executable); print(pika.__version__)'], { stdout: 'pipe', stderr: 'pipe', timeout: 15_000 });
-      const [python, version] = r.stdout.toString().trim().split('\n');
-      if (r.exitCode === 0 && python) return { python, version: version ?? '?' };
-      tried.push(`${candidate}: ${r.stderr.toString().trim().split('\n').at(-1) ?? `exit ${r.exitCode}`}`);
-    } catch (error) {
-      tried.push(`${candidate}: ${String(error)}`);
-    }
-  }
-  return { reason: tried.join('; ') };
-}
+/** Debian's interpreter: python3-pika installs for it, whatever `python3` is first on PATH. */
+const PYTHON = '/usr/bin/python3';
 
-const PY = findPythonWithPika();
-const SKIP = 'reason' in PY;
-if ('reason' in PY) {
-  console.warn(
-    `test/rpc/pythonWorker.test.ts: SKIPPED: no python3 with pika (${PY.reason}). ` +
-      'Install it with `sudo apt-get install -y python3-pika` to run these tests.',
-  );
+/** Null when PYTHON imports pika; otherwise what went wrong. */
+function pikaProblem(): string | null {
+  try {
+    const r = Bun.spawnSync([PYTHON, '-c', 'import pika'], { stdout: 'pipe', stderr: 'pipe', timeout: 15_000 });
+    if (r.exitCode === 0) return null;
+    return r.stderr.toString().trim().split('\n').at(-1) ?? `exit ${r.exitCode}`;
+  } catch (error) {
+    return String(error);
+  }
 }
 
 interface PythonWorker {
@@ -131,12 +116,18 @@ function settled(c: WsClient, id: string): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  if ('reason' in PY) return;
+  const problem = pikaProblem();
+  if (problem) {
+    throw new Error(
+      `${PYTHON} cannot import pika (${problem}). Install it with \`sudo apt-get install -y python3-pika\`, ` +
+        'or run `bash scripts/services.sh python` as root.',
+    );
+  }
   await requireRabbit();
   await requireRedis();
   broker = await TestBroker.open(AMQP_PREFIX);
   stack = await startRpcStack({ amqpPrefix: AMQP_PREFIX, redisPrefix: REDIS_PREFIX });
-  worker = await startPythonWorker(PY.python, { AMQP_URL, AMQP_PREFIX, METHODS: METHODS.join(',') });
+  worker = await startPythonWorker(PYTHON, { AMQP_URL, AMQP_PREFIX, METHODS: METHODS.join(',') });
 });
 
 afterAll(async () => {
@@ -155,7 +146,7 @@ afterAll(async () => {
   if (failures.length > 0) throw new AggregateError(failures, 'clean-up failed');
 });
 
-test.skipIf(SKIP)('resize: the client gets the worker\'s progress, then its result', async () => {
+test('resize: the client gets the worker\'s progress, then its result', async () => {
   const c = await client();
   c.send({ type: 'rpc', id: '7', method: 'resize', params: { width: 800, height: 600, scale: 0.5 }, timeoutMs: 30_000 });
   expect(await settled(c, '7')).toEqual({ type: 'result', id: '7', result: { width: 400, height: 300 } });
@@ -165,7 +156,7 @@ test.skipIf(SKIP)('resize: the client gets the worker\'s progress, then its resu
   ]);
 });
 
-test.skipIf(SKIP)('fail: an exception in the handler reaches the client as job_failed with its message', async () => {
+test('fail: an exception in the handler reaches the client as job_failed with its message', async () => {
   const c = await client();
   c.send({ type: 'rpc', id: 'f1', method: 'fail', params: { message: 'disk on fire' }, timeoutMs: 30_000 });
   expect(await settled(c, 'f1')).toEqual({ type: 'error', id: 'f1', code: 'job_failed', message: 'disk on fire' });
@@ -178,7 +169,7 @@ test.skipIf(SKIP)('fail: an exception in the handler reaches the client as job_f
   expect(String(long.message)).toBe('x'.repeat(2000));
 });
 
-test.skipIf(SKIP)('concurrent jobs from two clients: each request gets its own result', async () => {
+test('concurrent jobs from two clients: each request gets its own result', async () => {
   const [a, b] = [await client(), await client()];
   const sent: { c: WsClient; id: string; scale: number }[] = [];
   for (let i = 1; i <= 10; i++) {
@@ -192,7 +183,7 @@ test.skipIf(SKIP)('concurrent jobs from two clients: each request gets its own r
   }
 });
 
-test.skipIf(SKIP)('wire format: malformed and expired jobs are dropped; replies follow JobReplySchema with the job\'s properties', async () => {
+test('wire format: malformed and expired jobs are dropped; replies follow JobReplySchema with the job\'s properties', async () => {
   const conn = await amqp.connect(AMQP_URL);
   try {
     const ch = await conn.createConfirmChannel();
@@ -241,7 +232,7 @@ test.skipIf(SKIP)('wire format: malformed and expired jobs are dropped; replies 
 });
 
 // Last: stops the worker.
-test.skipIf(SKIP)('SIGTERM: the worker stops cleanly (exit 0) and left every job acknowledged', async () => {
+test('SIGTERM: the worker stops cleanly (exit 0) and left every job acknowledged', async () => {
   const code = await worker!.stop('SIGTERM');
   const log = worker!.lines.join('\n');
   expect(code, log).toBe(0);

@@ -1,0 +1,43 @@
+/**
+ * Request bodies of the JSON endpoints, read with a size limit. Bytes are counted as they
+ * arrive and reading stops as soon as the limit is passed, so neither a chunked body (no
+ * content-length) nor one whose content-length understates it is buffered past the limit.
+ */
+import { ErrorCode } from '../protocol/codes.ts';
+import { parseJson } from '../lib/json.ts';
+import { httpError } from './httpErrors.ts';
+
+/**
+ * The request's body parsed as JSON. Throws the HTTP error to answer: 413 `too_large` past
+ * `maxBytes` (declared or counted), 400 `invalid_request` when it is not UTF-8 JSON.
+ */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const tooLarge = () => httpError(413, ErrorCode.TooLarge, `body exceeds ${maxBytes} bytes`);
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > maxBytes) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        // Not awaited: the answer goes out now; the rest of the upload is not read.
+        reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size));
+  } catch {
+    throw httpError(400, ErrorCode.InvalidRequest, 'body is not UTF-8');
+  }
+  const json = parseJson(text);
+  if (json === undefined) throw httpError(400, ErrorCode.InvalidRequest, 'body is not valid JSON');
+  return json;
+}
