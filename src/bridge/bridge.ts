@@ -1,6 +1,7 @@
 /**
  * The bridge service: consumes data-center updates and job replies from RabbitMQ and moves
  * them into the streams. Serves /healthz, /readyz and /metrics on its own port.
+ * The RabbitMQ connection and the cluster backend are started and stopped by the entry point.
  */
 import type { ClusterBackend } from '../cluster/backend.ts';
 import { TopicPublisher } from '../cluster/topicPublisher.ts';
@@ -58,14 +59,13 @@ export class Bridge implements Service {
     return reasons;
   }
 
+  /** Serves the health endpoints (RabbitMQ is started after: consuming begins last). */
   async start(): Promise<void> {
-    await this.backend.start();
     this.server = Bun.serve({
       hostname: this.options.host,
       port: this.options.port,
       fetch: (req) => this.http(new URL(req.url).pathname),
     });
-    await this.amqp.start();
     this.log.info('bridge started', { port: this.server.port });
   }
 
@@ -86,11 +86,10 @@ export class Bridge implements Service {
     }
   }
 
-  /** Stops consuming first (unacked messages go back to the queue), then releases Redis. */
+  /** Closes the health endpoints (RabbitMQ stopped before, Redis after). */
   async stop(): Promise<void> {
-    await this.amqp.stop();
     await this.server?.stop(true);
-    await this.backend.close();
+    this.server = null;
     this.log.info('bridge stopped');
   }
 }
