@@ -50,6 +50,8 @@ const bridge = new Bridge(
     maxMessageBytes: config.maxFrameBytes,
     host: config.host,
     port: config.bridgePort,
+    keyPrefix: config.redisKeyPrefix,
+    gatewayCheckIntervalMs: config.heartbeatIntervalMs,
   },
   log,
 );

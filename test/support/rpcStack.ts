@@ -134,6 +134,8 @@ export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack>
         maxMessageBytes: config.maxFrameBytes,
         host: '127.0.0.1',
         port: 0,
+        keyPrefix: options.redisPrefix,
+        gatewayCheckIntervalMs: config.heartbeatIntervalMs,
       },
       log,
     );
