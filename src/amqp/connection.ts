@@ -7,6 +7,7 @@
 import * as amqp from 'amqplib';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
+import { TIMED_OUT, withTimeout } from '../lib/timeout.ts';
 
 export type ChannelModel = amqp.ChannelModel;
 export type Channel = amqp.Channel;
@@ -27,8 +28,13 @@ export interface AmqpConnectionOptions {
   maxDelayMs?: number;
 }
 
+/** How long stop() waits for the broker to answer the close handshake. */
+const CLOSE_TIMEOUT_MS = 1000;
+
 export class AmqpConnection implements Service {
   private model: amqp.RecoveringChannelModel | null = null;
+  /** The current connection's socket (amqplib keeps it private): stop() destroys it when the broker does not answer. */
+  private socket: Socket | null = null;
   private readonly hooks: SetupHook[] = [];
   private connected = false;
   /** Successful connects so far (1 after start; more after recoveries). */
@@ -56,7 +62,8 @@ export class AmqpConnection implements Service {
         maxRetries: Infinity,
         waitForConnect: false,
         setup: async (model: ChannelModel) => {
-          coalesceWrites(model);
+          this.socket = socketOf(model);
+          if (this.socket) coalesceWrites(this.socket);
           for (const hook of this.hooks) await hook(model);
         },
       },
@@ -75,10 +82,23 @@ export class AmqpConnection implements Service {
     await this.model.waitForConnect();
   }
 
+  /**
+   * Closes the connection: unacknowledged messages go back to their queues. The close
+   * handshake waits for the broker's answer; a broker that stopped answering gets
+   * CLOSE_TIMEOUT_MS, then the socket is destroyed (the broker requeues just the same when
+   * it notices). Nothing reconnects after stop().
+   */
   async stop(): Promise<void> {
     this.connected = false;
-    await this.model?.close().catch(() => {});
+    const model = this.model;
     this.model = null;
+    if (!model) return;
+    const closed = await withTimeout(model.close().catch(() => {}), CLOSE_TIMEOUT_MS);
+    if (closed === TIMED_OUT) {
+      this.log.warn('rabbitmq did not answer the close; dropping the connection', { name: this.options.name, timeoutMs: CLOSE_TIMEOUT_MS });
+      this.socket?.destroy();
+    }
+    this.socket = null;
   }
 }
 
@@ -89,9 +109,7 @@ export class AmqpConnection implements Service {
  * what that turn wrote in one go (measured: 20 small writes went from 115 to 29 us of CPU).
  * Frame order is unchanged; only the number of system calls drops.
  */
-function coalesceWrites(model: ChannelModel): void {
-  const socket = (model as unknown as { connection?: { stream?: unknown } }).connection?.stream;
-  if (!isCorkable(socket)) return;
+function coalesceWrites(socket: Socket): void {
   const write = socket.write;
   let corked = false;
   const uncork = () => {
@@ -108,13 +126,17 @@ function coalesceWrites(model: ChannelModel): void {
   } as typeof socket.write;
 }
 
-interface Corkable {
+/** What this file uses of the connection's socket. */
+interface Socket {
   write: (...args: unknown[]) => boolean;
   cork(): void;
   uncork(): void;
+  destroy(): void;
 }
 
-function isCorkable(value: unknown): value is Corkable {
-  const s = value as Partial<Corkable> | null | undefined;
-  return typeof s?.write === 'function' && typeof s.cork === 'function' && typeof s.uncork === 'function';
+/** The connection's socket, which amqplib keeps private; null if its shape ever changes. */
+function socketOf(model: ChannelModel): Socket | null {
+  const s = (model as unknown as { connection?: { stream?: Partial<Socket> } }).connection?.stream;
+  const usable = typeof s?.write === 'function' && typeof s.cork === 'function' && typeof s.uncork === 'function' && typeof s.destroy === 'function';
+  return usable ? (s as Socket) : null;
 }

@@ -1,6 +1,9 @@
 /**
  * The bridge service: consumes data-center updates and job replies from RabbitMQ and moves
- * them into the streams. Serves /healthz, /readyz and /metrics on its own port.
+ * them into the streams. Serves /healthz, /readyz and /metrics on its own port, and watches
+ * the instance registry: updates stored under a key prefix no gateway uses reach nobody,
+ * which /readyz and the log say (a warning: docs/bridge.md argues why it is not a failure).
+ * The RabbitMQ connection and the cluster backend are started and stopped by the entry point.
  */
 import type { ClusterBackend } from '../cluster/backend.ts';
 import { TopicPublisher } from '../cluster/topicPublisher.ts';
@@ -22,13 +25,25 @@ export interface BridgeOptions {
   port: number;
   /** How long a job reply waits in a session's mailbox for the session to resume. */
   resumeWindowMs: number;
+  /** The Redis key prefix the bridge writes under: named in the warning when no gateway is registered there. */
+  keyPrefix: string;
+  /** How often the bridge looks for live gateway instances in the registry. */
+  gatewayCheckIntervalMs: number;
 }
+
+/** While no gateway instance is registered, the warning is logged again this often. */
+const NO_GATEWAY_WARN_EVERY_MS = 60_000;
 
 export class Bridge implements Service {
   readonly metrics = new BridgeMetrics();
   readonly updates: UpdatesConsumer;
   readonly replies: RepliesConsumer;
   private server: ReturnType<typeof Bun.serve> | null = null;
+  private gatewayCheckTimer: ReturnType<typeof setInterval> | null = null;
+  private checkingGateways = false;
+  /** Live gateway instances at the last check; null before the first answer. */
+  private liveGateways: number | null = null;
+  private lastNoGatewayWarningMs = 0;
 
   constructor(
     private readonly amqp: AmqpConnection,
@@ -63,15 +78,49 @@ export class Bridge implements Service {
     return reasons;
   }
 
+  /** What is wrong without making the bridge unready. */
+  warnings(): string[] {
+    return this.liveGateways === 0 ? [this.noGatewayWarning()] : [];
+  }
+
+  private noGatewayWarning(): string {
+    return `no gateway instance registered under key prefix ${this.options.keyPrefix}`;
+  }
+
+  /** Serves the health endpoints and starts watching the registry (RabbitMQ is started after: consuming begins last). */
   async start(): Promise<void> {
-    await this.backend.start();
     this.server = Bun.serve({
       hostname: this.options.host,
       port: this.options.port,
       fetch: (req) => this.http(new URL(req.url).pathname),
     });
-    await this.amqp.start();
+    void this.checkGateways();
+    this.gatewayCheckTimer = setInterval(() => void this.checkGateways(), this.options.gatewayCheckIntervalMs);
     this.log.info('bridge started', { port: this.server.port });
+  }
+
+  private async checkGateways(): Promise<void> {
+    // While Redis is unreachable a check waits for it; one at a time.
+    if (this.checkingGateways) return;
+    this.checkingGateways = true;
+    try {
+      const live = (await this.backend.registry.live()).length;
+      const before = this.liveGateways;
+      this.liveGateways = live;
+      const now = Date.now();
+      if (live === 0 && (before !== 0 || now - this.lastNoGatewayWarningMs >= NO_GATEWAY_WARN_EVERY_MS)) {
+        this.lastNoGatewayWarningMs = now;
+        this.log.warn(`${this.noGatewayWarning()}: updates are stored where no gateway reads them (check REDIS_KEY_PREFIX)`, {
+          keyPrefix: this.options.keyPrefix,
+        });
+      } else if (live > 0 && before === 0) {
+        this.log.info('gateway instances registered under the key prefix', { keyPrefix: this.options.keyPrefix, instances: live });
+      }
+    } catch (error) {
+      this.log.debug('gateway check failed', { error });
+    } finally {
+      this.checkingGateways = false;
+    }
   }
 
   private http(path: string): Response {
@@ -80,22 +129,30 @@ export class Bridge implements Service {
         return Response.json({ status: 'ok' });
       case '/readyz': {
         const reasons = this.readiness();
-        return reasons.length === 0 ? Response.json({ ready: true }) : Response.json({ ready: false, reasons }, { status: 503 });
+        const warnings = this.warnings();
+        const body = { ready: reasons.length === 0, ...(reasons.length > 0 ? { reasons } : {}), ...(warnings.length > 0 ? { warnings } : {}) };
+        return Response.json(body, { status: reasons.length === 0 ? 200 : 503 });
       }
       case '/metrics':
-        return new Response(this.metrics.render({ switchyard_bridge_ready: this.readiness().length === 0 ? 1 : 0 }), {
-          headers: { 'content-type': 'text/plain; version=0.0.4' },
-        });
+        return new Response(
+          this.metrics.render({
+            switchyard_bridge_ready: this.readiness().length === 0 ? 1 : 0,
+            // -1 until the registry first answered.
+            switchyard_bridge_gateway_instances: this.liveGateways ?? -1,
+          }),
+          { headers: { 'content-type': 'text/plain; version=0.0.4' } },
+        );
       default:
         return Response.json({ error: { code: 'not_found', message: 'no such route' } }, { status: 404 });
     }
   }
 
-  /** Stops consuming first (unacked messages go back to the queue), then releases Redis. */
+  /** Stops watching the registry and closes the health endpoints (RabbitMQ stopped before, Redis after). */
   async stop(): Promise<void> {
-    await this.amqp.stop();
+    if (this.gatewayCheckTimer) clearInterval(this.gatewayCheckTimer);
+    this.gatewayCheckTimer = null;
     await this.server?.stop(true);
-    await this.backend.close();
+    this.server = null;
     this.log.info('bridge stopped');
   }
 }

@@ -13,6 +13,7 @@ import type { JobPublisher } from '../rpc/jobs.ts';
 import { CloseCode } from '../protocol/codes.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
+import { stopInOrder, type StopStep } from '../lib/serviceList.ts';
 import { createApp } from './app.ts';
 import { Tenants, type Admission } from './auth.ts';
 import { serve, type RunningServer } from './bun.ts';
@@ -25,6 +26,21 @@ import type { Socket } from './socket.ts';
 
 /** One getBufferedAmount() call per session this often: about 40 µs per 1,000 sessions. */
 const SLOW_CONSUMER_SWEEP_MS = 250;
+
+/**
+ * Bounds of the stop steps besides the drain's DRAIN_TIMEOUT_MS. Past one, the step is
+ * logged as timed out and the next runs; what a retire could not remove is reaped by the
+ * other instances (after INSTANCE_TTL_MS). Sum with the drain: DRAIN_TIMEOUT_MS + 5 s.
+ */
+const STOP_STEP_TIMEOUT_MS = {
+  stopAccepting: 500,
+  /** Closing the server and whatever session did not leave within DRAIN_TIMEOUT_MS. */
+  closeSessions: 1000,
+  /** The reader ends at once, whatever Redis does (RedisInbox.stop). */
+  inboxReader: 1000,
+  /** Three round trips, or waiting for a store that is reconnecting: long enough for a short outage to end. */
+  retire: 2500,
+} as const;
 
 type State = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -96,13 +112,13 @@ export class Gateway implements Service {
   }
 
   /**
-   * Order matters: the backend connects; the server listens (not ready yet); the instance
-   * registers, and only then creates and reads its inbox, so that no reaper takes a fresh
-   * inbox for an orphan; then it becomes ready.
+   * Order matters: the server listens (not ready yet); the instance registers, and only then
+   * creates and reads its inbox, so that no reaper takes a fresh inbox for an orphan; then it
+   * becomes ready. The cluster backend is connected before (and closed after) by the entry
+   * point. If stop() is called meanwhile, start() does no more than it did so far.
    */
   async start(): Promise<void> {
     this.state = 'starting';
-    await this.backend.start();
     this.server = serve(createApp(this), {
       host: this.config.host,
       port: this.config.port,
@@ -116,8 +132,16 @@ export class Gateway implements Service {
     });
     this.hub.attach(this.server);
     await this.heartbeat();
+    if (this.state !== 'starting') return;
     await this.backend.inbox.start((envelopes) => this.onEnvelopes(envelopes));
+    if (this.state !== 'starting') {
+      // stop() found no reader to stop: this one started after it.
+      await this.backend.inbox.stop();
+      return;
+    }
     this.backend.onRestored(() => {
+      // A stopping instance must not register again: it is about to retire.
+      if (this.state !== 'running') return;
       // Not ready until the heartbeat has shown whether the store kept this instance's state.
       this.restoring = true;
       void this.heartbeat(true);
@@ -129,10 +153,14 @@ export class Gateway implements Service {
       this.resumeTokens.refresh(this.sessions);
     }, SLOW_CONSUMER_SWEEP_MS);
     this.log.info('gateway started', {
-      instanceId: this.instanceId,
       address: `${this.server.hostname}:${this.server.port}`,
       backend: this.backend.kind,
     });
+  }
+
+  /** From stop() on, nothing writes this instance's registry entry, inbox or routes again. */
+  private get stopping(): boolean {
+    return this.state === 'draining' || this.state === 'stopped';
   }
 
   /**
@@ -141,7 +169,7 @@ export class Gateway implements Service {
    * reach this instance's sessions.
    */
   private async heartbeat(afterReconnect = false): Promise<void> {
-    if (!this.server) return;
+    if (!this.server || this.stopping) return;
     if (this.heartbeating) {
       // A reconnect during a heartbeat must still get its own check.
       if (afterReconnect) setTimeout(() => void this.heartbeat(true), 50);
@@ -157,6 +185,8 @@ export class Gateway implements Service {
         startedAtMs: this.startedAtMs,
         heartbeatAtMs: Date.now(),
       });
+      // A heartbeat answered after stop() began restores nothing: the instance retires.
+      if (this.stopping) return;
       if (!known && this.registered) {
         this.log.warn('registry entry was lost; restoring inbox and routes', { topics: this.hub.topicCount });
         // Inbox first: a route pointing at a missing inbox would drop envelopes (NOMKSTREAM).
@@ -306,16 +336,49 @@ export class Gateway implements Service {
     }
   }
 
-  /** Graceful stop: sessions are told to reconnect elsewhere, then everything is released. */
+  /**
+   * Graceful stop, in steps, each bounded (a step that times out is logged and the next one
+   * runs): stop accepting; tell every session to reconnect elsewhere (4000) and give them
+   * DRAIN_TIMEOUT_MS; stop the inbox reader; retire (routes, inbox and registry entry go).
+   * Ends within stopTimeoutMs whatever state the store is in.
+   */
   async stop(): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'draining') return;
+    if (this.stopping) return;
+    const listened = this.server !== null;
     this.state = 'draining';
+    // An instance that never listened never registered either. Its ID may be another live
+    // process's (started twice, the second found the port taken): retiring would remove that one.
+    if (listened) await stopInOrder(this.stopSteps(), this.log);
+    this.state = 'stopped';
+    this.log.info('gateway stopped');
+  }
+
+  /** The longest stop() takes: the sum of its steps' bounds. */
+  get stopTimeoutMs(): number {
+    return this.stopSteps().reduce((sum, step) => sum + step.timeoutMs, 0);
+  }
+
+  private stopSteps(): StopStep[] {
+    return [
+      { name: 'stop accepting', timeoutMs: STOP_STEP_TIMEOUT_MS.stopAccepting, stop: () => this.stopAccepting() },
+      { name: 'drain sessions', timeoutMs: this.config.drainTimeoutMs + STOP_STEP_TIMEOUT_MS.closeSessions, stop: () => this.drainSessions() },
+      { name: 'stop inbox reader', timeoutMs: STOP_STEP_TIMEOUT_MS.inboxReader, stop: () => this.backend.inbox.stop() },
+      { name: 'retire', timeoutMs: STOP_STEP_TIMEOUT_MS.retire, stop: () => this.backend.retire() },
+    ];
+  }
+
+  private stopAccepting(): void {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.slowConsumerTimer) clearInterval(this.slowConsumerTimer);
     this.server?.stopListening();
+  }
+
+  private async drainSessions(): Promise<void> {
+    const sessions = this.sessions.size;
     for (const session of this.sessions) session.disconnect(CloseCode.Draining, 'instance draining; reconnect');
     const deadline = Date.now() + this.config.drainTimeoutMs;
     while (this.sessions.size > 0 && Date.now() < deadline) await Bun.sleep(20);
+    const stayed = this.sessions.size;
     await this.server?.close();
     for (const session of this.sessions) this.closeSession(session);
     for (const { jobs, expiry } of this.detached.values()) {
@@ -323,9 +386,6 @@ export class Gateway implements Service {
       jobs.dispose();
     }
     this.detached.clear();
-    await this.backend.inbox.stop();
-    await this.backend.retire().catch((error) => this.log.warn('retire failed', { error }));
-    this.state = 'stopped';
-    this.log.info('gateway stopped', { instanceId: this.instanceId });
+    this.log.info('sessions drained', { sessions, closedAfterTimeout: stayed });
   }
 }

@@ -1,6 +1,9 @@
 /**
  * Entry point of the RabbitMQ bridge (`bun run bridge`): its own process. Needs REDIS_URL
- * (the streams it writes to) and AMQP_URL; reads the same APPS as the gateways.
+ * (the streams it writes to) and AMQP_URL; reads the same APPS as the gateways. Starts Redis,
+ * the bridge's health endpoints, then RabbitMQ (consuming begins last) through one
+ * ServiceList, which stops them in reverse on SIGTERM/SIGINT: consuming ends first
+ * (unacknowledged updates go back to the queue), Redis closes last. Every step is bounded.
  */
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { RedisBackend } from '../cluster/redis/redisBackend.ts';
@@ -9,6 +12,13 @@ import { AmqpConnection } from '../amqp/connection.ts';
 import { amqpNames } from '../amqp/topology.ts';
 import { Bridge } from '../bridge/bridge.ts';
 import { createLogger } from '../lib/log.ts';
+import { ServiceList } from '../lib/serviceList.ts';
+import { backendService, startAll, stopOnSignals } from './processLifecycle.ts';
+
+/** Redis and RabbitMQ each get 1 s to answer the close, then the socket is dropped; 500 ms for the step itself. */
+const CONNECTION_STOP_TIMEOUT_MS = 1500;
+/** Closing the health endpoints' server. */
+const BRIDGE_STOP_TIMEOUT_MS = 1000;
 
 function readConfig(): Config & { redisUrl: string; amqpUrl: string } {
   try {
@@ -34,19 +44,28 @@ const bridge = new Bridge(
   amqp,
   amqpNames(config.amqpPrefix, config.rpcQueueType),
   backend,
-  { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: config.host, port: config.bridgePort, resumeWindowMs: config.resumeWindowMs },
+  {
+    apps: config.apps.map((a) => a.id),
+    prefetch: config.bridgePrefetch,
+    maxMessageBytes: config.maxFrameBytes,
+    host: config.host,
+    port: config.bridgePort,
+    keyPrefix: config.redisKeyPrefix,
+    gatewayCheckIntervalMs: config.heartbeatIntervalMs,
+    resumeWindowMs: config.resumeWindowMs,
+  },
   log,
 );
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info('shutting down', { signal });
-  await bridge.stop();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
-
-await bridge.start();
+const services = new ServiceList(log);
+stopOnSignals(services, log);
+await startAll(
+  services,
+  [
+    { name: 'redis', service: backendService(backend), stopTimeoutMs: CONNECTION_STOP_TIMEOUT_MS },
+    { name: 'bridge', service: bridge, stopTimeoutMs: BRIDGE_STOP_TIMEOUT_MS, listensOn: { host: config.host, port: config.bridgePort, variable: 'BRIDGE_PORT' } },
+    { name: 'amqp', service: amqp, stopTimeoutMs: CONNECTION_STOP_TIMEOUT_MS },
+  ],
+  'switchyard bridge',
+  log,
+);

@@ -1,6 +1,9 @@
 /**
  * Entry point of a gateway instance (`bun start`). The composition root: reads config,
- * picks the cluster backend, wires the Gateway, and stops it in order on SIGTERM/SIGINT.
+ * picks the cluster backend, wires the Gateway, and starts the services in order (the
+ * cluster backend, RabbitMQ if configured, the gateway) through one ServiceList, which stops
+ * them in reverse on SIGTERM/SIGINT: the gateway (stop accepting, drain with 4000, inbox
+ * reader, retire), then RabbitMQ, then Redis. Every step is bounded.
  */
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import type { ClusterBackend } from '../cluster/backend.ts';
@@ -12,6 +15,16 @@ import { AmqpConnection } from '../amqp/connection.ts';
 import { AmqpJobPublisher } from '../amqp/amqpJobPublisher.ts';
 import { amqpNames } from '../amqp/topology.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import { ServiceList } from '../lib/serviceList.ts';
+import { backendService, startAll, stopOnSignals } from './processLifecycle.ts';
+
+/**
+ * Bounds of the stop steps around the gateway's own. Redis and RabbitMQ each get 1 s to
+ * answer the close before the socket is dropped (RedisBackend.close, AmqpConnection.stop);
+ * the extra 500 ms covers the step itself. The gateway's bound is the sum of its steps'.
+ */
+const CONNECTION_STOP_TIMEOUT_MS = 1500;
+const GATEWAY_STOP_SLACK_MS = 500;
 
 function readConfig(): Config {
   try {
@@ -51,18 +64,20 @@ const amqp = config.amqpUrl ? new AmqpConnection({ url: config.amqpUrl, name: `g
 const jobs = amqp ? new AmqpJobPublisher(amqp, amqpNames(config.amqpPrefix, config.rpcQueueType)) : null;
 const gateway = new Gateway(config, backend, log, jobs);
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info('shutting down', { signal });
-  await gateway.stop();
-  await amqp?.stop();
-  await backend.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
-
-await amqp?.start();
-await gateway.start();
+const services = new ServiceList(log);
+stopOnSignals(services, log);
+await startAll(
+  services,
+  [
+    { name: backend.kind, service: backendService(backend), stopTimeoutMs: CONNECTION_STOP_TIMEOUT_MS },
+    ...(amqp ? [{ name: 'amqp', service: amqp, stopTimeoutMs: CONNECTION_STOP_TIMEOUT_MS }] : []),
+    {
+      name: 'gateway',
+      service: gateway,
+      stopTimeoutMs: gateway.stopTimeoutMs + GATEWAY_STOP_SLACK_MS,
+      listensOn: { host: config.host, port: config.port, variable: 'PORT' },
+    },
+  ],
+  'switchyard',
+  log,
+);

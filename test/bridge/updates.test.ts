@@ -208,9 +208,14 @@ test('a redelivered update is delivered once: same AMQP messageId, or same updat
 
 test('/readyz says ready; /metrics counts stored and dead-lettered updates; unknown paths are 404', async () => {
   const base = `http://127.0.0.1:${bridge!.port}`;
-  const ready = await fetch(`${base}/readyz`);
-  expect(ready.status).toBe(200);
-  expect(await ready.json()).toEqual({ ready: true });
+  // The bridge started before the gateways and warned that none was registered; its next
+  // look at the registry (every HEARTBEAT_INTERVAL_MS) finds them.
+  const readyz = async () => {
+    const res = await fetch(`${base}/readyz`);
+    return { status: res.status, body: (await res.json()) as unknown };
+  };
+  await wait(async () => !('warnings' in ((await readyz()).body as object)), 'the no-gateway warning to clear');
+  expect(await readyz()).toEqual({ status: 200, body: { ready: true } });
 
   const res = await fetch(`${base}/metrics`);
   expect(res.status).toBe(200);

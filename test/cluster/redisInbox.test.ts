@@ -1,12 +1,13 @@
-/** The Redis inbox against a real server: consumer group, acks, crash recovery, bad entries. */
+/** The Redis inbox against a real server: consumer group, acks, crash recovery, bad entries, stopping while Redis is away. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { connectRedis, type RedisClient } from '../../src/cluster/redis/connection.ts';
 import { INBOX_GROUP, Keys } from '../../src/cluster/redis/keys.ts';
 import { RedisInbox } from '../../src/cluster/redis/redisInbox.ts';
 import type { Envelope } from '../../src/protocol/envelope.ts';
-import { silentLogger } from '../../src/lib/log.ts';
+import { createLogger, silentLogger } from '../../src/lib/log.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
-import { deleteKeysUnder, REDIS_URL, requireRedis, testClient, uniquePrefix } from '../support/redis.ts';
+import { TIMED_OUT, withTimeout } from '../../src/lib/timeout.ts';
+import { deleteKeysUnder, REDIS_URL, requireRedis, startRedisServer, testClient, uniquePrefix } from '../support/redis.ts';
 
 const prefix = uniquePrefix('inbox');
 const keys = new Keys(prefix);
@@ -101,3 +102,38 @@ test('envelopes for an instance that has no inbox are dropped, not left as an or
   await inbox.send([{ instanceId: 'gone-instance', envelope: message(1) }]);
   expect(await admin.exists(keys.inbox('gone-instance'))).toBe(0);
 });
+
+/**
+ * stop() must end the read loop however Redis is gone. Killed: ioredis reconnects, and the
+ * next XREADGROUP waits in its offline queue, which disconnect() never rejects. Frozen
+ * (SIGSTOP): the connection stays up and nothing answers. 2 s is twice the gateway's bound
+ * for this step.
+ */
+for (const fault of ['killed', 'frozen'] as const) {
+  test(`stop() ends the reader while its Redis is ${fault}`, async () => {
+    const server = await startRedisServer();
+    const own = connectRedis({ url: server.url, cluster: false });
+    own.on('error', () => {});
+    const lines: string[] = [];
+    try {
+      const got: Envelope[] = [];
+      const inbox = new RedisInbox(own, keys, `in-${fault}`, options, createLogger('debug', {}, (l) => lines.push(l)));
+      await inbox.start((batch) => void got.push(...batch));
+      await inbox.send([{ instanceId: `in-${fault}`, envelope: message(0) }]);
+      await waitFor(() => got.length === 1, { what: 'a delivery before the fault' });
+      if (fault === 'killed') {
+        await server.kill();
+        // The first read fails and the loop waits 100 ms before the next one; the reader's
+        // second failed reconnect comes 200 ms after its first: by then the next read waits
+        // in the offline queue.
+        await waitFor(() => lines.filter((l) => l.includes('inbox reader connection error')).length >= 2, { what: 'two failed reconnects of the reader' });
+      } else {
+        server.proc.kill('SIGSTOP');
+      }
+      expect(await withTimeout(inbox.stop(), 2000)).not.toBe(TIMED_OUT);
+    } finally {
+      own.disconnect();
+      await server.kill();
+    }
+  });
+}

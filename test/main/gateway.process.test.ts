@@ -1,6 +1,6 @@
-/** The real entry point, as a newcomer runs it: `bun start` with no configuration, and with bad configuration. */
+/** The real entry point, as a newcomer runs it: `bun start` with no configuration, with bad configuration, and on a port already taken. */
 import { afterEach, expect, test } from 'bun:test';
-import { spawnGateway, type GatewayProcess } from '../support/process.ts';
+import { freePort, spawnGateway, type GatewayProcess } from '../support/process.ts';
 import { WsClient } from '../support/wsClient.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -42,4 +42,21 @@ test('a bad variable exits with code 1 and one line naming it', async () => {
   const stderr = (await new Response(proc.stderr).text()).trim();
   expect(stderr.split('\n')).toHaveLength(1);
   expect(stderr).toContain('PORT: expected an integer');
+});
+
+test('a PORT already taken exits with code 1 and one line naming it, no stack trace', async () => {
+  const taken = Bun.serve({ hostname: '127.0.0.1', port: freePort(), fetch: () => new Response('taken') });
+  try {
+    const proc = Bun.spawn(['bun', 'src/main/gateway.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(taken.port) },
+      stdout: 'ignore',
+      stderr: 'pipe',
+    });
+    expect(await proc.exited).toBe(1);
+    const stderr = (await new Response(proc.stderr).text()).trim();
+    expect(stderr.split('\n')).toEqual([`switchyard: cannot listen on 127.0.0.1:${taken.port} (PORT): address already in use`]);
+  } finally {
+    taken.stop(true);
+  }
 });

@@ -14,8 +14,8 @@ export interface BridgeProcess {
   port: number;
   /** Lines written so far (stdout, then stderr prefixed with `stderr: `), in arrival order per stream. */
   output: string[];
-  /** GET /readyz: status and reasons. */
-  readiness(): Promise<{ status: number; reasons: string[] }>;
+  /** GET /readyz: status, reasons (why not ready) and warnings (wrong without being unready). */
+  readiness(): Promise<{ status: number; reasons: string[]; warnings: string[] }>;
   /** GET /metrics parsed into `name{labels}` -> value. */
   metrics(): Promise<Map<string, number>>;
   /** Signals the process (if still running) and resolves with its exit code. */
@@ -59,8 +59,8 @@ export async function spawnBridge(env: Record<string, string>, options: { until?
     output,
     readiness: async () => {
       const res = await fetch(`${base}/readyz`);
-      const body = (await res.json()) as { ready: boolean; reasons?: string[] };
-      return { status: res.status, reasons: body.reasons ?? [] };
+      const body = (await res.json()) as { ready: boolean; reasons?: string[]; warnings?: string[] };
+      return { status: res.status, reasons: body.reasons ?? [], warnings: body.warnings ?? [] };
     },
     metrics: async () => {
       const res = await fetch(`${base}/metrics`);

@@ -35,6 +35,8 @@ export async function startGateway(env: Record<string, string> = {}, backend?: C
   });
   const cluster = backend ?? new MemoryCluster({ historySize: config.historySize, historyMaxAgeMs: config.historyMaxAgeMs }).backend(config.instanceId);
   const gateway = new Gateway(config, cluster, silentLogger);
+  // As src/main/gateway.ts does: the backend starts before the gateway and closes after it.
+  await cluster.start();
   await gateway.start();
   const http = `http://127.0.0.1:${gateway.port}`;
   return {

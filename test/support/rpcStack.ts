@@ -79,7 +79,7 @@ export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack>
   const config = configFor(`${base}-g0`);
   const names = amqpNames(config.amqpPrefix, config.rpcQueueType);
 
-  // What started, stopped in reverse order (bridge.stop() closes its own AMQP and Redis).
+  // What started, stopped in reverse order, as the entry points' ServiceList does.
   const started: (() => Promise<void>)[] = [];
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -107,6 +107,7 @@ export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack>
       const jobs = new AmqpJobPublisher(amqp, names);
       const gateway = new Gateway(cfg, backend, log, jobs);
       started.push(() => backend.close());
+      await backend.start();
       started.push(() => amqp.stop());
       await amqp.start();
       started.push(() => gateway.stop());
@@ -122,15 +123,29 @@ export async function startRpcStack(options: RpcStackOptions): Promise<RpcStack>
     // Bridge side, as src/main/bridge.ts wires it (its own connections; no reaper).
     const bridgeId = `bridge-${base}`;
     const bridgeAmqp = new AmqpConnection({ url: AMQP_URL, name: `test-${bridgeId}` }, log);
+    const bridgeBackend = redisBackend(config, bridgeId, 0, log);
     const bridge = new Bridge(
       bridgeAmqp,
       names,
-      redisBackend(config, bridgeId, 0, log),
-      { apps: config.apps.map((a) => a.id), prefetch: config.bridgePrefetch, maxMessageBytes: config.maxFrameBytes, host: '127.0.0.1', port: 0, resumeWindowMs: config.resumeWindowMs },
+      bridgeBackend,
+      {
+        apps: config.apps.map((a) => a.id),
+        prefetch: config.bridgePrefetch,
+        maxMessageBytes: config.maxFrameBytes,
+        host: '127.0.0.1',
+        port: 0,
+        keyPrefix: options.redisPrefix,
+        gatewayCheckIntervalMs: config.heartbeatIntervalMs,
+        resumeWindowMs: config.resumeWindowMs,
+      },
       log,
     );
+    started.push(() => bridgeBackend.close());
+    await bridgeBackend.start();
     started.push(() => bridge.stop());
     await bridge.start();
+    started.push(() => bridgeAmqp.stop());
+    await bridgeAmqp.start();
     // Connected is not yet set up: the publishers' channels and the replies consumer come
     // from setup hooks. Until then an `rpc` frame would get `unavailable`.
     await waitFor(() => gateways.every((g) => g.jobs.isReady()) && bridge.replies.isConsuming(), {

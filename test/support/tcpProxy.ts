@@ -1,7 +1,9 @@
 /**
  * A TCP proxy on loopback for fault tests: a process under test connects to the proxy
- * instead of a service, and the test cuts every proxied connection at will, and can refuse
- * new ones for a while (an outage the test can observe before the process reconnects).
+ * instead of a service, and the test cuts every proxied connection at will, can refuse
+ * new ones for a while (an outage the test can observe before the process reconnects), or
+ * freeze them: connections stay open and nothing passes, as when a network path or the
+ * service stalls (no error, no close: only timeouts notice).
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
@@ -16,13 +18,26 @@ export interface TcpProxy {
   cutAll(): void;
   /** While true, new connections are accepted and closed at once. */
   refuse(on: boolean): void;
+  /** While true, nothing passes in either direction on any connection, new ones included; bytes wait until it ends. */
+  freeze(on: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let refusing = false;
+  let frozen = false;
   let accepted = 0;
+  const flow = ([client, upstream]: [Socket, Socket]): void => {
+    client.pipe(upstream);
+    upstream.pipe(client);
+  };
+  const halt = ([client, upstream]: [Socket, Socket]): void => {
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    client.pause();
+    upstream.pause();
+  };
   const server: Server = createServer((client) => {
     if (refusing) {
       client.destroy();
@@ -41,8 +56,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       s.on('error', drop);
       s.on('close', drop);
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (frozen) halt(pair);
+    else flow(pair);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -68,6 +83,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     cutAll,
     refuse(on) {
       refusing = on;
+    },
+    freeze(on) {
+      if (on === frozen) return;
+      frozen = on;
+      for (const pair of pairs) (on ? halt : flow)(pair);
     },
     close() {
       cutAll();

@@ -5,6 +5,7 @@
 import type { Envelope, TopicMessageEnvelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
 import { waitFor } from '../../lib/waitFor.ts';
+import { TIMED_OUT, withTimeout } from '../../lib/timeout.ts';
 import type { Addressed } from '../inbox.ts';
 import type { ClusterBackend, Published, TopicBatch } from '../backend.ts';
 import { connectRedis, type RedisClient } from './connection.ts';
@@ -16,6 +17,9 @@ import { RedisRegistry } from './redisRegistry.ts';
 import { RedisRoutes } from './redisRoutes.ts';
 import { RedisSessions } from './redisSessions.ts';
 import { SessionDelivery } from '../sessionDelivery.ts';
+
+/** How long close() waits for Redis to answer QUIT before dropping the connection. */
+const QUIT_TIMEOUT_MS = 1000;
 
 export interface RedisBackendOptions {
   url: string;
@@ -165,10 +169,24 @@ export class RedisBackend implements ClusterBackend {
     await this.registry.remove(this.options.instanceId);
   }
 
+  /**
+   * Stops the reaper and the inbox reader and closes the connection: QUIT when Redis answers
+   * (commands sent before it still complete), else the socket is dropped. A client that is
+   * not connected would queue QUIT behind whatever waits in its offline queue, and one whose
+   * Redis stopped answering would wait for its reply forever.
+   */
   async close(): Promise<void> {
     await this.reaper.stop();
     await this.inbox.stop();
-    await this.client.quit().catch(() => this.client.disconnect());
+    if (this.client.status === 'ready') {
+      const quit = await withTimeout(
+        this.client.quit().catch(() => null),
+        QUIT_TIMEOUT_MS,
+      );
+      if (quit !== TIMED_OUT) return;
+      this.log.warn('redis did not answer QUIT; dropping the connection', { timeoutMs: QUIT_TIMEOUT_MS });
+    }
+    this.client.disconnect();
   }
 }
 

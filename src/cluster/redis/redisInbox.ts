@@ -3,7 +3,8 @@
  * a dedicated blocking connection. Entries are acknowledged only after the handler delivered
  * them; on (re)start the instance first re-reads its own pending entries (left by a crash),
  * then new ones. A malformed entry is logged, acknowledged and skipped. If the group is gone
- * (Redis restarted), it is recreated and reading resumes.
+ * (Redis restarted), it is recreated and reading resumes. stop() ends the loop at once
+ * whatever state Redis is in: every wait inside the loop also ends when stop() is called.
  */
 import * as v from 'valibot';
 import { EnvelopeSchema, type Envelope, type TopicMessageEnvelope } from '../../protocol/envelope.ts';
@@ -26,10 +27,15 @@ export interface RedisInboxOptions {
   maxLength: number;
 }
 
+/** What a wait in the read loop resolves with when stop() was called. */
+const STOPPED: unique symbol = Symbol('stopped');
+
 export class RedisInbox implements Inbox {
   private reader: RedisClient | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
+  /** Resolves with STOPPED when stop() is called: the loop races every wait against it. */
+  private stopped = Promise.withResolvers<typeof STOPPED>();
   private healthy = true;
   /** Entries skipped because they did not parse as envelopes. */
   malformedEntries = 0;
@@ -66,18 +72,33 @@ export class RedisInbox implements Inbox {
 
   async start(handler: EnvelopeHandler): Promise<void> {
     await this.ensure();
+    this.stopped = Promise.withResolvers<typeof STOPPED>();
     this.reader = duplicateClient(this.client);
+    // Without a listener ioredis prints "Unhandled error event" for every failed reconnect.
+    // The read loop reports failures itself (a warning, then every 50th).
+    this.reader.on('error', (error: Error) => this.log.debug('inbox reader connection error', { error: error.message }));
     this.running = true;
     this.loop = this.run(this.reader, handler);
   }
 
+  /**
+   * Ends the read loop and drops the reader's connection. Disconnecting alone is not enough:
+   * while ioredis reconnects, the pending XREADGROUP waits in its offline queue and
+   * disconnect() never rejects it, and a Redis that stopped answering never ends it either.
+   */
   async stop(): Promise<void> {
+    if (!this.running) return;
     this.running = false;
-    // Disconnecting ends a pending XREADGROUP BLOCK at once.
+    this.stopped.resolve(STOPPED);
     this.reader?.disconnect();
     await this.loop;
     this.reader = null;
     this.loop = null;
+  }
+
+  /** The value of `promise`, or STOPPED as soon as stop() is called; a later rejection is ignored. */
+  private untilStopped<T>(promise: Promise<T>): Promise<T | typeof STOPPED> {
+    return Promise.race([promise, this.stopped.promise]);
   }
 
   /** Deletes the inbox stream: graceful stop, after stop(). */
@@ -110,21 +131,24 @@ export class RedisInbox implements Inbox {
         // One reader, in order: everything up to the last acknowledged entry can go.
         const acked = delivered.length > 0 ? this.acknowledge(reader, key, delivered) : null;
         delivered = [];
-        const [, reply] = await Promise.all([acked, reader.call('XREADGROUP', ...args, 'STREAMS', key, cursor)]);
-        const entries = readGroupEntries(reply);
+        const read = await this.untilStopped(Promise.all([acked, reader.call('XREADGROUP', ...args, 'STREAMS', key, cursor)]));
+        if (read === STOPPED) break;
+        const entries = readGroupEntries(read[1]);
         this.healthy = true;
         failures = 0;
         if (entries.length === 0) {
           cursor = '>';
           continue;
         }
-        await this.deliver(entries, handler);
+        // Delivery may wait on Redis too (gap fills read history); a batch cut short by stop()
+        // stays pending, which is what a crash would leave.
+        if ((await this.untilStopped(this.deliver(entries, handler))) === STOPPED) break;
         delivered = entries.map(([id]) => id);
       } catch (error) {
         if (!this.running) break;
         if (error instanceof Error && error.message.includes('NOGROUP')) {
           this.log.warn('inbox consumer group missing (Redis restarted?); recreating', { key });
-          await this.ensure().catch(() => {});
+          await this.untilStopped(this.ensure().catch(() => {}));
           cursor = '0';
           continue;
         }
@@ -134,10 +158,13 @@ export class RedisInbox implements Inbox {
         // hub drops what it already delivered.
         cursor = '0';
         if (failures === 1 || failures % 50 === 0) this.log.warn('inbox read failed; retrying', { key, failures, error });
-        await Bun.sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1000));
+        await this.untilStopped(Bun.sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1000)));
       }
     }
-    if (delivered.length > 0) await this.acknowledge(this.client, key, delivered).catch(() => {});
+    // The last batch's ack goes out on the shared connection without waiting for the answer:
+    // with Redis unreachable it would wait in the offline queue, and the inbox is deleted
+    // right after on a graceful stop anyway. Unacknowledged, the entries stay pending.
+    if (delivered.length > 0) void this.acknowledge(this.client, key, delivered).catch(() => {});
   }
 
   private acknowledge(client: RedisClient, key: string, ids: string[]): Promise<unknown> {
