@@ -88,7 +88,7 @@ export class SwitchyardClient {
   constructor(private readonly options: ClientOptions) {
     if (options.urls.length === 0) throw new Error('urls: at least one');
     this.opened = deferred();
-    void this.open();
+    this.connect();
   }
 
   /** The instance this client is connected to now. */
@@ -170,12 +170,26 @@ export class SwitchyardClient {
     this.jobs.clear();
   }
 
+  /**
+   * One connection attempt. A failure before the socket exists (the token provider rejects,
+   * the URL or the WebSocket constructor throws) gets no close event: it schedules the next
+   * attempt itself, with the same backoff.
+   */
+  private connect(): void {
+    this.open().catch(() => {
+      if (this.closedByUser) return;
+      this.setState('reconnecting', {});
+      this.retryLater();
+    });
+  }
+
   private async open(): Promise<void> {
     if (this.closedByUser) return;
     const base = this.options.urls[this.urlIndex % this.options.urls.length]!;
     const url = new URL(base);
     url.searchParams.set('app', this.options.app);
     const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    if (this.closedByUser) return;
     if (token) url.searchParams.set('token', token);
     if (this.resumeToken && this.jobs.size > 0) url.searchParams.set('resume', this.resumeToken);
     const Ws = this.options.WebSocket ?? globalThis.WebSocket;
@@ -275,13 +289,18 @@ export class SwitchyardClient {
     }
     if (this.state === 'open') this.opened = deferred();
     this.setState('reconnecting', { closeCode: code });
+    this.retryLater();
+  }
+
+  /** Schedules the next attempt, on the next URL, after a capped exponential backoff. */
+  private retryLater(): void {
     this.urlIndex += 1;
     const max = this.options.maxReconnectDelayMs ?? 5000;
     const min = this.options.minReconnectDelayMs ?? 100;
     // Full jitter: spread the reconnects of many clients after an instance goes away.
     const delay = Math.random() * Math.min(max, min * 2 ** this.attempt);
     this.attempt += 1;
-    setTimeout(() => void this.open(), delay);
+    setTimeout(() => this.connect(), delay);
   }
 
   private request(frame: Record<string, unknown>): Promise<ServerFrame> {

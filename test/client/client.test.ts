@@ -1,7 +1,7 @@
 /**
- * The client SDK against two real gateways sharing one cluster backend: it resumes on the
- * other instance when its own drains, without a gap or a duplicate, and gives up on
- * terminal close codes.
+ * The client SDK against real gateways sharing one cluster backend: it resumes on the other
+ * instance when its own drains, without a gap or a duplicate; it gives up on terminal close
+ * codes, and retries a connection attempt that failed before reaching the network.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { SwitchyardClient } from '../../src/client/index.ts';
@@ -72,5 +72,44 @@ test('publish and request errors surface as RequestError with the protocol code'
   expect(offset).toMatch(/^\d+-\d+$/);
   const error = await client.subscribe('bad topic').catch((e: unknown) => e);
   expect(error).toMatchObject({ code: 'invalid_frame' });
+  client.close();
+});
+
+test('a token provider that fails is retried with backoff instead of leaving the client connecting', async () => {
+  let calls = 0;
+  const client = new SwitchyardClient({
+    urls: [b.wsUrl(APP_A.id).split('?')[0]!],
+    app: APP_A.id,
+    minReconnectDelayMs: 10,
+    token: async () => {
+      calls += 1;
+      if (calls <= 2) throw new Error('token service down');
+      return '';
+    },
+  });
+  await client.ready();
+  expect(client.state).toBe('open');
+  expect(calls).toBe(3);
+  client.close();
+});
+
+test('a WebSocket constructor that throws is retried on the next URL', async () => {
+  const attempts: string[] = [];
+  const Flaky = class extends WebSocket {
+    constructor(url: string | URL) {
+      attempts.push(String(url));
+      if (attempts.length === 1) throw new SyntaxError('refused by the runtime');
+      super(url);
+    }
+  };
+  const client = new SwitchyardClient({
+    urls: ['ws://127.0.0.1:1/ws', b.wsUrl(APP_A.id).split('?')[0]!],
+    app: APP_A.id,
+    minReconnectDelayMs: 10,
+    WebSocket: Flaky as typeof WebSocket,
+  });
+  await client.ready();
+  expect(client.instanceId).toBe('sdk-b');
+  expect(attempts.length).toBe(2);
   client.close();
 });
