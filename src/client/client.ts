@@ -1,14 +1,16 @@
 /**
  * The TypeScript client SDK (browsers, Bun, Node 22+): one logical connection to a Switchyard
  * cluster that survives instance restarts. It reconnects with exponential backoff and jitter,
- * rotating through the given URLs, resubscribes every topic with `since` = the last offset it
- * saw, and tells the application when history could not cover a gap. Jobs (`rpc`) survive
- * reconnects: the client resumes its session with the token from `welcome`, so results of
- * jobs started before a disconnect still arrive. Imports only protocol/.
+ * rotating through the given URLs, resubscribes every topic with `since` = its position (the
+ * last offset it saw, or the position the subscribe ack gave, so that a topic with no message
+ * yet resumes too), and tells the application when history could not cover a gap. Jobs
+ * (`rpc`) survive reconnects: the client resumes its session with the token from `welcome`,
+ * so results of jobs started before a disconnect still arrive. Topics are kept in Maps only.
+ * Imports only protocol/.
  */
 import { shouldReconnect } from '../protocol/codes.ts';
 import { compareOffsets as compare } from '../protocol/offset.ts';
-import { decodeServerFrame, type ErrorFrame, type MessageFrame, type ServerFrame, type WelcomeFrame } from '../protocol/frames.ts';
+import { decodeServerFrame, type AckFrame, type ErrorFrame, type MessageFrame, type ServerFrame, type WelcomeFrame } from '../protocol/frames.ts';
 
 export interface ClientOptions {
   /** WebSocket URLs of gateway instances (`ws://host:port/ws`); tried in turn. */
@@ -57,6 +59,16 @@ interface Job {
   timer: ReturnType<typeof setTimeout>;
 }
 
+interface TopicState {
+  /**
+   * Sent as `since` when resubscribing: the newer of the last offset received and the
+   * position the subscribe ack gave; null before either.
+   */
+  position: string | null;
+  /** The newest offset received on the current connection, where messages come in offset order. */
+  seen: string | null;
+}
+
 interface Pending {
   resolve: (frame: ServerFrame) => void;
   reject: (error: Error) => void;
@@ -64,8 +76,7 @@ interface Pending {
 }
 
 export class SwitchyardClient {
-  /** Topic -> last offset received (null: subscribed, nothing received yet). */
-  private readonly topics = new Map<string, string | null>();
+  private readonly topics = new Map<string, TopicState>();
   private readonly pending = new Map<string, Pending>();
   /** Jobs by request ID: they outlive a connection (the session is resumed). */
   private readonly jobs = new Map<string, Job>();
@@ -113,10 +124,10 @@ export class SwitchyardClient {
   /** Subscribes; from then on the topics are kept across reconnects. */
   async subscribe(...topics: string[]): Promise<void> {
     const fresh = topics.filter((t) => !this.topics.has(t));
-    for (const t of fresh) this.topics.set(t, null);
+    for (const t of fresh) this.topics.set(t, { position: null, seen: null });
     if (fresh.length === 0) return;
     await this.ready();
-    await this.request({ type: 'subscribe', topics: fresh });
+    this.onSubscribed(await this.request({ type: 'subscribe', topics: fresh }));
   }
 
   async unsubscribe(...topics: string[]): Promise<void> {
@@ -153,9 +164,12 @@ export class SwitchyardClient {
     });
   }
 
-  /** The last offset received on a topic. */
+  /**
+   * Where this client resumes a topic from: the offset of the last message received, or the
+   * position its subscribe ack gave when that is newer (null until either).
+   */
   offset(topic: string): string | null {
-    return this.topics.get(topic) ?? null;
+    return this.topics.get(topic)?.position ?? null;
   }
 
   close(): void {
@@ -208,14 +222,18 @@ export class SwitchyardClient {
         this.resumeToken = frame.resumeToken ?? null;
         if (frame.resumed === false) this.failJobs('session could not be resumed; job results are lost');
         this.attempt = 0;
+        for (const state of this.topics.values()) state.seen = null;
         void this.resubscribe();
         break;
       case 'message': {
-        // Drops anything at or below what was already seen (a replay overlapping live delivery).
-        const last = this.topics.get(frame.topic);
-        if (last === undefined) return;
-        if (last !== null && compare(frame.offset, last) <= 0) return;
-        this.topics.set(frame.topic, frame.offset);
+        const state = this.topics.get(frame.topic);
+        if (state === undefined) return;
+        // Per connection, a topic's messages come in offset order, each once: drop anything else.
+        // (Not compared with the position: after `since` from a store that lost its data, the
+        // server goes on below it, and says so with `recovered: false`.)
+        if (state.seen !== null && compare(frame.offset, state.seen) <= 0) return;
+        state.seen = frame.offset;
+        state.position = frame.offset;
         for (const l of this.listeners.message) l(frame);
         break;
       }
@@ -257,16 +275,15 @@ export class SwitchyardClient {
     }
   }
 
-  /** After (re)connecting: subscribe to every topic again, from the last offset seen. */
+  /** After (re)connecting: subscribe to every topic again, from its position. */
   private async resubscribe(): Promise<void> {
     const topics = [...this.topics.keys()];
     try {
       if (topics.length > 0) {
-        const since: Record<string, string> = {};
-        for (const [t, offset] of this.topics) if (offset !== null) since[t] = offset;
-        const ack = await this.request({ type: 'subscribe', topics, ...(Object.keys(since).length > 0 ? { since } : {}) });
-        const recovered = (ack as { recovered?: Record<string, boolean> }).recovered ?? {};
-        for (const [t, ok] of Object.entries(recovered)) if (!ok) for (const l of this.listeners.gap) l(t);
+        const since: [string, string][] = [];
+        for (const [t, { position }] of this.topics) if (position !== null) since.push([t, position]);
+        // Object.fromEntries: a topic named `__proto__` becomes a key like any other.
+        this.onSubscribed(await this.request({ type: 'subscribe', topics, ...(since.length > 0 ? { since: Object.fromEntries(since) } : {}) }));
       }
       this.setState('open', { instanceId: this.welcome?.instanceId });
       this.opened.resolve();
@@ -274,6 +291,19 @@ export class SwitchyardClient {
       // The connection failed mid-resubscribe; onClose schedules the next attempt.
       void error;
     }
+  }
+
+  /** Takes the positions of a subscribe ack, and reports the topics history could not cover. */
+  private onSubscribed(reply: ServerFrame): void {
+    const ack = reply as AckFrame;
+    if (ack.offsets) {
+      for (const [topic, position] of ack.offsets) {
+        const state = this.topics.get(topic);
+        // Live messages can arrive before the ack: keep the newer.
+        if (state) state.position = state.seen !== null && compare(state.seen, position) > 0 ? state.seen : position;
+      }
+    }
+    if (ack.recovered) for (const [topic, ok] of ack.recovered) if (!ok && this.topics.has(topic)) for (const l of this.listeners.gap) l(topic);
   }
 
   private onClose(ws: WebSocket, code: number): void {
