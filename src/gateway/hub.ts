@@ -45,7 +45,18 @@ export class RecoveryBuffer {
   mode: 'buffering' | 'following' = 'buffering';
   last = '';
   readonly frames: { offset: string; frame: string }[] = [];
+  /**
+   * Characters of the frames waiting here (bytes for ASCII JSON): they are owed to the client
+   * as much as its socket's send buffer, and count towards the slow-consumer limit.
+   */
+  waitingChars = 0;
   constructor(readonly topic: LocalTopic, readonly sink: RecoverySink) {}
+
+  /** Takes the frames waiting so far (the session sends them, then looks again). */
+  take(): { offset: string; frame: string }[] {
+    this.waitingChars = 0;
+    return this.frames.splice(0);
+  }
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -283,6 +294,7 @@ export class Hub {
     for (const buffer of t.recovering) {
       if (buffer.mode === 'buffering') {
         buffer.frames.push({ offset, frame });
+        buffer.waitingChars += frame.length;
         continue;
       }
       if (compareOffsets(offset, buffer.last) > 0) {

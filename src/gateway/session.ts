@@ -1,7 +1,7 @@
 /**
  * One client connection's state machine: it parses and validates every frame, enforces the
- * per-session limits, and drives subscribe (with gap-free recovery by offset), unsubscribe,
- * publish and ping. It only talks to its Socket, the Hub
+ * per-session limits, and drives subscribe (with gap-free recovery by offset, paced by the
+ * socket's backpressure), unsubscribe, publish and ping. It only talks to its Socket, the Hub
  * and the cluster interfaces. Topics from the client are keys of Maps only, never of plain
  * objects (where `toString` or `__proto__` would find Object.prototype's).
  */
@@ -59,6 +59,8 @@ export class Session {
   private recoveries: Map<string, RecoveryBuffer> | null = null;
   /** Topics being subscribed, so that a second subscribe to one can report where it ends up (allocated on first use). */
   private attaching: Map<string, Promise<Attached>> | null = null;
+  /** Replays waiting for the socket to drain (allocated on first use). */
+  private drainWaiters: (() => void)[] | null = null;
   private closed = false;
 
   constructor(
@@ -258,8 +260,11 @@ export class Session {
 
   /**
    * Sends what history holds after `since`, a page at a time, then the live messages the
-   * buffer took meanwhile, then hands the topic to the hub. Null when the session stopped
-   * wanting the topic on the way.
+   * buffer took meanwhile, then hands the topic to the hub. Whenever the runtime reports
+   * backpressure it waits for the socket to drain: a replay larger than the send buffer
+   * limit reaches a client that reads, instead of overflowing its buffer. Live messages keep
+   * going to the buffer meanwhile (and count towards the slow-consumer limit). Null when the
+   * session stopped wanting the topic on the way.
    */
   private async replay(topic: string, since: string, buffer: RecoveryBuffer): Promise<Attached | null> {
     const { hub, history } = this.ctx;
@@ -278,7 +283,10 @@ export class Session {
     for (;;) {
       for (const entry of page.entries) {
         last = entry.offset;
-        this.socket.send(encodeMessage(topic, entry.offset, entry.data));
+        if (this.socket.send(encodeMessage(topic, entry.offset, entry.data)) < 0) {
+          await this.writable();
+          if (!wanted()) return null;
+        }
       }
       if (page.entries.length < HISTORY_PAGE_MESSAGES || compareOffsets(last, until) >= 0) break;
       page = await history.readSince(app, topic, last, HISTORY_PAGE_MESSAGES);
@@ -286,14 +294,32 @@ export class Session {
       // Trimmed past the last page while it was sent: what fell in between is gone.
       if (!page.recovered) recovered = false;
     }
-    for (const buffered of buffer.frames) {
-      if (compareOffsets(buffered.offset, last) <= 0) continue;
-      last = buffered.offset;
-      this.socket.send(buffered.frame);
+    // More live messages may arrive while the socket drains: take until none is left.
+    while (buffer.frames.length > 0) {
+      for (const buffered of buffer.take()) {
+        if (compareOffsets(buffered.offset, last) <= 0) continue;
+        last = buffered.offset;
+        if (this.socket.send(buffered.frame) < 0) {
+          await this.writable();
+          if (!wanted()) return null;
+        }
+      }
     }
-    buffer.frames.length = 0;
-    // Synchronous from the merge to here: no message can slip in between.
+    // Synchronous from the check that the buffer is empty to here: no message can slip in between.
     return { position: hub.finishRecovery(buffer, last), recovered };
+  }
+
+  /** Resolves when the runtime reports that the socket drained (or the session closed). */
+  private writable(): Promise<void> {
+    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve));
+  }
+
+  /** The runtime wrote out what was queued for this client: paused replays go on. */
+  drained(): void {
+    const waiters = this.drainWaiters;
+    if (!waiters) return;
+    this.drainWaiters = null;
+    for (const resume of waiters) resume();
   }
 
   private endRecovery(topic: string): void {
@@ -337,11 +363,18 @@ export class Session {
     if (this.recoveries) for (const topic of this.recoveries.keys()) this.endRecovery(topic);
     for (const topic of fewValues(this.held)) this.ctx.hub.leave(this.app.id, topic);
     this.held = null;
+    // Paused replays wake up, see the session closed, and stop.
+    this.drained();
   }
 
-  /** Bytes waiting to be written to this client. */
+  /**
+   * Bytes owed to this client: queued in its socket, and live messages waiting in recovery
+   * buffers while a replay runs (for the slow-consumer limit).
+   */
   get bufferedBytes(): number {
-    return this.socket.getBufferedAmount();
+    let bytes = this.socket.getBufferedAmount();
+    if (this.recoveries) for (const buffer of this.recoveries.values()) bytes += buffer.waitingChars;
+    return bytes;
   }
 
   /** Asks the client to leave (the runtime then calls close()). */
