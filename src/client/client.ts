@@ -124,10 +124,26 @@ export class SwitchyardClient {
   /** Subscribes; from then on the topics are kept across reconnects. */
   async subscribe(...topics: string[]): Promise<void> {
     const fresh = topics.filter((t) => !this.topics.has(t));
-    for (const t of fresh) this.topics.set(t, { position: null, seen: null });
+    const states = fresh.map((t) => {
+      const state: TopicState = { position: null, seen: null };
+      this.topics.set(t, state);
+      return state;
+    });
     if (fresh.length === 0) return;
     await this.ready();
-    this.onSubscribed(await this.request({ type: 'subscribe', topics: fresh }));
+    try {
+      this.onSubscribed(await this.request({ type: 'subscribe', topics: fresh }));
+    } catch (error) {
+      // Refused by the server (a bad name, the subscription limit): kept, the topics would
+      // make every resubscribe after a reconnect fail the same way. (After a lost connection
+      // they stay: the resubscribe carries them.)
+      if (error instanceof RequestError && error.code !== 'timeout') {
+        fresh.forEach((t, i) => {
+          if (this.topics.get(t) === states[i]) this.topics.delete(t);
+        });
+      }
+      throw error;
+    }
   }
 
   async unsubscribe(...topics: string[]): Promise<void> {

@@ -196,3 +196,19 @@ test('after the store lost its data, the client takes the new position: a gap ev
     await later.stop();
   }
 });
+
+test('a topic the server refused is not kept: the next reconnect resubscribes the others and opens', async () => {
+  const client = new SwitchyardClient({ urls: [b.wsUrl(APP_A.id).split('?')[0]!], app: APP_A.id, minReconnectDelayMs: 10 });
+  const got: MessageFrame[] = [];
+  client.on('message', (m) => got.push(m));
+  await client.subscribe('kept');
+  expect(await client.subscribe('bad topic').catch((e: unknown) => e)).toMatchObject({ code: 'invalid_frame' });
+  const session = [...b.gateway.sessions].find((s) => s.id === client.sessionId)!;
+  session.disconnect(4000, 'reconnect, please');
+  await waitFor(() => client.state === 'open' && client.sessionId !== session.id, { what: 'open again on a new session' });
+  const offset = await publishHttp(b.http, APP_A, 'kept', 'after');
+  await waitFor(() => got.length === 1, { what: 'the message after the reconnect' });
+  expect(got.map((m) => m.offset)).toEqual([offset]);
+  expect(client.offset('bad topic')).toBeNull();
+  client.close();
+});
