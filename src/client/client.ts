@@ -1,14 +1,16 @@
 /**
  * The TypeScript client SDK (browsers, Bun, Node 22+): one logical connection to a Switchyard
  * cluster that survives instance restarts. It reconnects with exponential backoff and jitter,
- * rotating through the given URLs, resubscribes every topic with `since` = the last offset it
- * saw, and tells the application when history could not cover a gap. Jobs (`rpc`) survive
- * reconnects: the client resumes its session with the token from `welcome`, so results of
- * jobs started before a disconnect still arrive. Imports only protocol/.
+ * rotating through the given URLs, resubscribes every topic with `since` = its position (the
+ * last offset it saw, or the position the subscribe ack gave, so that a topic with no message
+ * yet resumes too), and tells the application when history could not cover a gap. Jobs
+ * (`rpc`) survive reconnects: the client resumes its session with the token from `welcome`,
+ * so results of jobs started before a disconnect still arrive. Topics are kept in Maps only.
+ * Imports only protocol/.
  */
 import { shouldReconnect } from '../protocol/codes.ts';
 import { compareOffsets as compare } from '../protocol/offset.ts';
-import { decodeServerFrame, type ErrorFrame, type MessageFrame, type ServerFrame, type WelcomeFrame } from '../protocol/frames.ts';
+import { decodeServerFrame, type AckFrame, type ErrorFrame, type MessageFrame, type ServerFrame, type WelcomeFrame } from '../protocol/frames.ts';
 
 export interface ClientOptions {
   /** WebSocket URLs of gateway instances (`ws://host:port/ws`); tried in turn. */
@@ -57,6 +59,16 @@ interface Job {
   timer: ReturnType<typeof setTimeout>;
 }
 
+interface TopicState {
+  /**
+   * Sent as `since` when resubscribing: the newer of the last offset received and the
+   * position the subscribe ack gave; null before either.
+   */
+  position: string | null;
+  /** The newest offset received on the current connection, where messages come in offset order. */
+  seen: string | null;
+}
+
 interface Pending {
   resolve: (frame: ServerFrame) => void;
   reject: (error: Error) => void;
@@ -64,8 +76,7 @@ interface Pending {
 }
 
 export class SwitchyardClient {
-  /** Topic -> last offset received (null: subscribed, nothing received yet). */
-  private readonly topics = new Map<string, string | null>();
+  private readonly topics = new Map<string, TopicState>();
   private readonly pending = new Map<string, Pending>();
   /** Jobs by request ID: they outlive a connection (the session is resumed). */
   private readonly jobs = new Map<string, Job>();
@@ -88,7 +99,7 @@ export class SwitchyardClient {
   constructor(private readonly options: ClientOptions) {
     if (options.urls.length === 0) throw new Error('urls: at least one');
     this.opened = deferred();
-    void this.open();
+    this.connect();
   }
 
   /** The instance this client is connected to now. */
@@ -113,10 +124,26 @@ export class SwitchyardClient {
   /** Subscribes; from then on the topics are kept across reconnects. */
   async subscribe(...topics: string[]): Promise<void> {
     const fresh = topics.filter((t) => !this.topics.has(t));
-    for (const t of fresh) this.topics.set(t, null);
+    const states = fresh.map((t) => {
+      const state: TopicState = { position: null, seen: null };
+      this.topics.set(t, state);
+      return state;
+    });
     if (fresh.length === 0) return;
     await this.ready();
-    await this.request({ type: 'subscribe', topics: fresh });
+    try {
+      this.onSubscribed(await this.request({ type: 'subscribe', topics: fresh }));
+    } catch (error) {
+      // Refused by the server (a bad name, the subscription limit): kept, the topics would
+      // make every resubscribe after a reconnect fail the same way. (After a lost connection
+      // they stay: the resubscribe carries them.)
+      if (error instanceof RequestError && error.code !== 'timeout') {
+        fresh.forEach((t, i) => {
+          if (this.topics.get(t) === states[i]) this.topics.delete(t);
+        });
+      }
+      throw error;
+    }
   }
 
   async unsubscribe(...topics: string[]): Promise<void> {
@@ -153,9 +180,12 @@ export class SwitchyardClient {
     });
   }
 
-  /** The last offset received on a topic. */
+  /**
+   * Where this client resumes a topic from: the offset of the last message received, or the
+   * position its subscribe ack gave when that is newer (null until either).
+   */
   offset(topic: string): string | null {
-    return this.topics.get(topic) ?? null;
+    return this.topics.get(topic)?.position ?? null;
   }
 
   close(): void {
@@ -170,12 +200,26 @@ export class SwitchyardClient {
     this.jobs.clear();
   }
 
+  /**
+   * One connection attempt. A failure before the socket exists (the token provider rejects,
+   * the URL or the WebSocket constructor throws) gets no close event: it schedules the next
+   * attempt itself, with the same backoff.
+   */
+  private connect(): void {
+    this.open().catch(() => {
+      if (this.closedByUser) return;
+      this.setState('reconnecting', {});
+      this.retryLater();
+    });
+  }
+
   private async open(): Promise<void> {
     if (this.closedByUser) return;
     const base = this.options.urls[this.urlIndex % this.options.urls.length]!;
     const url = new URL(base);
     url.searchParams.set('app', this.options.app);
     const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    if (this.closedByUser) return;
     if (token) url.searchParams.set('token', token);
     if (this.resumeToken && this.jobs.size > 0) url.searchParams.set('resume', this.resumeToken);
     const Ws = this.options.WebSocket ?? globalThis.WebSocket;
@@ -194,14 +238,18 @@ export class SwitchyardClient {
         this.resumeToken = frame.resumeToken ?? null;
         if (frame.resumed === false) this.failJobs('session could not be resumed; job results are lost');
         this.attempt = 0;
+        for (const state of this.topics.values()) state.seen = null;
         void this.resubscribe();
         break;
       case 'message': {
-        // Drops anything at or below what was already seen (a replay overlapping live delivery).
-        const last = this.topics.get(frame.topic);
-        if (last === undefined) return;
-        if (last !== null && compare(frame.offset, last) <= 0) return;
-        this.topics.set(frame.topic, frame.offset);
+        const state = this.topics.get(frame.topic);
+        if (state === undefined) return;
+        // Per connection, a topic's messages come in offset order, each once: drop anything else.
+        // (Not compared with the position: after `since` from a store that lost its data, the
+        // server goes on below it, and says so with `recovered: false`.)
+        if (state.seen !== null && compare(frame.offset, state.seen) <= 0) return;
+        state.seen = frame.offset;
+        state.position = frame.offset;
         for (const l of this.listeners.message) l(frame);
         break;
       }
@@ -246,16 +294,15 @@ export class SwitchyardClient {
     }
   }
 
-  /** After (re)connecting: subscribe to every topic again, from the last offset seen. */
+  /** After (re)connecting: subscribe to every topic again, from its position. */
   private async resubscribe(): Promise<void> {
     const topics = [...this.topics.keys()];
     try {
       if (topics.length > 0) {
-        const since: Record<string, string> = {};
-        for (const [t, offset] of this.topics) if (offset !== null) since[t] = offset;
-        const ack = await this.request({ type: 'subscribe', topics, ...(Object.keys(since).length > 0 ? { since } : {}) });
-        const recovered = (ack as { recovered?: Record<string, boolean> }).recovered ?? {};
-        for (const [t, ok] of Object.entries(recovered)) if (!ok) for (const l of this.listeners.gap) l(t);
+        const since: [string, string][] = [];
+        for (const [t, { position }] of this.topics) if (position !== null) since.push([t, position]);
+        // Object.fromEntries: a topic named `__proto__` becomes a key like any other.
+        this.onSubscribed(await this.request({ type: 'subscribe', topics, ...(since.length > 0 ? { since: Object.fromEntries(since) } : {}) }));
       }
       this.setState('open', { instanceId: this.welcome?.instanceId });
       this.opened.resolve();
@@ -263,6 +310,19 @@ export class SwitchyardClient {
       // The connection failed mid-resubscribe; onClose schedules the next attempt.
       void error;
     }
+  }
+
+  /** Takes the positions of a subscribe ack, and reports the topics history could not cover. */
+  private onSubscribed(reply: ServerFrame): void {
+    const ack = reply as AckFrame;
+    if (ack.offsets) {
+      for (const [topic, position] of ack.offsets) {
+        const state = this.topics.get(topic);
+        // Live messages can arrive before the ack: keep the newer.
+        if (state) state.position = state.seen !== null && compare(state.seen, position) > 0 ? state.seen : position;
+      }
+    }
+    if (ack.recovered) for (const [topic, ok] of ack.recovered) if (!ok && this.topics.has(topic)) for (const l of this.listeners.gap) l(topic);
   }
 
   private onClose(ws: WebSocket, code: number): void {
@@ -278,13 +338,18 @@ export class SwitchyardClient {
     }
     if (this.state === 'open') this.opened = deferred();
     this.setState('reconnecting', { closeCode: code });
+    this.retryLater();
+  }
+
+  /** Schedules the next attempt, on the next URL, after a capped exponential backoff. */
+  private retryLater(): void {
     this.urlIndex += 1;
     const max = this.options.maxReconnectDelayMs ?? 5000;
     const min = this.options.minReconnectDelayMs ?? 100;
     // Full jitter: spread the reconnects of many clients after an instance goes away.
     const delay = Math.random() * Math.min(max, min * 2 ** this.attempt);
     this.attempt += 1;
-    setTimeout(() => void this.open(), delay);
+    setTimeout(() => this.connect(), delay);
   }
 
   private request(frame: Record<string, unknown>): Promise<ServerFrame> {

@@ -71,6 +71,11 @@ class SessionEvents implements WSEvents, DirectFrames {
     this.session?.receive(data);
   }
 
+  /** The socket drained (see gateway/bun.ts): a paced replay goes on. */
+  onDrain(): void {
+    this.session?.drained();
+  }
+
   onMessage(event: MessageEvent): void {
     this.session?.receive(event.data as string | ArrayBuffer);
   }

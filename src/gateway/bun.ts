@@ -7,7 +7,9 @@
  * adapter builds a MessageEvent and a WSContext (copying the connection's URL) for every
  * frame, which was 17% of the publish path's CPU; events that can take a frame directly
  * (DirectFrames) get it from Bun as is. The parsed URL Hono keeps per connection is dropped
- * after open: nothing reads it, and it costs memory on every idle connection.
+ * after open: nothing reads it, and it costs memory on every idle connection. Hono has no
+ * event for Bun's `drain` (the socket wrote out what backpressure held back): it is passed
+ * to DirectFrames too.
  */
 import type { Hono } from 'hono';
 import { upgradeWebSocket, websocket } from 'hono/bun';
@@ -16,9 +18,11 @@ import type { LocalFanout } from './socket.ts';
 
 export { upgradeWebSocket };
 
-/** WebSocket events that accept a frame straight from the runtime. */
+/** WebSocket events that accept a frame straight from the runtime, and hear when the socket drained. */
 export interface DirectFrames {
   onFrame(data: string | Uint8Array): void;
+  /** After a send reported backpressure (-1), the socket can take more. */
+  onDrain(): void;
 }
 
 type HonoData = { events: WSEvents & Partial<DirectFrames>; url?: URL; protocol: string };
@@ -58,6 +62,9 @@ export function serve(app: Hono, options: ServeOptions): RunningServer {
         const events = (ws.data as HonoData).events;
         if (events.onFrame) events.onFrame(message);
         else websocket.message(ws, message);
+      },
+      drain(ws: HonoSocket) {
+        (ws.data as HonoData).events.onDrain?.();
       },
       maxPayloadLength: options.hardFrameLimitBytes,
       backpressureLimit: options.sendBufferLimitBytes,

@@ -1,7 +1,7 @@
 /** Encoding of server frames. The message frame is on the hot path: built once per topic. */
 import type { ErrorCode } from '../protocol/codes.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
-import type { AckFrame, ErrorFrame, WelcomeFrame } from '../protocol/frames.ts';
+import type { ErrorFrame, WelcomeFrame } from '../protocol/frames.ts';
 
 /** `data` is JSON text already; splicing it avoids a parse and a re-encode per message. */
 export function encodeMessage(topic: string, offset: string, data: string): string {
@@ -12,8 +12,17 @@ export function encodeError(id: string | null, code: ErrorCode, message: string)
   return JSON.stringify({ type: 'error', id, code, message } satisfies ErrorFrame);
 }
 
-export function encodeAck(ack: Omit<AckFrame, 'type'>): string {
+/** The ack of unsubscribe (`{id}`) and publish (`{id, offset}`). */
+export function encodeAck(ack: { id: string; offset?: string }): string {
   return JSON.stringify({ type: 'ack', ...ack });
+}
+
+/**
+ * The ack of subscribe. Object.fromEntries defines each topic as an own key (`__proto__`
+ * too), where assigning to a plain object would not.
+ */
+export function encodeSubscribeAck(id: string, offsets: ReadonlyMap<string, string>, recovered: ReadonlyMap<string, boolean> | null): string {
+  return JSON.stringify({ type: 'ack', id, offsets: Object.fromEntries(offsets), ...(recovered ? { recovered: Object.fromEntries(recovered) } : {}) });
 }
 
 export function encodeWelcome(welcome: Omit<WelcomeFrame, 'type'>): string {

@@ -12,8 +12,10 @@
  *   once per subscriber.
  * - Recovery: a session replaying history gets live messages through a RecoveryBuffer until
  *   the hub has caught up with its replay, then joins the native topic.
+ * - Positions: the offset of the last message the hub delivered on a topic is where a session
+ *   that joins the native topic now starts; the subscribe ack reports it.
  */
-import type { History } from '../cluster/history.ts';
+import { HISTORY_PAGE_MESSAGES, type History } from '../cluster/history.ts';
 import type { TopicRoutes } from '../cluster/routes.ts';
 import type { TopicMessageEnvelope } from '../protocol/envelope.ts';
 import { compareOffsets } from '../protocol/offset.ts';
@@ -43,7 +45,18 @@ export class RecoveryBuffer {
   mode: 'buffering' | 'following' = 'buffering';
   last = '';
   readonly frames: { offset: string; frame: string }[] = [];
+  /**
+   * Characters of the frames waiting here (bytes for ASCII JSON): they are owed to the client
+   * as much as its socket's send buffer, and count towards the slow-consumer limit.
+   */
+  waitingChars = 0;
   constructor(readonly topic: LocalTopic, readonly sink: RecoverySink) {}
+
+  /** Takes the frames waiting so far (the session sends them, then looks again). */
+  take(): { offset: string; frame: string }[] {
+    this.waitingChars = 0;
+    return this.frames.splice(0);
+  }
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -89,8 +102,10 @@ export class Hub {
 
   /**
    * Counts one more local subscriber; resolves once this instance is in the topic's route.
-   * The history head is read before the route is added: messages published in between are
-   * then filled from history rather than missed.
+   * The topic's position is read from history before the route is added: messages published
+   * in between are then filled from history rather than missed. (For a topic without a log,
+   * reading the position creates one, so that history vouches for it later; see
+   * History.position.)
    */
   join(app: string, topic: string): Promise<void> {
     const key = nativeTopic(app, topic);
@@ -100,9 +115,9 @@ export class Hub {
       t = created;
       this.topics.set(key, created);
       const joined = this.routeOps.run(key, async () => {
-        const head = await this.history.head(app, topic);
+        const position = await this.history.position(app, topic);
         await this.routes.add(app, topic, this.instanceId);
-        created.last = head;
+        created.last = position;
         await this.drain(created);
       });
       created.joined = joined;
@@ -116,6 +131,14 @@ export class Hub {
     }
     t.subscribers += 1;
     return t.joined;
+  }
+
+  /**
+   * The offset of the last message delivered on a joined topic (null when no session here
+   * holds it). A session that joins the native topic now receives every message after it.
+   */
+  lastDelivered(app: string, topic: string): string | null {
+    return this.topics.get(nativeTopic(app, topic))?.last ?? null;
   }
 
   /** Counts one subscriber less; the last one out removes the route. */
@@ -151,12 +174,19 @@ export class Hub {
     const run = async () => {
       await t.filling;
       await t.joined;
-      const { entries } = await this.history.readSince(t.app, t.topic, t.last!);
-      for (const entry of entries) {
-        if (compareOffsets(entry.offset, t.last!) > 0) {
-          this.emit(t, entry.offset, entry.data);
-          this.backfilledMessages += 1;
+      // Up to the head of the first read: what comes after it is routed here (the route is
+      // back) and waits in the queue.
+      let until: string | null = null;
+      for (;;) {
+        const { entries, head } = await this.history.readSince(t.app, t.topic, t.last!, HISTORY_PAGE_MESSAGES);
+        until ??= head;
+        for (const entry of entries) {
+          if (compareOffsets(entry.offset, t.last!) > 0) {
+            this.emit(t, entry.offset, entry.data);
+            this.backfilledMessages += 1;
+          }
         }
+        if (entries.length < HISTORY_PAGE_MESSAGES || compareOffsets(t.last!, until) >= 0) return;
       }
     };
     t.filling = run()
@@ -182,17 +212,20 @@ export class Hub {
 
   /**
    * Replay is done up to `last`. If the hub already delivered `last`, the session joins the
-   * native topic now; otherwise it follows the hub until it does.
+   * native topic now; otherwise it follows the hub until it does. Returns the session's
+   * position: every message after it reaches the session (the hub's last delivered offset,
+   * or `last` while it follows).
    */
-  finishRecovery(buffer: RecoveryBuffer, last: string): void {
+  finishRecovery(buffer: RecoveryBuffer, last: string): string {
     const t = buffer.topic;
     if (t.last !== null && compareOffsets(t.last, last) >= 0) {
       t.recovering?.delete(buffer);
       buffer.sink.subscribeNative();
-      return;
+      return t.last;
     }
     buffer.mode = 'following';
     buffer.last = last;
+    return last;
   }
 
   /** Forgets a buffer (the session left or failed). */
@@ -261,6 +294,7 @@ export class Hub {
     for (const buffer of t.recovering) {
       if (buffer.mode === 'buffering') {
         buffer.frames.push({ offset, frame });
+        buffer.waitingChars += frame.length;
         continue;
       }
       if (compareOffsets(offset, buffer.last) > 0) {

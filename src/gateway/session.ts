@@ -1,10 +1,12 @@
 /**
  * One client connection's state machine: it parses and validates every frame, enforces the
- * per-session limits, and drives subscribe (with gap-free recovery by offset), unsubscribe,
- * publish and ping. It only talks to its Socket, the Hub and the cluster interfaces.
+ * per-session limits, and drives subscribe (with gap-free recovery by offset, paced by the
+ * socket's backpressure), unsubscribe, publish and ping. It only talks to its Socket, the Hub
+ * and the cluster interfaces. Topics from the client are keys of Maps only, never of plain
+ * objects (where `toString` or `__proto__` would find Object.prototype's).
  */
 import type { AppConfig } from '../config.ts';
-import type { History } from '../cluster/history.ts';
+import { HISTORY_PAGE_MESSAGES, type History } from '../cluster/history.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { ErrorCode } from '../protocol/codes.ts';
 import { parseClientFrame, type PublishFrame, type SubscribeFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
@@ -12,7 +14,7 @@ import { compareOffsets } from '../protocol/offset.ts';
 import { fewAdd, fewDelete, fewHas, fewSize, fewValues, type FewStrings } from '../lib/fewStrings.ts';
 import type { Logger } from '../lib/log.ts';
 import { parseJson } from '../lib/json.ts';
-import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc } from './frames.ts';
+import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc, encodeSubscribeAck } from './frames.ts';
 import { JobTracker, type JobContext } from './jobTracker.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import type { Claimed } from '../cluster/sessions.ts';
@@ -38,6 +40,15 @@ export interface SessionContext {
   log: Logger;
 }
 
+/** What subscribing one topic came to, for the ack. */
+interface Attached {
+  /** Every message after this offset reaches the session; null when it no longer holds the topic. */
+  position: string | null;
+  /** With `since` for the topic: whether nothing after it is missing; null without. */
+  recovered: boolean | null;
+}
+
+const GONE: Attached = { position: null, recovered: null };
 
 export class Session {
   /** Subscribed topics; most sessions hold one (see FewStrings, and the idle scenario of docs/benchmarks.md). */
@@ -47,6 +58,10 @@ export class Session {
   private tokensAtMs: number;
   /** Topics whose live messages still come through the hub's recovery buffer (allocated on first use). */
   private recoveries: Map<string, RecoveryBuffer> | null = null;
+  /** Topics being subscribed, so that a second subscribe to one can report where it ends up (allocated on first use). */
+  private attaching: Map<string, Promise<Attached>> | null = null;
+  /** Replays waiting for the socket to drain (allocated on first use). */
+  private drainWaiters: (() => void)[] | null = null;
   private closed = false;
   /** Replies that arrived during a resume, before the welcome went out; null otherwise. */
   private resuming: RpcEnvelope[] | null = null;
@@ -180,19 +195,26 @@ export class Session {
   }
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {
-    const fresh = [...new Set(frame.topics)].filter((t) => !fewHas(this.held, t));
+    const topics = [...new Set(frame.topics)];
+    const fresh = topics.filter((t) => !fewHas(this.held, t));
     if (fewSize(this.held) + fresh.length > this.ctx.limits.maxSubscriptionsPerSession) {
       this.send(
         encodeError(frame.id, ErrorCode.LimitExceeded, `at most ${this.ctx.limits.maxSubscriptionsPerSession} subscriptions per session`),
       );
       return;
     }
-    const since = frame.since ?? {};
-    const recovered: Record<string, boolean> = {};
-    for (const topic of frame.topics) if (since[topic] !== undefined && fewHas(this.held, topic)) recovered[topic] = true;
+    const since = frame.since;
+    const work: Promise<Attached>[] = [];
     // Reserve synchronously so that concurrent frames see the limit and close() sees the topics.
-    for (const topic of fresh) this.held = fewAdd(this.held, topic);
-    const results = await Promise.allSettled(fresh.map((topic) => this.attach(topic, since[topic], recovered)));
+    for (const topic of topics) {
+      if (fewHas(this.held, topic)) {
+        work.push(this.heldPosition(topic, since?.has(topic) === true));
+      } else {
+        this.held = fewAdd(this.held, topic);
+        work.push(this.track(topic, this.attach(topic, since?.get(topic))));
+      }
+    }
+    const results = await Promise.allSettled(work);
     if (this.closed) return;
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
@@ -201,7 +223,38 @@ export class Session {
       this.send(encodeError(frame.id, ErrorCode.Internal, 'subscribe failed; retry'));
       return;
     }
-    this.send(encodeAck(frame.since ? { id: frame.id, recovered } : { id: frame.id }));
+    const offsets = new Map<string, string>();
+    const recovered = since ? new Map<string, boolean>() : null;
+    for (const [i, topic] of topics.entries()) {
+      const attached = (results[i] as PromiseFulfilledResult<Attached>).value;
+      if (attached.position !== null) offsets.set(topic, attached.position);
+      if (recovered && attached.recovered !== null) recovered.set(topic, attached.recovered);
+    }
+    this.send(encodeSubscribeAck(frame.id, offsets, recovered));
+  }
+
+  /** Remembers a subscribe in flight until it settles (see heldPosition). */
+  private track(topic: string, attached: Promise<Attached>): Promise<Attached> {
+    (this.attaching ??= new Map()).set(topic, attached);
+    const forget = () => {
+      if (this.attaching?.get(topic) !== attached) return;
+      this.attaching.delete(topic);
+      if (this.attaching.size === 0) this.attaching = null;
+    };
+    attached.then(forget, forget);
+    return attached;
+  }
+
+  /**
+   * A topic the session holds already: subscribing again changes nothing (`recovered: true`
+   * with since) and reports where the session is: where its subscribe in flight ends up, the
+   * last offset forwarded while it follows the hub after a replay, or else the hub's last
+   * delivered offset (it is on the native topic).
+   */
+  private async heldPosition(topic: string, withSince: boolean): Promise<Attached> {
+    const attaching = this.attaching?.get(topic);
+    const position = attaching ? (await attaching).position : (this.recoveries?.get(topic)?.last ?? this.ctx.hub.lastDelivered(this.app.id, topic));
+    return { position, recovered: withSince ? true : null };
   }
 
   /**
@@ -210,15 +263,17 @@ export class Session {
    * buffered and merged by offset, and the hub hands the session over to native fan-out once
    * it has caught up with the replay (see Hub), so that nothing is missed or repeated.
    */
-  private async attach(topic: string, since: string | undefined, recovered: Record<string, boolean>): Promise<void> {
-    const { hub, history } = this.ctx;
+  private async attach(topic: string, since: string | undefined): Promise<Attached> {
+    const { hub } = this.ctx;
     const app = this.app.id;
     const native = nativeTopic(app, topic);
     const joined = hub.join(app, topic);
     if (since === undefined) {
       await joined;
-      if (!this.closed && fewHas(this.held, topic)) this.socket.subscribe(native);
-      return;
+      if (this.closed || !fewHas(this.held, topic)) return GONE;
+      this.socket.subscribe(native);
+      // Read in the same turn as the subscribe: every message the hub emits after it reaches us.
+      return { position: hub.lastDelivered(app, topic), recovered: null };
     }
     // No await between join() and startRecovery(): nothing emitted after the join is missed.
     const buffer = hub.startRecovery(app, topic, {
@@ -231,27 +286,75 @@ export class Session {
     (this.recoveries ??= new Map()).set(topic, buffer);
     try {
       await joined;
-      const replay = await history.readSince(app, topic, since);
-      if (this.closed || !fewHas(this.held, topic)) return;
-      let last = since;
-      for (const entry of replay.entries) {
-        this.socket.send(encodeMessage(topic, entry.offset, entry.data));
-        last = entry.offset;
-      }
-      for (const buffered of buffer.frames) {
-        if (compareOffsets(buffered.offset, last) > 0) {
-          this.socket.send(buffered.frame);
-          last = buffered.offset;
-        }
-      }
-      buffer.frames.length = 0;
-      // Synchronous from the merge to here: no message can slip in between.
-      hub.finishRecovery(buffer, last);
-      recovered[topic] = replay.recovered;
+      return (await this.replay(topic, since, buffer)) ?? GONE;
     } catch (error) {
       this.endRecovery(topic);
       throw error;
     }
+  }
+
+  /**
+   * Sends what history holds after `since`, a page at a time, then the live messages the
+   * buffer took meanwhile, then hands the topic to the hub. Whenever the runtime reports
+   * backpressure it waits for the socket to drain: a replay larger than the send buffer
+   * limit reaches a client that reads, instead of overflowing its buffer. Live messages keep
+   * going to the buffer meanwhile (and count towards the slow-consumer limit). Null when the
+   * session stopped wanting the topic on the way.
+   */
+  private async replay(topic: string, since: string, buffer: RecoveryBuffer): Promise<Attached | null> {
+    const { hub, history } = this.ctx;
+    const app = this.app.id;
+    const wanted = () => !this.closed && this.recoveries?.get(topic) === buffer;
+    let page = await history.readSince(app, topic, since, HISTORY_PAGE_MESSAGES);
+    if (!wanted()) return null;
+    let recovered = page.recovered;
+    // Anything appended after this first read comes live, through the buffer: the replay
+    // stops here, however fast the topic grows.
+    const until = page.head;
+    // A since above the head was never issued by this history (a store that lost its data,
+    // another deployment): nothing is known after it, so the session goes live from the head
+    // (`recovered` is false) instead of waiting for the topic to pass an offset of no meaning.
+    let last = compareOffsets(since, until) > 0 ? until : since;
+    for (;;) {
+      for (const entry of page.entries) {
+        last = entry.offset;
+        if (this.socket.send(encodeMessage(topic, entry.offset, entry.data)) < 0) {
+          await this.writable();
+          if (!wanted()) return null;
+        }
+      }
+      if (page.entries.length < HISTORY_PAGE_MESSAGES || compareOffsets(last, until) >= 0) break;
+      page = await history.readSince(app, topic, last, HISTORY_PAGE_MESSAGES);
+      if (!wanted()) return null;
+      // Trimmed past the last page while it was sent: what fell in between is gone.
+      if (!page.recovered) recovered = false;
+    }
+    // More live messages may arrive while the socket drains: take until none is left.
+    while (buffer.frames.length > 0) {
+      for (const buffered of buffer.take()) {
+        if (compareOffsets(buffered.offset, last) <= 0) continue;
+        last = buffered.offset;
+        if (this.socket.send(buffered.frame) < 0) {
+          await this.writable();
+          if (!wanted()) return null;
+        }
+      }
+    }
+    // Synchronous from the check that the buffer is empty to here: no message can slip in between.
+    return { position: hub.finishRecovery(buffer, last), recovered };
+  }
+
+  /** Resolves when the runtime reports that the socket drained (or the session closed). */
+  private writable(): Promise<void> {
+    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve));
+  }
+
+  /** The runtime wrote out what was queued for this client: paused replays go on. */
+  drained(): void {
+    const waiters = this.drainWaiters;
+    if (!waiters) return;
+    this.drainWaiters = null;
+    for (const resume of waiters) resume();
   }
 
   private endRecovery(topic: string): void {
@@ -295,11 +398,18 @@ export class Session {
     if (this.recoveries) for (const topic of this.recoveries.keys()) this.endRecovery(topic);
     for (const topic of fewValues(this.held)) this.ctx.hub.leave(this.app.id, topic);
     this.held = null;
+    // Paused replays wake up, see the session closed, and stop.
+    this.drained();
   }
 
-  /** Bytes waiting to be written to this client. */
+  /**
+   * Bytes owed to this client: queued in its socket, and live messages waiting in recovery
+   * buffers while a replay runs (for the slow-consumer limit).
+   */
   get bufferedBytes(): number {
-    return this.socket.getBufferedAmount();
+    let bytes = this.socket.getBufferedAmount();
+    if (this.recoveries) for (const buffer of this.recoveries.values()) bytes += buffer.waitingChars;
+    return bytes;
   }
 
   /** Asks the client to leave (the runtime then calls close()). */

@@ -3,7 +3,10 @@
  * session on this narrow type keeps runtime details in gateway/bun.ts.
  */
 export interface Socket {
-  /** Returns bytes sent, 0 when dropped, -1 when queued behind backpressure. */
+  /**
+   * Returns bytes sent, 0 when dropped, -1 when queued behind backpressure; after -1 the
+   * runtime reports when the socket drained (DirectFrames.onDrain in gateway/bun.ts).
+   */
   send(data: string): number;
   /** Joins a runtime-native pub/sub topic (Bun: `ws.subscribe`). */
   subscribe(topic: string): void;

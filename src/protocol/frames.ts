@@ -9,6 +9,36 @@ import { RequestIdSchema, TopicSchema } from './names.ts';
 import { OffsetSchema } from './offset.ts';
 import { describeIssue } from './issues.ts';
 
+/**
+ * An object keyed by topic (`since`, `recovered`, `offsets`), read into a Map. Not v.record,
+ * which drops the keys `__proto__`, `constructor` and `prototype` (valid topics all) and
+ * builds a plain object, where a lookup of `toString` finds Object.prototype's. Topics never
+ * become keys of a plain object: encoders write them with Object.fromEntries.
+ */
+function topicMapSchema<T>(value: v.GenericSchema<unknown, T>) {
+  return v.pipe(
+    v.custom<object>((input) => typeof input === 'object' && input !== null && !Array.isArray(input), 'an object keyed by topic'),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const out = new Map<string, T>();
+      // Own keys only; JSON.parse makes `"__proto__"` an own key like any other.
+      for (const [key, item] of Object.entries(dataset.value)) {
+        const topic = v.safeParse(TopicSchema, key);
+        if (!topic.success) {
+          addIssue({ message: `${JSON.stringify(key.slice(0, 64))}: ${topic.issues[0].message}` });
+          return NEVER;
+        }
+        const parsed = v.safeParse(value, item);
+        if (!parsed.success) {
+          addIssue({ message: `${key}: ${describeIssue(parsed.issues[0])}` });
+          return NEVER;
+        }
+        out.set(key, parsed.output);
+      }
+      return out;
+    }),
+  );
+}
+
 // ---- client -> server -------------------------------------------------------------------
 
 const TopicListSchema = v.pipe(v.array(TopicSchema), v.minLength(1, 'topics: at least one'));
@@ -17,8 +47,11 @@ export const SubscribeFrameSchema = v.object({
   type: v.literal('subscribe'),
   id: RequestIdSchema,
   topics: TopicListSchema,
-  /** Per topic, the last offset the client has seen; replay everything after it. */
-  since: v.optional(v.record(TopicSchema, OffsetSchema)),
+  /**
+   * Per topic, the position to resume from: the last offset the client has seen, or the
+   * position an earlier subscribe ack gave; replay everything after it.
+   */
+  since: v.optional(topicMapSchema(OffsetSchema)),
 });
 export type SubscribeFrame = v.InferOutput<typeof SubscribeFrameSchema>;
 
@@ -105,8 +138,13 @@ export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
 export const AckFrameSchema = v.object({
   type: v.literal('ack'),
   id: v.string(),
-  /** Subscribe with `since`: per topic, whether every missed message was replayed. */
-  recovered: v.optional(v.record(v.string(), v.boolean())),
+  /**
+   * Subscribe: per topic of the request, its position: every message after this offset
+   * reaches the session, and `since` accepts it later (also for a topic with no message yet).
+   */
+  offsets: v.optional(topicMapSchema(OffsetSchema)),
+  /** Subscribe with `since`: per topic it names, whether every missed message was replayed. */
+  recovered: v.optional(topicMapSchema(v.boolean())),
   /** Publish: the offset the message got in its topic. */
   offset: v.optional(v.string()),
 });

@@ -11,10 +11,10 @@ test('memory history drops messages older than maxAgeMs', async () => {
   now += 600;
   await h.append('a', 't', '2');
   now += 600;
-  const r = await h.readSince('a', 't', first);
+  const r = await h.readSince('a', 't', first, 100);
   expect(r.entries.map((e) => e.data)).toEqual(['2']);
   expect(r.recovered).toBe(true);
-  const r0 = await h.readSince('a', 't', '0-0');
+  const r0 = await h.readSince('a', 't', '0-0', 100);
   expect(r0.recovered).toBe(false);
 });
 
@@ -25,6 +25,21 @@ test('memory history forgets the logs of topics silent for longer than maxAgeMs'
   now += 5000;
   // The sweep runs every 4096 appends; the busy topic keeps appending meanwhile.
   for (let i = 0; i < 4096; i++) await h.append('a', 'busy', String(i));
-  expect(await h.head('a', 'old')).toBe('0-0');
-  expect(await h.head('a', 'busy')).not.toBe('0-0');
+  expect((await h.readSince('a', 'old', '0-0', 10)).head).toBe('0-0');
+  expect((await h.readSince('a', 'busy', '0-0', 10)).head).not.toBe('0-0');
+});
+
+test('the position of a quiet topic is forgotten like a log after maxAgeMs', async () => {
+  let now = 1_000_000;
+  const h = new MemoryHistory(10, 1000, () => now);
+  const position = await h.position('a', 'quiet');
+  expect(position).toBe('1000000-0');
+  // Appended in the same millisecond: still after the position.
+  expect((await h.append('a', 'quiet', '1')).offset).toBe('1000000-1');
+  const kept = await h.position('a', 'kept-quiet');
+  now += 5000;
+  for (let i = 0; i < 4096; i++) await h.append('a', 'busy', String(i));
+  // Swept: a new log does not vouch for the old position.
+  expect((await h.readSince('a', 'kept-quiet', kept, 10)).recovered).toBe(false);
+  expect(await h.position('a', 'kept-quiet')).toBe(`${now}-0`);
 });

@@ -16,13 +16,13 @@ test('redis history drops messages older than maxAgeMs, and says so', async () =
   const h = new RedisHistory(redis.client, new Keys(`${prefix}age:`), { size: 100, maxAgeMs: 300, dedupeWindowMs: 60_000 });
   const first = await h.append('a', 't', '"old"');
   // Young entries stay: a read right away keeps them.
-  expect((await h.readSince('a', 't', first.prev)).entries.map((e) => e.data)).toEqual(['"old"']);
-  await waitFor(async () => (await h.readSince('a', 't', first.prev)).entries.length === 0, { timeoutMs: 3000, intervalMs: 50, what: 'the old entry to age out' });
+  expect((await h.readSince('a', 't', first.prev, 100)).entries.map((e) => e.data)).toEqual(['"old"']);
+  await waitFor(async () => (await h.readSince('a', 't', first.prev, 100)).entries.length === 0, { timeoutMs: 3000, intervalMs: 50, what: 'the old entry to age out' });
   const later = await h.append('a', 't', '"new"');
-  const r = await h.readSince('a', 't', first.offset);
+  const r = await h.readSince('a', 't', first.offset, 100);
   expect(r.recovered).toBe(true);
   expect(r.entries.map((e) => e.data)).toEqual(['"new"']);
-  expect((await h.readSince('a', 't', first.prev)).recovered).toBe(false);
+  expect((await h.readSince('a', 't', first.prev, 100)).recovered).toBe(false);
   expect(later.prev).toBe(first.offset);
 });
 
@@ -39,4 +39,19 @@ test('publishing trims aged-out entries and refreshes the stream TTL on its own,
   const ttl = await redis.client.pttl(keys.history('a', 't'));
   expect(ttl).toBeGreaterThan(300);
   expect(ttl).toBeLessThanOrEqual(600);
+});
+
+test('the position of a topic without a stream creates an empty stream that expires like history', async () => {
+  const keys = new Keys(`${prefix}position:`);
+  const h = new RedisHistory(redis.client, keys, { size: 100, maxAgeMs: 60_000, dedupeWindowMs: 60_000 });
+  const position = await h.position('a', 'quiet');
+  const key = keys.history('a', 'quiet');
+  expect(await redis.client.xlen(key)).toBe(0);
+  const ttl = await redis.client.pttl(key);
+  expect(ttl).toBeGreaterThan(60_000);
+  expect(ttl).toBeLessThanOrEqual(120_000);
+  // The publish script finds a stream that is not new: it does not mark the position deleted.
+  const first = await h.append('a', 'quiet', '"first"');
+  expect(first.prev).toBe(position);
+  expect((await h.readSince('a', 'quiet', position, 100)).recovered).toBe(true);
 });

@@ -94,7 +94,7 @@ test('one script call: history and every routed inbox get the batch, in order, a
     for (let i = 1; i < messages.length; i++) expect(messages[i]!.prev).toBe(messages[i - 1]!.offset);
     expect(messages[0]!.prev).toBe('0-0');
   }
-  const history = await publisher.history.readSince('app1', 'room', '0-0');
+  const history = await publisher.history.readSince('app1', 'room', '0-0', 10_000);
   expect(history.entries.map((e) => e.data)).toEqual(items.map((i) => i.data));
 
   // A redelivered batch (same IDs) plus one new message: only the new one is appended and sent.
@@ -125,7 +125,7 @@ test('one call for several topics: each gets its own offsets, trim and routes; a
     ['app2', 'south', '"a"'],
   ]);
   expect(got[1]!.prev).toBe(got[0]!.offset);
-  expect((await publisher.history.readSince('app1', 'unrouted', '0-0')).entries.map((e) => e.data)).toEqual(['null']);
+  expect((await publisher.history.readSince('app1', 'unrouted', '0-0', 10_000)).entries.map((e) => e.data)).toEqual(['null']);
 });
 
 test('store(): the same writes as publish, without offsets in the answer', async () => {
@@ -134,7 +134,7 @@ test('store(): the same writes as publish, without offsets in the answer', async
   expect(await publisher.store([{ app: 'app1', topic: 'stored', items }])).toEqual([null]);
   await waitFor(() => got.length === 2, { what: 'the two new messages' });
   expect(got.map((e) => e.data)).toEqual(['1', '3']);
-  expect((await publisher.history.readSince('app1', 'stored', '0-0')).entries.map((e) => e.offset)).toEqual(got.map((e) => e.offset));
+  expect((await publisher.history.readSince('app1', 'stored', '0-0', 10_000)).entries.map((e) => e.offset)).toEqual(got.map((e) => e.offset));
 });
 
 test('a topic that fails fails alone: the other topics of the same call are stored and routed', async () => {
@@ -173,7 +173,7 @@ test('a batch larger than one inbox entry holds arrives whole and in order, and 
   const [again] = (await publisher.publish([{ app: 'app1', topic: 'big', items }])) as [Published[]];
   expect(again.every((p) => p.duplicate)).toBe(true);
   expect(again.map((p) => p.offset)).toEqual(published.map((p) => p.offset));
-  expect((await publisher.history.readSince('app1', 'big', published.at(-1)!.offset)).entries).toEqual([]);
+  expect((await publisher.history.readSince('app1', 'big', published.at(-1)!.offset, 10_000)).entries).toEqual([]);
 });
 
 test('dedupe windows: an ID is remembered into the next window and forgotten after two; the window before the previous one is freed', async () => {
@@ -218,9 +218,9 @@ test('history keeps its length cap across batches, and the trim boundary tells r
   ];
   await publisher.publish([{ app: 'app1', topic: 'capped', items: Array.from({ length: 40 }, (_, i) => ({ data: String(40 + i) })) }]);
   expect(await admin.xlen(publisher.keys.history('app1', 'capped'))).toBe(50);
-  const fromStart = await publisher.history.readSince('app1', 'capped', first[0]!.offset);
+  const fromStart = await publisher.history.readSince('app1', 'capped', first[0]!.offset, 10_000);
   expect(fromStart.recovered).toBe(false);
-  const fromKept = await publisher.history.readSince('app1', 'capped', first[29]!.offset);
+  const fromKept = await publisher.history.readSince('app1', 'capped', first[29]!.offset, 10_000);
   expect(fromKept.recovered).toBe(true);
   expect(fromKept.entries.map((e) => e.data)).toEqual(Array.from({ length: 50 }, (_, i) => String(30 + i)));
 });

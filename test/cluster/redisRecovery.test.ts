@@ -105,3 +105,40 @@ test('subscribers on both instances receive every message once, in order', async
     s.close();
   }
 });
+
+test('a quiet topic resumes on the other instance from the position its subscribe ack gave', async () => {
+  const topic = 'quiet';
+  const first = await WsClient.open(gateways[0]!.wsUrl(APP_A.id));
+  const ack = await first.request({ type: 'subscribe', topics: [topic] });
+  const position = (ack.offsets as Record<string, string>)[topic]!;
+  expect(position).toMatch(/^\d+-\d+$/);
+  first.close();
+  await first.closed;
+  const missed = await publishHttp(gateways[1]!.http, APP_A, topic, 'while away');
+  const again = await WsClient.open(gateways[1]!.wsUrl(APP_A.id));
+  const resumed = await again.request({ type: 'subscribe', topics: [topic], since: { [topic]: position } });
+  expect(resumed.recovered).toEqual({ [topic]: true });
+  expect(resumed.offsets).toEqual({ [topic]: missed });
+  expect(again.messages(topic).map((m) => m.data)).toEqual(['while away']);
+  again.close();
+});
+
+test('a since beyond the newest offset (a Redis that lost its data) goes live, with recovered: false', async () => {
+  const topic = 'lost';
+  const before = await publishHttp(gateways[0]!.http, APP_A, topic, 'before');
+  // What a client holds after Redis lost the stream and its clock moved on: an offset the
+  // new stream has not reached.
+  const admin = testClient();
+  await admin.del(`${prefix}{t:${APP_A.id}:${topic}}:h`);
+  admin.disconnect();
+  const newest = await publishHttp(gateways[0]!.http, APP_A, topic, 'after the loss');
+  const held = `${Number(before.split('-')[0]) + 3_600_000}-0`;
+  const c = await WsClient.open(gateways[1]!.wsUrl(APP_A.id));
+  const ack = await c.request({ type: 'subscribe', topics: [topic], since: { [topic]: held } });
+  expect(ack.recovered).toEqual({ [topic]: false });
+  expect(ack.offsets).toEqual({ [topic]: newest });
+  const live = await publishHttp(gateways[0]!.http, APP_A, topic, 'live');
+  const got = await c.waitForMessages(topic, 1);
+  expect(got.map((m) => [m.offset, m.data])).toEqual([[live, 'live']]);
+  c.close();
+});

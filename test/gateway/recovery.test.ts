@@ -1,5 +1,7 @@
 /** Recovery by offset: replay of missed messages, no gap and no duplicate, even under load. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { compareOffsets } from '../../src/protocol/offset.ts';
 import { APP_A, publishHttp, startGateway, type TestGateway } from '../support/gateway.ts';
 import { WsClient } from '../support/wsClient.ts';
 
@@ -86,10 +88,10 @@ test('messages published around the history read are merged without gap or dupli
   const history = {
     append: inner.append.bind(inner),
     readBetween: inner.readBetween.bind(inner),
-    head: inner.head.bind(inner),
-    async readSince(app: string, topic: string, since: string) {
+    position: inner.position.bind(inner),
+    async readSince(app: string, topic: string, since: string, limit: number) {
       if (armed) for (let i = 0; i < 3; i++) await publisher.publish(app, topic, `before-read-${i}`);
-      const result = await inner.readSince(app, topic, since);
+      const result = await inner.readSince(app, topic, since, limit);
       if (armed) for (let i = 0; i < 3; i++) await publisher.publish(app, topic, `after-read-${i}`);
       return result;
     },
@@ -113,4 +115,65 @@ test('messages published around the history read are merged without gap or dupli
   } finally {
     await local.stop();
   }
+});
+
+test('the subscribe ack gives each topic its position, and since from it resumes a topic that had no message yet', async () => {
+  const busyOffset = await publishHttp(gw.http, APP_A, 'pos-busy', 'old');
+  const c = await open();
+  const ack = await c.request({ type: 'subscribe', topics: ['pos-quiet', 'pos-busy'] });
+  expect(ack.recovered).toBeUndefined();
+  // A topic with messages: the offset of its newest; a quiet one: an offset before its first.
+  expect(ack.offsets).toEqual({ 'pos-quiet': expect.stringMatching(/^\d+-\d+$/), 'pos-busy': busyOffset });
+  const quiet = (ack.offsets as Record<string, string>)['pos-quiet']!;
+  c.close();
+  await c.closed;
+
+  const missed = await publishHttp(gw.http, APP_A, 'pos-quiet', 'while away');
+  expect(compareOffsets(missed, quiet)).toBeGreaterThan(0);
+  const again = await open();
+  const resumed = await again.request({ type: 'subscribe', topics: ['pos-quiet'], since: { 'pos-quiet': quiet } });
+  expect(resumed.recovered).toEqual({ 'pos-quiet': true });
+  expect(resumed.offsets).toEqual({ 'pos-quiet': missed });
+  expect(again.messages('pos-quiet').map((m) => m.data)).toEqual(['while away']);
+});
+
+test('every message after the position in the ack reaches the session, none before it', async () => {
+  const topic = 'pos-exact';
+  const published: string[] = [];
+  let stop = false;
+  const publisher = (async () => {
+    for (let i = 0; !stop; i++) published.push(await publishHttp(gw.http, APP_A, topic, i));
+  })();
+  await waitFor(() => published.length >= 5, { what: 'publishing under way' });
+  const subscribers = await Promise.all(Array.from({ length: 5 }, () => open()));
+  const acks = await Promise.all(subscribers.map((c) => c.request({ type: 'subscribe', topics: [topic] })));
+  await waitFor(() => published.length >= 40, { what: 'more messages after the subscribes' });
+  stop = true;
+  await publisher;
+  for (const [i, c] of subscribers.entries()) {
+    const position = (acks[i]!.offsets as Record<string, string>)[topic]!;
+    const expected = published.filter((o) => compareOffsets(o, position) > 0);
+    expect(expected.length).toBeGreaterThan(0);
+    const got = await c.waitForMessages(topic, expected.length);
+    expect(got.map((m) => m.offset)).toEqual(expected);
+  }
+});
+
+test('a since beyond the newest offset goes live, with recovered: false', async () => {
+  const topic = 'ahead';
+  const newest = await publishHttp(gw.http, APP_A, topic, 'before');
+  // An offset this history never issued, e.g. from a store that lost its data.
+  const future = `${Number(newest.split('-')[0]) + 3_600_000}-0`;
+  const c = await open();
+  const ack = await c.request({ type: 'subscribe', topics: [topic], since: { [topic]: future } });
+  expect(ack.recovered).toEqual({ [topic]: false });
+  expect(ack.offsets).toEqual({ [topic]: newest });
+  const after = await publishHttp(gw.http, APP_A, topic, 'after');
+  const got = await c.waitForMessages(topic, 1);
+  expect(got.map((m) => [m.offset, m.data])).toEqual([[after, 'after']]);
+  // It is on the native topic now: the next message arrives once too.
+  await publishHttp(gw.http, APP_A, topic, 'later');
+  await c.waitForMessages(topic, 2);
+  await c.request({ type: 'ping' });
+  expect(c.messages(topic).map((m) => m.data)).toEqual(['after', 'later']);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import * as v from 'valibot';
-import { ClientFrameSchema, parseClientFrame, ServerFrameSchema } from '../../src/protocol/frames.ts';
+import { ClientFrameSchema, decodeServerFrame, parseClientFrame, ServerFrameSchema, type AckFrame } from '../../src/protocol/frames.ts';
 import { CloseCode, shouldReconnect } from '../../src/protocol/codes.ts';
 import { compareOffsets, OffsetSchema } from '../../src/protocol/offset.ts';
 import { TopicSchema } from '../../src/protocol/names.ts';
@@ -56,6 +56,31 @@ describe('client frames', () => {
     }
   });
 
+  test('since is read into a Map with every own key, prototype names included', () => {
+    const text = '{"type":"subscribe","id":"1","topics":["__proto__"],"since":{"__proto__":"1-0","constructor":"2-0","toString":"3-0","prototype":"4-0"}}';
+    const parsed = parseClientFrame(JSON.parse(text));
+    expect(parsed.ok).toBe(true);
+    const since = (parsed as { frame: { since: Map<string, string> } }).frame.since;
+    expect([...since]).toEqual([
+      ['__proto__', '1-0'],
+      ['constructor', '2-0'],
+      ['toString', '3-0'],
+      ['prototype', '4-0'],
+    ]);
+    // No since: nothing to look up, not an object where `valueOf` would be found.
+    const plain = parseClientFrame({ type: 'subscribe', id: '1', topics: ['valueOf'] });
+    expect(plain.ok && plain.frame.type === 'subscribe' && plain.frame.since).toBe(undefined);
+  });
+
+  test('a bad key or value in since names it', () => {
+    expect(parseClientFrame({ type: 'subscribe', id: '1', topics: ['a'], since: { a: 'x' } })).toEqual({ ok: false, issue: 'since: a: offset: <ms>-<seq>' });
+    expect(parseClientFrame({ type: 'subscribe', id: '1', topics: ['a'], since: { 'a b': '1-0' } })).toEqual({
+      ok: false,
+      issue: 'since: "a b": topic: 1-200 of A-Z a-z 0-9 _ - . : @ / = #',
+    });
+    expect(parseClientFrame({ type: 'subscribe', id: '1', topics: ['a'], since: ['1-0'] })).toEqual({ ok: false, issue: 'since: an object keyed by topic' });
+  });
+
   test('topic names: bounded alphabet and length', () => {
     for (const ok of ['a', 'news.eu', 'doc:42/cursor', 'user@example=1#x', 'x'.repeat(200)]) expect(v.is(TopicSchema, ok)).toBe(true);
     for (const bad of ['', ' ', 'a b', 'x'.repeat(201), 'é', 'a\nb', 'a"b']) expect(v.is(TopicSchema, bad)).toBe(false);
@@ -66,12 +91,23 @@ describe('server frames', () => {
   test('the documented server frames parse', () => {
     const frames = [
       { type: 'welcome', sessionId: 's', instanceId: 'i', userId: null },
-      { type: 'ack', id: '1', recovered: { a: true } },
+      { type: 'ack', id: '1', offsets: { a: '1-0' }, recovered: { a: true } },
       { type: 'message', topic: 'a', offset: '1-0', data: 'x' },
       { type: 'error', id: null, code: 'invalid_frame', message: 'm' },
       { type: 'pong', id: '4' },
     ];
     for (const f of frames) expect(v.safeParse(ServerFrameSchema, f).success).toBe(true);
+  });
+
+  test('the subscribe ack reads offsets and recovered into Maps, prototype names included', () => {
+    const ack = decodeServerFrame('{"type":"ack","id":"1","offsets":{"__proto__":"5-0","toString":"6-0"},"recovered":{"constructor":false}}');
+    expect(ack?.type).toBe('ack');
+    const { offsets, recovered } = ack as AckFrame;
+    expect([...offsets!]).toEqual([
+      ['__proto__', '5-0'],
+      ['toString', '6-0'],
+    ]);
+    expect([...recovered!]).toEqual([['constructor', false]]);
   });
 });
 

@@ -34,11 +34,12 @@ export function freePort(): number {
   }
 }
 
+/** Starts a gateway on a free port, or on `env.PORT` (one reserved with freePort() earlier). */
 export async function spawnGateway(env: Record<string, string> = {}): Promise<GatewayProcess> {
-  const port = freePort();
+  const port = env.PORT ? Number(env.PORT) : freePort();
   const proc = Bun.spawn(['bun', 'src/main/gateway.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', ...env, PORT: String(port) },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

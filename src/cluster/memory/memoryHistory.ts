@@ -12,16 +12,20 @@ interface Stored extends HistoryEntry {
 class TopicLog {
   private entries: Stored[] = [];
   private head = 0;
-  private lastMs = 0;
+  private lastMs: number;
   private lastSeq = 0;
   /**
    * Everything at or before this offset is unknown to this log: dropped by trimming, or
    * from before the log existed (set on the first append, so that an offset a previous
    * process issued is never vouched for).
    */
-  private droppedUpTo = ORIGIN_OFFSET;
+  private droppedUpTo: string;
 
-  constructor(private readonly size: number, private readonly maxAgeMs: number) {}
+  /** @param startMs for a log that begins at a position handed out earlier (`<startMs>-0`); 0 otherwise */
+  constructor(private readonly size: number, private readonly maxAgeMs: number, startMs: number) {
+    this.lastMs = startMs;
+    this.droppedUpTo = startMs > 0 ? `${startMs}-0` : ORIGIN_OFFSET;
+  }
 
   get lastOffset(): string {
     return `${this.lastMs}-${this.lastSeq}`;
@@ -48,22 +52,35 @@ class TopicLog {
     return { offset, prev };
   }
 
-  readSince(since: string, nowMs: number): Recovery {
+  readSince(since: string, limit: number, nowMs: number): Recovery {
     this.trim(nowMs);
+    const head = this.lastOffset;
     // An offset this log never issued (from another process or deployment) cannot be vouched for.
-    if (compareOffsets(since, this.lastOffset) > 0) return { recovered: false, entries: [] };
-    return { recovered: compareOffsets(since, this.droppedUpTo) >= 0, entries: this.between(since, null) };
+    if (compareOffsets(since, head) > 0) return { recovered: false, entries: [], head };
+    return { recovered: compareOffsets(since, this.droppedUpTo) >= 0, entries: this.between(since, null, limit), head };
   }
 
-  /** Entries with after < offset < before (no upper bound when before is null), oldest first. */
-  between(after: string, before: string | null): HistoryEntry[] {
+  /** Up to `limit` entries with after < offset < before (no upper bound when before is null), oldest first. */
+  between(after: string, before: string | null, limit = Infinity): HistoryEntry[] {
     const out: HistoryEntry[] = [];
-    for (let i = this.entries.length - 1; i >= this.head; i--) {
+    for (let i = this.firstAfter(after); i < this.entries.length && out.length < limit; i++) {
       const e = this.entries[i]!;
-      if (compareOffsets(e.offset, after) <= 0) break;
-      if (before === null || compareOffsets(e.offset, before) < 0) out.push({ offset: e.offset, data: e.data });
+      if (before !== null && compareOffsets(e.offset, before) >= 0) break;
+      out.push({ offset: e.offset, data: e.data });
     }
-    return out.reverse();
+    return out;
+  }
+
+  /** Index of the first retained entry above `after` (binary search: entries are in offset order). */
+  private firstAfter(after: string): number {
+    let lo = this.head;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareOffsets(this.entries[mid]!.offset, after) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   private trim(nowMs: number): void {
@@ -86,12 +103,20 @@ function predecessor(offset: string): string {
   return seq > 0 ? `${ms}-${seq - 1}` : `${ms - 1}-${Number.MAX_SAFE_INTEGER}`;
 }
 
-/** Every this many appends, logs of topics silent for longer than maxAgeMs are dropped. */
-const SWEEP_EVERY_APPENDS = 4096;
+/**
+ * A topic's history: its log, or, for a topic whose position was asked before its first
+ * append, the millisecond that position names (`<ms>-0`). A number instead of an empty log
+ * because every subscribed topic gets one, and most per-user topics stay quiet.
+ */
+type TopicHistory = TopicLog | number;
+
+/** Every this many writes (appends and new positions), topics silent for longer than maxAgeMs are dropped. */
+const SWEEP_EVERY_WRITES = 4096;
 
 export class MemoryHistory implements History {
-  private readonly logs = new Map<string, TopicLog>();
-  private appends = 0;
+  /** app -> topic -> history; keyed by the topic string itself, which its subscribers hold already. */
+  private readonly apps = new Map<string, Map<string, TopicHistory>>();
+  private writes = 0;
 
   /**
    * @param size messages kept per topic
@@ -100,38 +125,63 @@ export class MemoryHistory implements History {
    */
   constructor(private readonly size: number, private readonly maxAgeMs: number, private readonly now: () => number = Date.now) {}
 
+  private get(app: string, topic: string): TopicHistory | undefined {
+    return this.apps.get(app)?.get(topic);
+  }
+
+  private set(app: string, topic: string, history: TopicHistory): void {
+    let topics = this.apps.get(app);
+    if (!topics) this.apps.set(app, (topics = new Map()));
+    topics.set(topic, history);
+  }
+
   async append(app: string, topic: string, data: string): Promise<Appended> {
-    if (++this.appends % SWEEP_EVERY_APPENDS === 0) this.sweep();
-    const key = `${app}:${topic}`;
-    let log = this.logs.get(key);
-    if (!log) {
-      log = new TopicLog(this.size, this.maxAgeMs);
-      this.logs.set(key, log);
+    if (++this.writes % SWEEP_EVERY_WRITES === 0) this.sweep();
+    let log = this.get(app, topic);
+    if (!(log instanceof TopicLog)) {
+      log = new TopicLog(this.size, this.maxAgeMs, log ?? 0);
+      this.set(app, topic, log);
     }
     return log.append(data, this.now());
   }
 
   /**
-   * Drops the logs of topics with nothing newer than maxAgeMs: everything in them has aged
-   * out, like a Redis history stream that expired. (Offsets then restart from a new log,
-   * which never vouches for the old ones.)
+   * Drops the topics with nothing newer than maxAgeMs: everything in them has aged out, like
+   * a Redis history stream that expired. (Offsets then restart from a new log, which never
+   * vouches for the old ones.)
    */
   private sweep(): void {
     const cutoff = this.now() - this.maxAgeMs;
-    for (const [key, log] of this.logs) if (log.lastAtMs < cutoff) this.logs.delete(key);
+    for (const [app, topics] of this.apps) {
+      for (const [topic, history] of topics) {
+        if ((typeof history === 'number' ? history : history.lastAtMs) < cutoff) topics.delete(topic);
+      }
+      if (topics.size === 0) this.apps.delete(app);
+    }
   }
 
-  async readSince(app: string, topic: string, since: string): Promise<Recovery> {
-    const log = this.logs.get(`${app}:${topic}`);
-    if (!log) return { recovered: false, entries: [] };
-    return log.readSince(since, this.now());
+  async readSince(app: string, topic: string, since: string, limit: number): Promise<Recovery> {
+    const history = this.get(app, topic);
+    if (history === undefined) return { recovered: false, entries: [], head: ORIGIN_OFFSET };
+    if (typeof history === 'number') {
+      const head = `${history}-0`;
+      return { recovered: compareOffsets(since, head) === 0, entries: [], head };
+    }
+    return history.readSince(since, limit, this.now());
   }
 
   async readBetween(app: string, topic: string, after: string, before: string): Promise<HistoryEntry[]> {
-    return this.logs.get(`${app}:${topic}`)?.between(after, before) ?? [];
+    const history = this.get(app, topic);
+    return history instanceof TopicLog ? history.between(after, before) : [];
   }
 
-  async head(app: string, topic: string): Promise<string> {
-    return this.logs.get(`${app}:${topic}`)?.lastOffset ?? ORIGIN_OFFSET;
+  async position(app: string, topic: string): Promise<string> {
+    const history = this.get(app, topic);
+    if (history instanceof TopicLog) return history.lastOffset;
+    if (history !== undefined) return `${history}-0`;
+    if (++this.writes % SWEEP_EVERY_WRITES === 0) this.sweep();
+    const ms = Math.max(1, this.now());
+    this.set(app, topic, ms);
+    return `${ms}-0`;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { compareOffsets } from '../../protocol/offset.ts';
 import type { TopicBatch } from '../backend.ts';
-import type { Appended, History, HistoryEntry, Recovery } from '../history.ts';
+import { ORIGIN_OFFSET, type Appended, type History, type HistoryEntry, type Recovery } from '../history.ts';
 import type { RedisClient } from './connection.ts';
 import type { Keys } from './keys.ts';
 import { withScripts, type ScriptedClient, type StreamEntry } from './scripts.ts';
@@ -88,7 +88,8 @@ export class RedisHistory implements History {
       size,
       `${Date.now() - maxAgeMs}-0`,
       // The stream outlives its entries by one more age window: until then its trim boundary
-      // still tells a client at an aged-out offset that nothing else is missing.
+      // still tells a client at an aged-out offset that nothing else is missing. (The same
+      // TTL as an empty stream created by position().)
       2 * maxAgeMs,
       dedupeWindowMs,
       inboxes?.keyHead ?? '',
@@ -115,15 +116,12 @@ export class RedisHistory implements History {
     return batch!.appended[0]!;
   }
 
-  async readSince(app: string, topic: string, since: string): Promise<Recovery> {
-    // Length trimming is exact; the margin covers entries appended while we read.
-    const count = this.options.size + 100;
-    const reply = await this.client.syReadSince(this.keys.history(app, topic), since, `${Date.now() - this.options.maxAgeMs}-0`, count);
-    if (reply.length === 0) return { recovered: false, entries: [] };
+  async readSince(app: string, topic: string, since: string, limit: number): Promise<Recovery> {
+    const reply = await this.client.syReadSince(this.keys.history(app, topic), since, `${Date.now() - this.options.maxAgeMs}-0`, limit);
+    if (reply.length === 0) return { recovered: false, entries: [], head: ORIGIN_OFFSET };
     const [lastGenerated, maxDeleted, raw] = reply;
-    const entries = toEntries(raw);
-    const recovered = compareOffsets(since, lastGenerated) <= 0 && compareOffsets(since, maxDeleted) >= 0 && raw.length < count;
-    return { recovered, entries };
+    const recovered = compareOffsets(since, lastGenerated) <= 0 && compareOffsets(since, maxDeleted) >= 0;
+    return { recovered, entries: toEntries(raw), head: lastGenerated };
   }
 
   async readBetween(app: string, topic: string, after: string, before: string): Promise<HistoryEntry[]> {
@@ -131,8 +129,9 @@ export class RedisHistory implements History {
     return toEntries(raw);
   }
 
-  head(app: string, topic: string): Promise<string> {
-    return this.client.syHead(this.keys.history(app, topic));
+  /** See the POSITION script; the empty stream it may create expires like a history stream. */
+  position(app: string, topic: string): Promise<string> {
+    return this.client.syPosition(this.keys.history(app, topic), 2 * this.options.maxAgeMs);
   }
 }
 

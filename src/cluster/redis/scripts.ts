@@ -69,7 +69,8 @@ end
  *
  * Per topic it appends the messages in order and trims by length and age once. On a new
  * stream, everything before its first entry is marked deleted, so that offsets from an
- * earlier incarnation are never vouched for.
+ * earlier incarnation are never vouched for. (A stream that POSITION created empty is not
+ * new: its last-generated-id was handed out as a position, and stays vouched for.)
  *
  * Dedupe: a message whose ID is in the current or the previous window's hash (`<offset>
  * <prev>` under the ID) is not appended; its stored offset is answered. So an ID is
@@ -237,8 +238,9 @@ return result
 
 /**
  * KEYS: history stream. ARGV: since, minId (`<ms>-0`), count.
- * Drops entries past their age first, then returns
- * {last-generated-id, max-deleted-entry-id, entries after since} or {} when no stream.
+ * Drops entries past their age first, then returns {last-generated-id, max-deleted-entry-id,
+ * up to count entries after since} or {} when no stream. The caller pages on from the last
+ * entry; since at or above max-deleted-entry-id means nothing after it was dropped.
  */
 const READ_SINCE = `${LAST_ID}${TRIM}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
@@ -252,9 +254,23 @@ end
 return {lastGenerated, maxDeleted, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[3])}
 `;
 
-/** KEYS: history stream. Returns the offset of the newest entry ever added. */
-const HEAD = `${LAST_ID}
-return lastId(KEYS[1])
+/**
+ * KEYS: history stream. ARGV: ttlMs.
+ * Returns the topic's position: the offset of the newest entry ever added. Without a stream
+ * it creates an empty one whose last-generated-id is the position returned (an entry added
+ * and deleted at once; XDEL also records it as max-deleted-entry-id), expiring after ttlMs
+ * like a history stream. The first PUBLISH then finds a stream that is not new: it appends
+ * after the position and leaves the deleted mark where it is, so READ_SINCE vouches for the
+ * position, and still for no offset of an earlier incarnation. An empty stream costs about
+ * 380 bytes (MEMORY USAGE).
+ */
+const POSITION = `${LAST_ID}
+local last = lastId(KEYS[1])
+if last ~= '0-0' then return last end
+local id = redis.call('XADD', KEYS[1], '*', 'p', '')
+redis.call('XDEL', KEYS[1], id)
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return id
 `;
 
 /**
@@ -317,7 +333,7 @@ export interface ScriptedClient {
   syPark(owner: string, mailbox: string, instanceId: string, envelope: string, ttlMs: number, limit: number): Promise<[0 | 1, string?]>;
   syRelease(owner: string, mailbox: string, open: string, instanceId: string): Promise<number>;
   syReadSince(history: string, since: string, minId: string, count: number): Promise<[string, string, StreamEntry[]] | []>;
-  syHead(history: string): Promise<string>;
+  syPosition(history: string, ttlMs: number): Promise<string>;
 }
 
 /** Registers the scripts on a client (idempotent per client). */
@@ -331,7 +347,7 @@ export function withScripts(client: RedisClient): RedisClient & ScriptedClient {
     client.defineCommand('syPark', { numberOfKeys: 2, lua: PARK });
     client.defineCommand('syRelease', { numberOfKeys: 3, lua: RELEASE });
     client.defineCommand('syReadSince', { numberOfKeys: 1, lua: READ_SINCE });
-    client.defineCommand('syHead', { numberOfKeys: 1, lua: HEAD });
+    client.defineCommand('syPosition', { numberOfKeys: 1, lua: POSITION });
   }
   return client as RedisClient & ScriptedClient;
 }
