@@ -50,6 +50,7 @@ for (const kind of ['memory', 'redis'] as const) {
           historyMaxAgeMs: 600_000,
           instanceTtlMs: 5000,
           reapIntervalMs: 0,
+          resumeWindowMs: 60_000,
           inbox: { batchSize: 256, blockTimeInMs: 200, maxLength: 100_000 },
         },
         silentLogger,
