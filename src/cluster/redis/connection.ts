@@ -8,6 +8,9 @@ import { Cluster, Redis } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
 
+/** The script command (see scripts.ts) whose first argument is its number of keys, not a key. */
+const UNKEYED_FIRST_SCRIPT = 'syPublish';
+
 export interface RedisConnectionOptions {
   url: string;
   /** Treat `url` as a seed node of a Redis Cluster. @default false */
@@ -28,6 +31,12 @@ export function connectRedis(options: RedisConnectionOptions): RedisClient {
   const seed = new URL(options.url);
   return new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
     enableAutoPipelining: true,
+    // ioredis picks a command's auto-pipeline by its first argument when it does not know the
+    // command; for a script whose key count comes first (the publish script) that is a number,
+    // not a key, and a pipeline that mixes slots fails whole, taking unrelated commands with
+    // it ("All keys in the pipeline should belong to the same slots allocation group";
+    // redis/ioredis#2109). That script runs once per topic in a cluster: it goes on its own.
+    autoPipeliningIgnoredCommands: [UNKEYED_FIRST_SCRIPT],
     clusterRetryStrategy: retryStrategy,
     redisOptions: {
       protocol: 2,
