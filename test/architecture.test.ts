@@ -54,8 +54,9 @@ const rules: { files: RegExp; allowed: (t: string) => boolean; why: string }[] =
   },
   {
     files: /^rpc\//,
-    allowed: (t) => !t.startsWith('gateway/') && !t.startsWith('bridge/') && !t.startsWith('main/') && !t.startsWith('cluster/'),
-    why: 'rpc/ is the job seam and the worker SDK: protocol, amqp and lib only',
+    allowed: (t) =>
+      !t.startsWith('gateway/') && !t.startsWith('bridge/') && !t.startsWith('main/') && !t.startsWith('cluster/redis/') && !t.startsWith('cluster/memory/') && t !== 'ioredis',
+    why: 'rpc/ is the job seam, the session side of jobs and the worker SDK: protocol, amqp, cluster interfaces and lib only',
   },
   {
     files: /^amqp\//,

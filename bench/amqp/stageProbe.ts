@@ -18,7 +18,7 @@ import { RedisInbox } from '../../src/cluster/redis/redisInbox.ts';
 import { RedisSessions } from '../../src/cluster/redis/redisSessions.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { Hub } from '../../src/gateway/hub.ts';
-import { JobTracker } from '../../src/gateway/jobTracker.ts';
+import { JobTracker } from '../../src/rpc/jobTracker.ts';
 import { nowMs } from '../clock.ts';
 import { Histogram } from '../histogram.ts';
 

@@ -15,7 +15,7 @@ import { fewAdd, fewDelete, fewHas, fewSize, fewValues, type FewStrings } from '
 import type { Logger } from '../lib/log.ts';
 import { parseJson } from '../lib/json.ts';
 import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc, encodeSubscribeAck } from './frames.ts';
-import { JobTracker, type JobContext } from './jobTracker.ts';
+import { JobTracker, type JobTrackerContext } from '../rpc/jobTracker.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import type { Claimed } from '../cluster/sessions.ts';
 import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
@@ -35,7 +35,7 @@ export interface SessionContext {
   history: History;
   publisher: TopicPublisher;
   /** Shared by the job trackers of all sessions. */
-  jobs: JobContext;
+  jobs: JobTrackerContext;
   limits: SessionLimits;
   log: Logger;
 }
@@ -77,11 +77,16 @@ export class Session {
   ) {
     this.tokens = ctx.limits.rateLimitBurst;
     this.tokensAtMs = performance.now();
+    jobTracker?.attach((envelope) => this.deliverReply(envelope));
   }
 
-  /** The session's jobs (created with the first). */
+  /** The session's jobs (created with the first); their timeouts come back through deliverReply. */
   get jobs(): JobTracker {
-    return (this.jobTracker ??= new JobTracker(this.id, this.app, this.userId, this.ctx.jobs));
+    if (!this.jobTracker) {
+      this.jobTracker = new JobTracker(this.id, this.app.id, this.userId, this.ctx.jobs);
+      this.jobTracker.attach((envelope) => this.deliverReply(envelope));
+    }
+    return this.jobTracker;
   }
 
   /** Jobs still running (without creating a tracker for a session that never ran one). */
@@ -147,13 +152,13 @@ export class Session {
         this.send(encodePong(frame.id));
         break;
       case 'rpc':
-        void this.jobs.start(frame, (reply) => this.send(reply));
+        void this.jobs.start(frame, (code, message) => this.send(encodeError(frame.id, code, message)));
         break;
     }
   }
 
   /** A job reply from the inbox or a timer: sent unless its request is already settled. */
-  deliverRpc(envelope: RpcEnvelope): void {
+  deliverReply(envelope: RpcEnvelope): void {
     if (this.resuming) {
       // Not before the welcome and the parked replies: kept until resume() has sent them.
       this.resuming.push(envelope);
@@ -191,7 +196,7 @@ export class Session {
       this.jobs.delivered(envelope);
     }
     this.jobs.adopt(claimed.open.filter((j) => open.has(j.requestId)));
-    for (const envelope of arrived) this.deliverRpc(envelope);
+    for (const envelope of arrived) this.deliverReply(envelope);
   }
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {

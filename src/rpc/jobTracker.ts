@@ -3,16 +3,18 @@
  * decides which replies still go to the client. Correlation is by (session, request ID),
  * never by arrival order. A request is settled by its first result, error or timeout;
  * anything after that for the same request is dropped.
+ *
+ * A tracker outlives its connection while the session is resumable: its replies (a timeout
+ * too) go to whatever sink is attached, the session while it is connected, the session
+ * index's hand-over while it is away.
  */
-import type { AppConfig } from '../config.ts';
 import type { OpenJob, SessionDirectory } from '../cluster/sessions.ts';
 import { ErrorCode } from '../protocol/codes.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import type { RpcFrame } from '../protocol/frames.ts';
 import type { Job } from '../protocol/job.ts';
 import type { Logger } from '../lib/log.ts';
-import type { JobPublisher } from '../rpc/jobs.ts';
-import { encodeError } from './frames.ts';
+import type { JobPublisher } from './jobs.ts';
 
 export interface JobLimits {
   rpcDefaultTimeoutMs: number;
@@ -22,15 +24,19 @@ export interface JobLimits {
 }
 
 /** What every JobTracker on an instance shares. */
-export interface JobContext {
+export interface JobTrackerContext {
   instanceId: string;
   jobs: JobPublisher | null;
   sessions: SessionDirectory;
   limits: JobLimits;
   log: Logger;
-  /** Where a tracker's own replies (timeouts) go: through the same routing as replies from workers. */
-  route(envelope: RpcEnvelope): void;
 }
+
+/** Where a tracker's own replies (timeouts) go. */
+export type ReplySink = (envelope: RpcEnvelope) => void;
+
+/** Why a job could not be started: sent to the client as an error frame for the request. */
+export type Refusal = (code: ErrorCode, message: string) => void;
 
 /** Settled request IDs remembered per session, to drop late replies. */
 const SETTLED_MEMORY = 1024;
@@ -39,13 +45,19 @@ export class JobTracker {
   // Every session has a tracker; most never run a job. The collections come with the first.
   private pendingJobs: Map<string, ReturnType<typeof setTimeout> | null> | null = null;
   private settledIds: Set<string> | null = null;
+  private sink: ReplySink | null = null;
 
   constructor(
     readonly sessionId: string,
-    private readonly app: AppConfig,
+    private readonly appId: string,
     private readonly userId: string | null,
-    private readonly ctx: JobContext,
+    private readonly ctx: JobTrackerContext,
   ) {}
+
+  /** Where timeouts go from now on (the connected session, or the hand-over while it is away). */
+  attach(sink: ReplySink): void {
+    this.sink = sink;
+  }
 
   get pendingCount(): number {
     return this.pendingJobs?.size ?? 0;
@@ -55,13 +67,13 @@ export class JobTracker {
     return (this.pendingJobs ??= new Map());
   }
 
-  /** Publishes a job for an `rpc` frame; answers problems through `reply`. */
-  async start(frame: RpcFrame, reply: (frame: string) => void): Promise<void> {
+  /** Publishes a job for an `rpc` frame; answers problems through `refuse`. */
+  async start(frame: RpcFrame, refuse: Refusal): Promise<void> {
     const { jobs, limits } = this.ctx;
-    if (!jobs?.isReady()) return reply(encodeError(frame.id, ErrorCode.Unavailable, 'jobs are not available on this instance'));
-    if (this.pending.has(frame.id)) return reply(encodeError(frame.id, ErrorCode.InvalidFrame, 'a job with this id is still running'));
+    if (!jobs?.isReady()) return refuse(ErrorCode.Unavailable, 'jobs are not available on this instance');
+    if (this.pending.has(frame.id)) return refuse(ErrorCode.InvalidFrame, 'a job with this id is still running');
     if (this.pending.size >= limits.rpcMaxPendingPerSession) {
-      return reply(encodeError(frame.id, ErrorCode.LimitExceeded, `at most ${limits.rpcMaxPendingPerSession} jobs per session`));
+      return refuse(ErrorCode.LimitExceeded, `at most ${limits.rpcMaxPendingPerSession} jobs per session`);
     }
     const timeoutMs = Math.min(frame.timeoutMs ?? limits.rpcDefaultTimeoutMs, limits.rpcMaxTimeoutMs);
     const deadlineMs = Date.now() + timeoutMs;
@@ -72,7 +84,7 @@ export class JobTracker {
       jobId: crypto.randomUUID(),
       method: frame.method,
       params: frame.params ?? null,
-      app: this.app.id,
+      app: this.appId,
       userId: this.userId,
       deadlineMs,
       replyTo: { sessionId: this.sessionId, requestId: frame.id, instanceId: this.ctx.instanceId },
@@ -85,26 +97,26 @@ export class JobTracker {
       if (outcome === 'no_such_method') {
         this.pending.delete(frame.id);
         this.closeOpenJob(frame.id);
-        return reply(encodeError(frame.id, ErrorCode.NoSuchMethod, `no worker serves ${JSON.stringify(frame.method)}`));
+        return refuse(ErrorCode.NoSuchMethod, `no worker serves ${JSON.stringify(frame.method)}`);
       }
     } catch (error) {
       this.pending.delete(frame.id);
       this.closeOpenJob(frame.id);
       this.ctx.log.error('job publish failed', { session: this.sessionId, method: frame.method, error });
-      return reply(encodeError(frame.id, ErrorCode.Unavailable, 'could not publish the job; retry'));
+      return refuse(ErrorCode.Unavailable, 'could not publish the job; retry');
     }
     if (!this.pending.has(frame.id)) return; // a reply already settled it
     this.arm(frame.id, deadlineMs, `no result within ${timeoutMs} ms`);
   }
 
-  /** Times a pending request out at its deadline, through the same routing as replies from workers. */
+  /** Times a pending request out at its deadline: the timeout goes to the attached sink, like a reply. */
   private arm(requestId: string, deadlineMs: number, message = `no result before the job's deadline (${new Date(deadlineMs).toISOString()})`): void {
     const delayMs = Math.max(0, deadlineMs - Date.now());
     this.pending.set(
       requestId,
       setTimeout(() => {
         if (!this.pending.has(requestId)) return;
-        this.ctx.route({
+        this.sink?.({
           kind: 'rpc',
           event: 'error',
           sessionId: this.sessionId,

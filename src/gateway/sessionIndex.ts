@@ -1,0 +1,172 @@
+/**
+ * The local session index: every session connected to this instance, by ID, and the
+ * sessions that left with jobs running and can still be resumed here (their job trackers
+ * are kept for the resume window). It opens sessions (fresh or resumed), closes them, and
+ * delivers job replies to the session they are for, here or, through SessionDelivery,
+ * wherever it is now. Like centrifuge's hub, it knows connections, not topics (see Hub).
+ */
+import type { SessionDelivery } from '../cluster/sessionDelivery.ts';
+import type { SessionDirectory } from '../cluster/sessions.ts';
+import type { RpcEnvelope } from '../protocol/envelope.ts';
+import { CloseCode } from '../protocol/codes.ts';
+import type { Logger } from '../lib/log.ts';
+import type { JobTracker } from '../rpc/jobTracker.ts';
+import type { Admission, Tenants } from './auth.ts';
+import { encodeWelcome } from './frames.ts';
+import type { ResumeTokens } from './resumeTokens.ts';
+import { Session, type SessionContext } from './session.ts';
+import type { Socket } from './socket.ts';
+
+export interface SessionIndexOptions {
+  instanceId: string;
+  /** How long a session that left with jobs running can be resumed here. */
+  resumeWindowMs: number;
+  /** A resumed session is owned in the directory this long (a job's longest wait plus the window). */
+  ownershipTtlMs: number;
+}
+
+interface Detached {
+  jobs: JobTracker;
+  expiry: ReturnType<typeof setTimeout>;
+}
+
+export class SessionIndex implements Iterable<Session> {
+  private readonly sessions = new Set<Session>();
+  /** Connected sessions by ID (job replies are addressed by session). */
+  private readonly byId = new Map<string, Session>();
+  /** Sessions that disconnected with jobs running, resumable until their timer fires. */
+  private readonly detached = new Map<string, Detached>();
+  /** Once draining, a session that leaves is not kept for resuming here. */
+  private keepLeavers = true;
+
+  constructor(
+    private readonly options: SessionIndexOptions,
+    private readonly tenants: Tenants,
+    private readonly resumeTokens: ResumeTokens,
+    private readonly directory: SessionDirectory,
+    private readonly delivery: SessionDelivery,
+    private readonly ctx: SessionContext,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  has(session: Session): boolean {
+    return this.sessions.has(session);
+  }
+
+  [Symbol.iterator](): Iterator<Session> {
+    return this.sessions[Symbol.iterator]();
+  }
+
+  /**
+   * Opens a session for an accepted connection. With a valid resume token the session keeps
+   * its ID and its jobs: it is claimed in the session directory, and the replies parked while
+   * it was away are delivered right after the welcome (see Session.resume).
+   */
+  open(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session {
+    const { app, userId } = admission;
+    const { instanceId } = this.options;
+    const resumedId = resume ? this.tenants.verifyResume(app, userId, resume) : null;
+    const id = resumedId ?? `${instanceId}.${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
+    let carried: JobTracker | null = null;
+    const local = resumedId ? this.detached.get(resumedId) : undefined;
+    if (local) {
+      clearTimeout(local.expiry);
+      this.detached.delete(id);
+      carried = local.jobs;
+    }
+    // A connection that resumes a session still open here (the old socket not closed yet) takes it over.
+    this.byId.get(id)?.disconnect(CloseCode.Normal, 'resumed on another connection');
+    const session = new Session(id, app, userId, socket, this.ctx, carried);
+    this.sessions.add(session);
+    this.byId.set(id, session);
+    const welcome = encodeWelcome({
+      sessionId: id,
+      instanceId,
+      userId,
+      resumeToken: this.resumeTokens.issue(app, userId, id),
+      ...(resume ? { resumed: resumedId !== null } : {}),
+    });
+    if (!resumedId) {
+      session.send(welcome);
+      return session;
+    }
+    session.beginResume();
+    void this.directory.claim(id, instanceId, this.options.ownershipTtlMs).then(
+      (claimed) => session.resume(welcome, claimed),
+      (error) => {
+        this.log.error('session resume failed', { session: id, error });
+        session.resume(welcome, { parked: [], open: [] });
+      },
+    );
+    return session;
+  }
+
+  /** The connection closed. A session with jobs running stays resumable here for the window. */
+  close(session: Session): void {
+    session.close();
+    this.sessions.delete(session);
+    if (this.byId.get(session.id) !== session) return; // taken over by a resumed connection
+    this.byId.delete(session.id);
+    if (session.pendingJobs === 0 || this.options.resumeWindowMs === 0 || !this.keepLeavers) {
+      if (session.pendingJobs > 0) session.jobs.dispose();
+      return;
+    }
+    // Jobs are still running: keep them for the resume window; their replies are parked.
+    const jobs = session.jobs;
+    jobs.attach((envelope) => void this.deliverReply(envelope));
+    const expiry = setTimeout(() => {
+      this.detached.delete(session.id);
+      jobs.dispose();
+    }, this.options.resumeWindowMs);
+    this.detached.set(session.id, { jobs, expiry });
+  }
+
+  /**
+   * Delivers a job reply (from a worker, or a timeout) to its session: directly when the
+   * session is connected here. Otherwise SessionDelivery decides: parked in the directory
+   * while this instance still owns the session (disconnected, resumable), or sent to the
+   * instance it resumed on. A session that left with jobs running keeps its tracker here
+   * for the resume window, which drops repeats and late replies first.
+   */
+  async deliverReply(envelope: RpcEnvelope): Promise<void> {
+    const session = this.byId.get(envelope.sessionId);
+    if (session) {
+      session.deliverReply(envelope);
+      return;
+    }
+    const local = this.detached.get(envelope.sessionId);
+    if (local && !local.jobs.accept(envelope)) return;
+    try {
+      await this.delivery.handOver(envelope, this.options.instanceId);
+    } catch (error) {
+      this.log.warn('job reply delivery failed', { session: envelope.sessionId, error });
+    }
+  }
+
+  /**
+   * Drain: every session is told to reconnect elsewhere (4000); resolves once they all left
+   * or `timeoutMs` passed, with the number that stayed. Sessions leaving from now on are not
+   * kept for resuming here.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.keepLeavers = false;
+    for (const session of this.sessions) session.disconnect(CloseCode.Draining, 'instance draining; reconnect');
+    const deadline = Date.now() + timeoutMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.sessions.size;
+  }
+
+  /** Forgets everything left (after the server closed): sessions still listed and kept job trackers. */
+  clear(): void {
+    for (const session of this.sessions) this.close(session);
+    for (const { jobs, expiry } of this.detached.values()) {
+      clearTimeout(expiry);
+      jobs.dispose();
+    }
+    this.detached.clear();
+  }
+}
