@@ -83,7 +83,7 @@ export interface ClusterMachineFigures {
   redisCommandsPerPublish: number;
   redisReadsPerPublish: number;
   generatorCpuCores: number;
-  /** CPU used by other processes meanwhile, Redis not included (see outcome.ts DISTURBANCE). */
+  /** CPU used by other processes meanwhile, Redis not included (see core/outcome.ts DISTURBANCE). */
   otherCpuCores: number;
   processesStarted: number;
   /** Other programs' Redis clients busy during the interval (see foreignClients.ts). */

@@ -21,7 +21,7 @@ export interface FanoutResult extends FloodFigures {
    */
   serverNsPerDelivery: number;
   generatorCpuCores: number;
-  /** CPU used by other processes meanwhile (see outcome.ts DISTURBANCE). */
+  /** CPU used by other processes meanwhile (see core/outcome.ts DISTURBANCE). */
   otherCpuCores: number;
   /** Processes or threads started elsewhere on the machine meanwhile. */
   processesStarted: number;

@@ -15,7 +15,7 @@ const OPEN_TIMEOUT_MS = 60_000;
 export interface LatencyResult extends PacedFigures {
   serverCpuCores: number;
   generatorCpuCores: number;
-  /** CPU used by other processes meanwhile (see outcome.ts DISTURBANCE). */
+  /** CPU used by other processes meanwhile (see core/outcome.ts DISTURBANCE). */
   otherCpuCores: number;
   /** Processes or threads started elsewhere on the machine meanwhile. */
   processesStarted: number;
