@@ -41,6 +41,23 @@ export interface Disturbable {
   foreignRedisClients?: number;
 }
 
+/** Where the rest of the machine's CPU went in a measured interval, and whether it was quiet: what every scenario reports. */
+export interface MachineFigures extends Disturbable {
+  /** Every load worker together, in cores. */
+  generatorCpuCores: number;
+  /** CPU used by other processes meanwhile (see DISTURBANCE). */
+  otherCpuCores: number;
+  /** Processes or threads started elsewhere on the machine meanwhile. */
+  processesStarted: number;
+  /** Kernel interrupt work charged to no process (mostly loopback TCP), in cores. */
+  interruptCpuCores: number;
+}
+
+/** The MachineFigures of a measured interval, on their own (results are flat records of numbers). */
+export function machineFigures(span: MachineFigures): MachineFigures {
+  return { generatorCpuCores: span.generatorCpuCores, otherCpuCores: span.otherCpuCores, processesStarted: span.processesStarted, interruptCpuCores: span.interruptCpuCores };
+}
+
 /** Why a round's figures cannot be trusted, or null when the machine was quiet. */
 export function disturbance(r: Disturbable): string | null {
   if (r.otherCpuCores > DISTURBANCE.maxOtherCores) return `other processes took ${r.otherCpuCores.toFixed(2)} cores`;

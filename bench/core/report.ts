@@ -8,7 +8,7 @@
  * prints.
  */
 import type { LatencyFigures } from '../histogram.ts';
-import { disturbance, type Disturbable, type Runs } from './outcome.ts';
+import { disturbance, type Disturbable, type MachineFigures, type Runs } from './outcome.ts';
 
 export interface TargetCheck {
   target: string;
@@ -61,8 +61,6 @@ export function latencyRows<R extends LatencyFigures>(): Row<R>[] {
     ['expected samples', (r) => r.expectedSamples, (n) => num(n)],
   ];
 }
-
-type MachineFigures = Record<'generatorCpuCores' | 'interruptCpuCores' | 'otherCpuCores' | 'processesStarted', number>;
 
 /** Where the rest of the machine's CPU went (the load generator, the kernel, other processes), and whether it was quiet. */
 export function machineRows<R extends MachineFigures>(): Row<R>[] {
