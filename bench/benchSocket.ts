@@ -6,58 +6,25 @@
  */
 import * as v from 'valibot';
 import { ServerFrameSchema } from '../src/protocol/frames.ts';
+import { openSession, RequestSession, type Opening } from './webSocketSession.ts';
 
 /** Both servers start message frames with exactly these bytes (see src/gateway/frames.ts). */
 export const MESSAGE_PREFIX = '{"type":"message"';
 
-interface Pending {
-  resolve: (offset: string | undefined) => void;
-  reject: (error: Error) => void;
-}
-
-export class BenchSocket {
-  /** Called for every message frame, with its raw text. */
-  onMessage: (raw: string) => void = () => {};
-  /** Called when the server closes the session or the connection breaks. */
-  onUnexpectedClose: (code: number) => void = () => {};
-  /** Called for error frames that answer no pending request. */
-  onErrorFrame: (code: string) => void = () => {};
-
-  private readonly pending = new Map<string, Pending>();
-  private nextId = 0;
-  private closing = false;
-
-  private constructor(private readonly ws: WebSocket) {}
+export class BenchSocket extends RequestSession<string | undefined> {
+  private constructor(ws: WebSocket) {
+    // Short request IDs: the publisher sends one per publish.
+    super(ws, 36);
+  }
 
   /** Connects and resolves once the server's welcome frame has arrived. */
   static connect(url: string, timeoutMs: number): Promise<BenchSocket> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
-      const socket = new BenchSocket(ws);
-      const timer = setTimeout(() => {
-        ws.close();
-        reject(new Error(`no welcome from ${url} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      ws.onmessage = (event) => {
-        clearTimeout(timer);
-        const frame = parseControl(event.data);
-        if (frame?.type !== 'welcome') {
-          ws.close();
-          reject(new Error(`expected a welcome frame, got ${String(event.data).slice(0, 200)}`));
-          return;
-        }
-        ws.onmessage = (e) => socket.receive(e.data);
-        resolve(socket);
-      };
-      // Stays installed after the welcome; from then on the reject() below is a no-op,
-      // since the promise has settled.
-      ws.onclose = (event) => {
-        clearTimeout(timer);
-        socket.failPending(new Error(`closed with ${event.code}`));
-        if (!socket.closing) socket.onUnexpectedClose(event.code);
-        reject(new Error(`connection to ${url} closed with ${event.code} before welcome`));
-      };
-    });
+    return openSession(url, timeoutMs, (ws) => new BenchSocket(ws));
+  }
+
+  /** Its opening is the server's welcome frame. */
+  opening(data: unknown): Opening {
+    return parseControl(data)?.type === 'welcome' ? 'established' : { refused: `expected a welcome frame, got ${String(data).slice(0, 200)}` };
   }
 
   subscribe(topics: string[]): Promise<string | undefined> {
@@ -69,20 +36,7 @@ export class BenchSocket {
     return this.request((id) => `{"type":"publish","id":"${id}","topic":${JSON.stringify(topic)},"data":${data}}`);
   }
 
-  close(): void {
-    this.closing = true;
-    this.ws.close(1000);
-  }
-
-  private request(encode: (id: string) => string): Promise<string | undefined> {
-    const id = (this.nextId++).toString(36);
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.ws.send(encode(id));
-    });
-  }
-
-  private receive(data: unknown): void {
+  receive(data: unknown): void {
     if (typeof data === 'string' && data.startsWith(MESSAGE_PREFIX)) {
       this.onMessage(data);
       return;
@@ -97,16 +51,6 @@ export class BenchSocket {
     }
   }
 
-  private settle(id: string): Pending | undefined {
-    const pending = this.pending.get(id);
-    this.pending.delete(id);
-    return pending;
-  }
-
-  private failPending(error: Error): void {
-    for (const pending of this.pending.values()) pending.reject(error);
-    this.pending.clear();
-  }
 }
 
 function parseControl(data: unknown): v.InferOutput<typeof ServerFrameSchema> | undefined {

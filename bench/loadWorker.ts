@@ -1,5 +1,5 @@
 /**
- * A load-generator process, spawned by the harness with an IPC channel (workerIpc.ts). It
+ * A load-generator process, spawned by the harness with an IPC channel (core/workerIpc.ts). It
  * holds subscriber sessions and at most one publisher, and answers the harness's requests
  * (see workerProtocol.ts). Several of these run side by side so that the generator is not one
  * JavaScript thread competing with the server.
@@ -14,13 +14,13 @@ import { HttpPublishChannel } from './httpPublishChannel.ts';
 import { measuredSendTime } from './payload.ts';
 import { FloodPublisher, PacedPublisher, type PublishChannel } from './publishers.ts';
 import { connectSubscriber, type SubscriberSocket } from './subscriberSocket.ts';
-import { serveHarness } from './workerIpc.ts';
-import { WorkerRequestSchema, type ReplyMap, type RequestFor, type WorkerRequest, type WorkerStats } from './workerProtocol.ts';
+import { processStats, serveHarness, type IpcRequestFor } from './core/workerIpc.ts';
+import { WorkerRequestSchema, type ReplyMap, type WorkerRequest, type WorkerStats } from './workerProtocol.ts';
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
 const subscribers: SubscriberSocket[] = [];
-const latency = new Histogram();
+let latency = new Histogram();
 let publisherChannel: PublishChannel | null = null;
 let publisher: FloodPublisher | PacedPublisher | null = null;
 let received = 0;
@@ -36,7 +36,7 @@ function watch(socket: SubscriberSocket): void {
   };
 }
 
-async function openSubscribers(req: RequestFor<'openSubscribers'>): Promise<ReplyMap['openSubscribers']> {
+async function openSubscribers(req: IpcRequestFor<WorkerRequest, 'openSubscribers'>): Promise<ReplyMap['openSubscribers']> {
   const startedMs = nowMs();
   const onMessage = req.measureLatency
     ? (raw: string) => {
@@ -78,9 +78,8 @@ async function connectPublisher(url: string, authorization: string | undefined):
 }
 
 function stats(): WorkerStats {
-  const cpu = process.cpuUsage();
   return {
-    atMs: nowMs(),
+    ...processStats(),
     received,
     published: publisher?.published ?? 0,
     acked: publisher?.acked ?? 0,
@@ -88,8 +87,6 @@ function stats(): WorkerStats {
     measuredPublished: publisher?.measuredPublished ?? 0,
     unexpectedCloses,
     errorFrames,
-    cpuUserUs: cpu.user,
-    cpuSystemUs: cpu.system,
   };
 }
 
@@ -113,18 +110,17 @@ async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerRequest['op']]
       if (!(publisher instanceof PacedPublisher)) throw new Error('mark needs a paced publisher');
       publisher.measured = req.measured;
       return {};
-    case 'stopPublishing': {
-      const outstanding = publisher ? await publisher.stop(req.ackTimeoutMs) : 0;
+    case 'stop': {
+      const outstanding = publisher ? await publisher.stop(req.waitMs) : 0;
       return { acked: publisher?.acked ?? 0, outstanding };
     }
     case 'stats':
       return stats();
-    case 'latency':
-      return { buckets: latency.buckets() };
-    case 'closeAll':
-      for (const socket of subscribers) socket.close();
-      publisherChannel?.close();
-      return {};
+    case 'latency': {
+      const buckets = latency.buckets();
+      latency = new Histogram();
+      return { buckets };
+    }
   }
 }
 

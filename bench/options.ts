@@ -1,32 +1,20 @@
 /**
- * Command-line flags of `bun run bench`, parsed once into frozen BenchOptions. Defaults are
- * the sizes of the benchmark issue; --quick swaps in small ones for a smoke run, and any
- * explicit flag wins over both.
+ * The options of `bun run bench`, parsed once (bench/core/options.ts) into frozen
+ * BenchOptions: the sizes every family shares, with the flags of the single-instance
+ * scenarios, and the single-instance family itself (fan-out, latency and idle sessions
+ * against the bare Bun baseline); then each family's own groups and scenarios, in the order
+ * their --help lines and reports follow.
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseOptions as parseFlags, usage, type OptionGroup, type ScenarioFamily } from './core/options.ts';
 import { SERVER_KINDS, type ServerKind } from './servers.ts';
-import {
-  AMQP_DEFAULTS,
-  AMQP_FLAGS,
-  AMQP_FRACTIONAL,
-  AMQP_FULL,
-  AMQP_SCENARIOS,
-  AMQP_USAGE,
-  isAmqpScenario,
-  parseRpcQueueType,
-  type AmqpOptions,
-  type AmqpSizes,
-} from './amqp/options.ts';
-import { CLUSTER_DEFAULTS, CLUSTER_SCENARIOS, CLUSTER_USAGE, expandClusterAlias, isClusterScenario, parseSocketIoRuntime, type ClusterOptions } from './cluster/options.ts';
+import { AMQP_FAMILY, AMQP_OPTIONS, type AmqpOptions } from './amqp/options.ts';
+import { CLUSTER_FAMILY, CLUSTER_OPTIONS, type ClusterOptions } from './cluster/options.ts';
 
-export const SCENARIOS = ['fanout', 'latency', 'idle', ...AMQP_SCENARIOS, ...CLUSTER_SCENARIOS] as const;
-export type ScenarioName = (typeof SCENARIOS)[number];
+export { UsageError } from './core/options.ts';
 
-export interface BenchOptions extends AmqpSizes, AmqpOptions, ClusterOptions {
-  readonly scenarios: readonly ScenarioName[];
-  readonly servers: readonly ServerKind[];
-  readonly quick: boolean;
+/** The sizes every family shares (the publish scenarios' are the cluster's too), and the idle scenario's. */
+export interface HarnessSizes {
   /**
    * Times each scenario runs against each server, alternating between them; the report shows
    * the median of every figure. Latency tails on a shared 2-core machine vary a lot between runs.
@@ -41,7 +29,7 @@ export interface BenchOptions extends AmqpSizes, AmqpOptions, ClusterOptions {
   /**
    * The same for the fixed-rate (latency) phases. At 1,000 messages/s two seconds are not
    * enough: in the bridge-latency scenario JSC's JIT thread still took 28 % of the bridge's
-   * CPU in the measured interval after 2 s, and 2.5 % after 20 s (perf, docs/benchmarks.md).
+   * CPU in the measured interval after 2 s, and 2.5 % after 20 s (perf, docs/benchmarks-log.md).
    */
   readonly latencyWarmupSec: number;
   /** Length of the measured interval of the fan-out and latency scenarios. */
@@ -58,9 +46,8 @@ export interface BenchOptions extends AmqpSizes, AmqpOptions, ClusterOptions {
   readonly idleTopics: number;
 }
 
-type Sizes = { -readonly [K in Exclude<keyof BenchOptions, 'scenarios' | 'servers' | 'quick' | keyof ClusterOptions | keyof AmqpOptions>]: BenchOptions[K] };
-
-const FULL: Sizes = {
+/** The sizes of the benchmark issue. */
+const FULL: HarnessSizes = {
   rounds: 3,
   // One subscriber process per core: more only adds context switches (measured: on 2 cores,
   // 4 workers gave ~10% fewer deliveries/s and twice the p99 of 2 workers).
@@ -76,11 +63,10 @@ const FULL: Sizes = {
   latencyRatePerSec: 1000,
   idleSessions: 10_000,
   idleTopics: 10_000,
-  ...AMQP_FULL,
 };
 
-const QUICK: Sizes = {
-  ...FULL,
+/** --quick: a smoke run of the harness (< 30 s). */
+const QUICK: Partial<HarnessSizes> = {
   rounds: 1,
   warmupSec: 0.5,
   latencyWarmupSec: 0.5,
@@ -91,28 +77,27 @@ const QUICK: Sizes = {
   idleTopics: 1000,
 };
 
-/** Flag name -> the option it sets; all of these take a positive number. */
-const NUMERIC_FLAGS = {
-  rounds: 'rounds',
-  workers: 'workers',
-  'open-concurrency': 'openConcurrency',
-  warmup: 'warmupSec',
-  'latency-warmup': 'latencyWarmupSec',
-  seconds: 'seconds',
-  'payload-bytes': 'payloadBytes',
-  subscribers: 'fanoutSubscribers',
-  window: 'fanoutWindow',
-  'latency-subscribers': 'latencySubscribers',
-  rate: 'latencyRatePerSec',
-  sessions: 'idleSessions',
-  'idle-topics': 'idleTopics',
-  ...AMQP_FLAGS,
-} as const satisfies Record<string, keyof Sizes>;
-
-/** Options measured in whole units (sessions, processes, bytes); the others may be fractional. */
-const FRACTIONAL: ReadonlySet<keyof Sizes> = new Set(['warmupSec', 'latencyWarmupSec', 'seconds', 'latencyRatePerSec', ...AMQP_FRACTIONAL]);
-
-export const USAGE = `Usage: bun run bench [flags]
+export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
+  full: FULL,
+  quick: QUICK,
+  sizeFlags: {
+    rounds: 'rounds',
+    workers: 'workers',
+    'open-concurrency': 'openConcurrency',
+    warmup: 'warmupSec',
+    'latency-warmup': 'latencyWarmupSec',
+    seconds: 'seconds',
+    'payload-bytes': 'payloadBytes',
+    subscribers: 'fanoutSubscribers',
+    window: 'fanoutWindow',
+    'latency-subscribers': 'latencySubscribers',
+    rate: 'latencyRatePerSec',
+    sessions: 'idleSessions',
+    'idle-topics': 'idleTopics',
+  },
+  fractional: ['warmupSec', 'latencyWarmupSec', 'seconds', 'latencyRatePerSec'],
+  sameAs: { idleTopics: 'idleSessions' },
+  usage: `Usage: bun run bench [flags]
 
   --scenario NAME        fanout, latency, idle or all (default all; repeat or comma-separate)
   --servers LIST         baseline,switchyard (default both; ratios need both)
@@ -130,70 +115,44 @@ export const USAGE = `Usage: bun run bench [flags]
   --workers N            subscriber load-generator processes (default ${FULL.workers})
   --open-concurrency N   sessions each worker opens at once (default ${FULL.openConcurrency})
   --payload-bytes N      approximate size of each message's data (default ${FULL.payloadBytes})
-  --help
-${AMQP_USAGE}
-${CLUSTER_USAGE}`;
+  --help`,
+};
 
-export class UsageError extends Error {}
+export const SINGLE_SCENARIOS = ['fanout', 'latency', 'idle'] as const;
+export type SingleScenarioName = (typeof SINGLE_SCENARIOS)[number];
 
-function list<T extends string>(values: string[] | undefined, allowed: readonly T[], flag: string): T[] | undefined {
-  if (!values || values.length === 0) return undefined;
-  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim());
-  if (names.includes('all')) return [...allowed];
-  for (const name of names) {
-    if (!(allowed as readonly string[]).includes(name)) throw new UsageError(`--${flag}: unknown ${JSON.stringify(name)}; one of ${allowed.join(', ')}`);
-  }
-  return allowed.filter((a) => names.includes(a));
+/** One server process (Switchyard in memory mode, or the bare Bun baseline) per round. */
+export const SINGLE_FAMILY: ScenarioFamily<SingleScenarioName, BenchOptions> = {
+  scenarios: SINGLE_SCENARIOS,
+  byDefault: true,
+  sessions: (scenario, o) => ({ fanout: o.fanoutSubscribers, latency: o.latencySubscribers, idle: o.idleSessions })[scenario],
+  roundBudgetSec: (scenario, o) => {
+    if (scenario === 'idle') return 60 + o.idleSessions / 100;
+    const fanout = scenario === 'fanout';
+    return 90 + (fanout ? o.warmupSec : o.latencyWarmupSec) + o.seconds + (fanout ? o.fanoutSubscribers : o.latencySubscribers) / 100;
+  },
+};
+
+/** Every family, in the order they run and report. */
+export const FAMILIES = [SINGLE_FAMILY, AMQP_FAMILY, CLUSTER_FAMILY] as const;
+const GROUPS = [HARNESS_OPTIONS, AMQP_OPTIONS, CLUSTER_OPTIONS] as const;
+
+export type ScenarioName = (typeof FAMILIES)[number]['scenarios'][number];
+
+export interface BenchOptions extends HarnessSizes, AmqpOptions, ClusterOptions {
+  readonly scenarios: readonly ScenarioName[];
+  readonly servers: readonly ServerKind[];
+  readonly quick: boolean;
 }
 
+export const USAGE = usage(GROUPS);
+
 /** Returns null when --help was asked for. Throws UsageError on a bad flag. */
-export function parseOptions(argv: string[]): BenchOptions | null {
-  const numeric = Object.fromEntries(Object.keys(NUMERIC_FLAGS).map((flag) => [flag, { type: 'string' as const }]));
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        ...numeric,
-        scenario: { type: 'string', multiple: true },
-        servers: { type: 'string', multiple: true },
-        'socketio-runtime': { type: 'string' },
-        'rpc-queue-type': { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
-  if (values.help) return null;
-  const quick = values.quick === true;
-  const sizes: Sizes = { ...(quick ? QUICK : FULL) };
-  for (const [flag, key] of Object.entries(NUMERIC_FLAGS) as [string, keyof Sizes][]) {
-    const raw = values[flag];
-    if (typeof raw !== 'string') continue;
-    const n = Number(raw);
-    const valid = Number.isFinite(n) && n > 0 && (FRACTIONAL.has(key) || Number.isInteger(n));
-    if (!valid) throw new UsageError(`--${flag}: expected a positive ${FRACTIONAL.has(key) ? 'number' : 'integer'}, got ${JSON.stringify(raw)}`);
-    sizes[key] = n;
-  }
-  if (values['idle-topics'] === undefined) sizes.idleTopics = sizes.idleSessions;
-  const runtimeFlag = values['socketio-runtime'];
-  const socketioRuntime = typeof runtimeFlag === 'string' ? parseSocketIoRuntime(runtimeFlag) : CLUSTER_DEFAULTS.socketioRuntime;
-  if (socketioRuntime === null) throw new UsageError(`--socketio-runtime: expected bun or node, got ${JSON.stringify(runtimeFlag)}`);
-  const queueTypeFlag = values['rpc-queue-type'];
-  const rpcQueueType = typeof queueTypeFlag === 'string' ? parseRpcQueueType(queueTypeFlag) : AMQP_DEFAULTS.rpcQueueType;
-  if (rpcQueueType === null) throw new UsageError(`--rpc-queue-type: expected classic or quorum, got ${JSON.stringify(queueTypeFlag)}`);
-  return Object.freeze({
-    ...sizes,
-    socketioRuntime,
-    rpcQueueType,
-    quick,
-    // The RabbitMQ scenarios need Redis and RabbitMQ running: they run when named, or with `all`.
-    // So do the cluster scenarios (Redis); `--scenario cluster` names both.
-    scenarios: list(expandClusterAlias(values.scenario as string[] | undefined), SCENARIOS, 'scenario') ?? SCENARIOS.filter((s) => !isAmqpScenario(s) && !isClusterScenario(s)),
-    servers: list(values.servers as string[] | undefined, SERVER_KINDS, 'servers') ?? [...SERVER_KINDS],
-  });
+export function parseOptions(argv: readonly string[]): BenchOptions | null {
+  return parseFlags<BenchOptions>(argv, GROUPS, FAMILIES, SERVER_KINDS);
+}
+
+/** The family a scenario belongs to. */
+export function familyOf(scenario: ScenarioName): ScenarioFamily<ScenarioName, BenchOptions> {
+  return FAMILIES.find((f) => (f.scenarios as readonly string[]).includes(scenario)) as ScenarioFamily<ScenarioName, BenchOptions>;
 }

@@ -7,7 +7,8 @@
  * scenario reports first.
  */
 import { sleep } from './clock.ts';
-import { Histogram, latencyFigures, type LatencyFigures } from './histogram.ts';
+import { collectLatency } from './core/workerIpc.ts';
+import { latencyFigures, type Histogram, type LatencyFigures } from './histogram.ts';
 import { drain, markedInterval, measuredInterval, total, type Interval, type Snapshot } from './measure.ts';
 import type { BenchOptions } from './options.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
@@ -61,7 +62,7 @@ export async function floodPhase<S extends Snapshot>(p: PublishPhase<S>, o: Benc
   await p.publisher.request({ op: 'startFlood', ...p.target, topic: p.topic, window: o.fanoutWindow, payloadBytes: o.payloadBytes }, 10_000);
   await sleep(o.warmupSec * 1000);
   const { from, to } = await measuredInterval(o.seconds, p.snapshot);
-  const stopped = await p.publisher.request({ op: 'stopPublishing', ackTimeoutMs: 5000 }, 10_000);
+  const stopped = await p.publisher.request({ op: 'stop', waitMs: 5000 }, 10_000);
 
   const expected = stopped.acked * o.fanoutSubscribers;
   const deliveries = await drain(p.subscriberWorkers, expected, 2000, 30_000);
@@ -118,11 +119,10 @@ export async function pacedPhase<S extends Snapshot>(p: PublishPhase<S>, o: Benc
   await p.publisher.request({ op: 'startPaced', ...p.target, topic: p.topic, ratePerSec: o.latencyRatePerSec, payloadBytes: o.payloadBytes }, 10_000);
   await sleep(o.latencyWarmupSec * 1000);
   const { from, to } = await markedInterval(p.publisher, o.seconds, p.snapshot);
-  const stopped = await p.publisher.request({ op: 'stopPublishing', ackTimeoutMs: 5000 }, 10_000);
+  const stopped = await p.publisher.request({ op: 'stop', waitMs: 5000 }, 10_000);
   await drain(p.subscriberWorkers, stopped.acked * o.latencySubscribers, 1000, 10_000);
 
-  const histogram = new Histogram();
-  for (const worker of p.subscriberWorkers) histogram.add((await worker.request({ op: 'latency' }, 30_000)).buckets);
+  const histogram = await collectLatency(p.subscriberWorkers);
   const end = await p.snapshot();
   return { from, to, end, histogram };
 }

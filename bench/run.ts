@@ -8,19 +8,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { installCleanup } from './children.ts';
 import { waitForQuietMachine } from './measure.ts';
 import { machineInfo, openFileLimit, sourceFingerprint } from './procStats.ts';
-import { parseOptions, USAGE, UsageError, type BenchOptions, type ScenarioName } from './options.ts';
-import { disturbance, median, type Disturbable, type Outcome, type Results } from './outcome.ts';
-import { checkTargets, renderReport } from './report.ts';
+import { familyOf, parseOptions, USAGE, UsageError, type BenchOptions, type ScenarioName } from './options.ts';
+import { disturbance, median, type Disturbable, type Runs } from './core/outcome.ts';
+import { checkTargets, renderReport, type Results } from './core/report.ts';
+import { REPORT_FAMILIES } from './report.ts';
 import { runFanout } from './scenarios/fanout.ts';
 import { runIdle } from './scenarios/idle.ts';
 import { runLatency } from './scenarios/latency.ts';
 import { runBridgeThroughput } from './scenarios/bridgeThroughput.ts';
 import { runBridgeLatency } from './scenarios/bridgeLatency.ts';
 import { runRpc } from './scenarios/rpc.ts';
-import { amqpRoundBudgetSec, isAmqpScenario } from './amqp/options.ts';
 import { runClusterFanout } from './scenarios/clusterFanout.ts';
 import { runClusterLatency } from './scenarios/clusterLatency.ts';
-import { clusterRoundBudgetSec, isClusterScenario } from './cluster/options.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
 import type { ServerKind } from './servers.ts';
 
@@ -50,17 +49,7 @@ function readOptions(): BenchOptions {
 
 /** The server holds every session's socket in one process; each worker holds its share. */
 function checkOpenFiles(options: BenchOptions): void {
-  const sizes = {
-    fanout: options.fanoutSubscribers,
-    latency: options.latencySubscribers,
-    idle: options.idleSessions,
-    bridge: options.bridgeSubscribers,
-    'bridge-latency': options.bridgeSubscribers,
-    rpc: options.rpcClients,
-    'cluster-fanout': options.fanoutSubscribers,
-    'cluster-latency': options.latencySubscribers,
-  };
-  const needed = Math.max(...options.scenarios.map((s) => sizes[s])) + 1024;
+  const needed = Math.max(...options.scenarios.map((s) => familyOf(s).sessions(s, options))) + 1024;
   const limit = openFileLimit();
   if (limit >= needed) return;
   console.error(
@@ -71,19 +60,13 @@ function checkOpenFiles(options: BenchOptions): void {
   process.exit(1);
 }
 
-/** Generous upper bound of one round of a scenario on one server; only the watchdog uses it. */
+/** Generous upper bound of one scenario on one server, every attempt included; only the watchdog uses it. */
 function budgetSec(scenario: ScenarioName, o: BenchOptions): number {
   const quietWaitSec = QUIET_MAX_WAIT_MS / 1000 + 1;
-  if (isAmqpScenario(scenario)) return MAX_ATTEMPTS * (quietWaitSec + amqpRoundBudgetSec(scenario, o));
-  if (isClusterScenario(scenario)) return MAX_ATTEMPTS * (quietWaitSec + clusterRoundBudgetSec(scenario, o));
-  if (scenario === 'idle') return MAX_ATTEMPTS * (quietWaitSec + 60 + o.idleSessions / 100);
-  const sessions = scenario === 'fanout' ? o.fanoutSubscribers : o.latencySubscribers;
-  const warmupSec = scenario === 'fanout' ? o.warmupSec : o.latencyWarmupSec;
-  return MAX_ATTEMPTS * (quietWaitSec + 90 + warmupSec + o.seconds + sessions / 100);
+  return MAX_ATTEMPTS * (quietWaitSec + familyOf(scenario).roundBudgetSec(scenario, o));
 }
 
 type Runner<R> = (kind: ServerKind, ctx: ScenarioContext) => Promise<R>;
-type Runs<R> = Partial<Record<ServerKind, Outcome<R>>>;
 type Figures<R> = { [K in keyof R]: number } & Disturbable;
 
 /**
@@ -135,6 +118,25 @@ async function runEach<R extends Figures<R>>(scenario: ScenarioName, run: Runner
   return runs;
 }
 
+/** runEach() of one scenario, whatever its result type. */
+type ScenarioRun = (scenario: ScenarioName, options: BenchOptions, logDir: string, workerDeadlineMs: number) => Promise<Runs<unknown>>;
+
+function scenarioRun<R extends Figures<R>>(run: Runner<R>): ScenarioRun {
+  return (scenario, options, logDir, workerDeadlineMs) => runEach(scenario, run, options, logDir, workerDeadlineMs);
+}
+
+/** What runs each scenario. */
+const RUNNERS: Record<ScenarioName, ScenarioRun> = {
+  fanout: scenarioRun(runFanout),
+  latency: scenarioRun(runLatency),
+  idle: scenarioRun(runIdle),
+  bridge: scenarioRun(runBridgeThroughput),
+  'bridge-latency': scenarioRun(runBridgeLatency),
+  rpc: scenarioRun(runRpc),
+  'cluster-fanout': scenarioRun(runClusterFanout),
+  'cluster-latency': scenarioRun(runClusterLatency),
+};
+
 async function main(): Promise<void> {
   const options = readOptions();
   checkOpenFiles(options);
@@ -155,43 +157,16 @@ async function main(): Promise<void> {
 
   const results: Results = {};
   const deadline = startedAt.getTime() + budgetMs;
-  for (const scenario of options.scenarios) {
-    switch (scenario) {
-      case 'fanout':
-        results.fanout = await runEach(scenario, runFanout, options, logDir, deadline);
-        break;
-      case 'latency':
-        results.latency = await runEach(scenario, runLatency, options, logDir, deadline);
-        break;
-      case 'idle':
-        results.idle = await runEach(scenario, runIdle, options, logDir, deadline);
-        break;
-      case 'bridge':
-        results.bridge = await runEach(scenario, runBridgeThroughput, options, logDir, deadline);
-        break;
-      case 'bridge-latency':
-        results['bridge-latency'] = await runEach(scenario, runBridgeLatency, options, logDir, deadline);
-        break;
-      case 'rpc':
-        results.rpc = await runEach(scenario, runRpc, options, logDir, deadline);
-        break;
-      case 'cluster-fanout':
-        results['cluster-fanout'] = await runEach(scenario, runClusterFanout, options, logDir, deadline);
-        break;
-      case 'cluster-latency':
-        results['cluster-latency'] = await runEach(scenario, runClusterLatency, options, logDir, deadline);
-        break;
-    }
-  }
+  for (const scenario of options.scenarios) results[scenario] = await RUNNERS[scenario](scenario, options, logDir, deadline);
 
-  const targets = checkTargets(results);
-  console.log(`\n${renderReport(results, targets, options.rounds, options.rpcQueueType)}\n`);
+  const targets = checkTargets(REPORT_FAMILIES, results);
+  console.log(`\n${renderReport(REPORT_FAMILIES, results, targets, options)}\n`);
   const record = { startedAt: startedAt.toISOString(), argv: Bun.argv.slice(2), machine, source, options, results, targets };
   const file = `${RESULTS_DIR}${stamp}.json`;
   writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
   console.log(`results written to ${file}`);
   console.log(JSON.stringify(record));
-  const outcomes = [results.fanout, results.latency, results.idle, results.bridge, results['bridge-latency'], results.rpc, results['cluster-fanout'], results['cluster-latency']].flatMap((runs) => Object.values(runs ?? {}));
+  const outcomes = Object.values(results).flatMap((runs) => Object.values(runs ?? {}));
   process.exit(outcomes.some((o) => !o.ok) ? 1 : 0);
 }
 

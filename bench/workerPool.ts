@@ -1,9 +1,9 @@
 /**
  * The harness side of the load workers: bench/loadWorker.ts processes, each driven over the
- * IPC channel of workerIpc.ts, and the helpers the scenarios use to start them and share out
+ * IPC channel of core/workerIpc.ts, and the helpers the scenarios use to start them and share out
  * their sessions.
  */
-import { IpcWorker } from './workerIpc.ts';
+import { IpcWorker } from './core/workerIpc.ts';
 import type { ReplyMap, WorkerRequest } from './workerProtocol.ts';
 
 const WORKER_PATH = new URL('./loadWorker.ts', import.meta.url).pathname;

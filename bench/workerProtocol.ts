@@ -1,10 +1,11 @@
 /**
  * The IPC contract between the harness (bench/run.ts) and its load workers
- * (bench/loadWorker.ts), over the channel of bench/workerIpc.ts: every request is a valibot
- * schema the worker safeParses, and every reply type is keyed by the request's `op`.
+ * (bench/loadWorker.ts), over the channel of bench/core/workerIpc.ts: the common requests
+ * (mark, stats, latency, stop) and a subscriber's and a publisher's own. Every request is a
+ * valibot schema the worker safeParses, and every reply type is keyed by the request's `op`.
  */
 import * as v from 'valibot';
-import { ipcRequestSchema, type IpcRequestFor } from './workerIpc.ts';
+import { workerRequestSchema, type CommonReplies, type WorkerStatsBase } from './core/workerIpc.ts';
 
 /** What a subscriber's server speaks: Switchyard's frames (also the baseline's) or Socket.IO. */
 export const DialectSchema = v.picklist(['switchyard', 'socket.io']);
@@ -51,36 +52,12 @@ export const StartPacedSchema = v.object({
   payloadBytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });
 
-/** Marks the publishes that follow as measured (or not); subscribers record only those. */
-export const MarkSchema = v.object({ op: v.literal('mark'), measured: v.boolean() });
-
-/** Stops publishing and waits (bounded) for the acks still outstanding. */
-export const StopPublishingSchema = v.object({
-  op: v.literal('stopPublishing'),
-  ackTimeoutMs: v.pipe(v.number(), v.minValue(0)),
-});
-
-export const StatsSchema = v.object({ op: v.literal('stats') });
-export const LatencySchema = v.object({ op: v.literal('latency') });
-export const CloseAllSchema = v.object({ op: v.literal('closeAll') });
-
-export const WorkerRequestSchema = ipcRequestSchema([
-  OpenSubscribersSchema,
-  StartFloodSchema,
-  StartPacedSchema,
-  MarkSchema,
-  StopPublishingSchema,
-  StatsSchema,
-  LatencySchema,
-  CloseAllSchema,
-]);
+/** `mark` marks the paced publisher's sends; `stop` stops the publisher and waits for its acks. */
+export const WorkerRequestSchema = workerRequestSchema([OpenSubscribersSchema, StartFloodSchema, StartPacedSchema]);
 export type WorkerRequest = v.InferOutput<typeof WorkerRequestSchema>;
-export type RequestFor<O extends WorkerRequest['op']> = IpcRequestFor<WorkerRequest, O>;
 
 /** Counters since the worker started; the harness takes differences between snapshots. */
-export interface WorkerStats {
-  /** When the worker read these counters (clock.ts), so that rates use its own interval. */
-  atMs: number;
+export interface WorkerStats extends WorkerStatsBase {
   /** Message frames received, over all of this worker's subscriber sessions. */
   received: number;
   /** Publishes sent / acknowledged / answered with an error, over this worker's publisher. */
@@ -89,23 +66,13 @@ export interface WorkerStats {
   publishErrors: number;
   /** Publishes sent while marked as measured, and of those, acknowledged. */
   measuredPublished: number;
-  /** Sessions closed that the worker did not close itself (e.g. backpressure limit). */
-  unexpectedCloses: number;
   /** Error frames received other than publish errors. */
   errorFrames: number;
-  /** process.cpuUsage() of this worker, in microseconds. */
-  cpuUserUs: number;
-  cpuSystemUs: number;
 }
 
-export interface ReplyMap {
+/** `stop`: the publisher's acknowledged publishes, and those it stopped waiting for. */
+export interface ReplyMap extends CommonReplies<WorkerStats, { acked: number; outstanding: number }> {
   openSubscribers: { opened: number; elapsedMs: number };
   startFlood: Record<string, never>;
   startPaced: Record<string, never>;
-  mark: Record<string, never>;
-  stopPublishing: { acked: number; outstanding: number };
-  stats: WorkerStats;
-  /** Histogram of publish-to-receipt latency: [microseconds, count] pairs. */
-  latency: { buckets: [number, number][] };
-  closeAll: Record<string, never>;
 }

@@ -1,6 +1,6 @@
 /**
  * An AMQP load-generator process, spawned by the harness with an IPC channel
- * (bench/workerIpc.ts). It plays one role per run: update publisher, bare consumer, RPC
+ * (bench/core/workerIpc.ts). It plays one role per run: update publisher, bare consumer, RPC
  * clients over WebSocket, or bare RPC clients over AMQP (see amqpWorkerProtocol.ts), and
  * answers the harness's requests.
  *
@@ -8,15 +8,14 @@
  * as the harness goes away, so that it can never outlive a run.
  */
 import * as amqp from 'amqplib';
-import { nowMs } from '../clock.ts';
 import { Histogram } from '../histogram.ts';
-import { serveHarness } from '../workerIpc.ts';
+import { processStats, serveHarness, type IpcRequestFor } from '../core/workerIpc.ts';
 import { BareConsumer } from './bareConsumer.ts';
 import { BareRpc } from './bareRpc.ts';
 import { RpcDriver } from './rpcDriver.ts';
 import { RpcSockets } from './rpcSockets.ts';
 import { UpdatePublisher } from './updatePublisher.ts';
-import { AmqpWorkerRequestSchema, type AmqpReplyMap, type AmqpRequestFor, type AmqpWorkerRequest, type AmqpWorkerStats } from './amqpWorkerProtocol.ts';
+import { AmqpWorkerRequestSchema, type AmqpReplyMap, type AmqpWorkerRequest, type AmqpWorkerStats } from './amqpWorkerProtocol.ts';
 
 let connection: amqp.ChannelModel | null = null;
 let unexpectedConnectionCloses = 0;
@@ -38,7 +37,7 @@ async function connect(url: string): Promise<amqp.ChannelModel> {
   return c;
 }
 
-async function startRpc(req: AmqpRequestFor<'startRpcClients'> | AmqpRequestFor<'startBareRpc'>): Promise<void> {
+async function startRpc(req: IpcRequestFor<AmqpWorkerRequest, 'startRpcClients'> | IpcRequestFor<AmqpWorkerRequest, 'startBareRpc'>): Promise<void> {
   assertIdle();
   const transport =
     req.op === 'startRpcClients' ? await RpcSockets.open(req.wsUrl, req.clients, req.method) : await BareRpc.open(req.amqpUrl, req.prefix, req.rpcQueueType, req.prefetch, req.clients, req.method);
@@ -47,15 +46,10 @@ async function startRpc(req: AmqpRequestFor<'startRpcClients'> | AmqpRequestFor<
   driver.start();
 }
 
-function latency(): Histogram | null {
-  return consumer?.latency ?? rpc?.driver.latency ?? null;
-}
-
 function stats(): AmqpWorkerStats {
-  const cpu = process.cpuUsage();
   const source = publisher ?? rpc?.driver;
   return {
-    atMs: nowMs(),
+    ...processStats(),
     sent: source?.sent ?? 0,
     done: source?.done ?? 0,
     failed: source?.failed ?? 0,
@@ -64,8 +58,6 @@ function stats(): AmqpWorkerStats {
     donePerTopic: publisher?.donePerTopic ?? [],
     measuredPerTopic: publisher?.measuredPerTopic ?? [],
     unexpectedCloses: unexpectedConnectionCloses + (rpc?.transport.unexpectedCloses ?? 0),
-    cpuUserUs: cpu.user,
-    cpuSystemUs: cpu.system,
   };
 }
 
@@ -98,10 +90,11 @@ async function handle(req: AmqpWorkerRequest): Promise<AmqpReplyMap[AmqpWorkerRe
     }
     case 'stats':
       return stats();
-    case 'takeLatency': {
-      const histogram = latency();
-      const buckets = histogram?.buckets() ?? [];
-      if (rpc) rpc.driver.latency = new Histogram();
+    case 'latency': {
+      // The bare consumer's or the RPC clients' (a publisher records none).
+      const recorder = consumer ?? rpc?.driver;
+      const buckets = recorder?.latency.buckets() ?? [];
+      if (recorder) recorder.latency = new Histogram();
       return { buckets };
     }
     case 'close':

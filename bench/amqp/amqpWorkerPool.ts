@@ -1,9 +1,9 @@
 /**
  * The harness side of the AMQP load workers: bench/amqp/amqpWorker.ts processes, driven over
- * the IPC channel of bench/workerIpc.ts like bench/workerPool.ts's load workers, and asked to
+ * the IPC channel of bench/core/workerIpc.ts like bench/workerPool.ts's load workers, and asked to
  * close their connections before they are stopped.
  */
-import { IpcWorker } from '../workerIpc.ts';
+import { IpcWorker } from '../core/workerIpc.ts';
 import type { AmqpReplyMap, AmqpWorkerRequest } from './amqpWorkerProtocol.ts';
 
 const WORKER_PATH = new URL('./amqpWorker.ts', import.meta.url).pathname;

@@ -1,12 +1,13 @@
 /**
  * The IPC contract between the harness and its AMQP load workers (bench/amqp/amqpWorker.ts),
- * over the channel of bench/workerIpc.ts: each worker plays one role per run (update
- * publisher, bare consumer, RPC clients over WebSocket, or bare RPC clients over AMQP). Every
+ * over the channel of bench/core/workerIpc.ts: each worker plays one role per run (update
+ * publisher, bare consumer, RPC clients over WebSocket, or bare RPC clients over AMQP), started
+ * by a request of its own; the common requests (mark, stats, latency, stop) do the rest. Every
  * request is a valibot schema the worker safeParses; every reply type is keyed by the
  * request's `op`.
  */
 import * as v from 'valibot';
-import { ipcRequestSchema, type IpcRequestFor } from '../workerIpc.ts';
+import { workerRequestSchema, type CommonReplies, type WorkerStatsBase } from '../core/workerIpc.ts';
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(1));
 
@@ -65,35 +66,14 @@ export const StartBareRpcSchema = v.object({
   ...RpcLoadSchema,
 });
 
-/** Marks what is sent from now on as measured (or not); latency is recorded only for those. */
-export const MarkSchema = v.object({ op: v.literal('mark'), measured: v.boolean() });
-
-/** Stops sending; waits (bounded) for what is outstanding. The connections stay open. */
-export const StopSchema = v.object({ op: v.literal('stop'), waitMs: v.pipe(v.number(), v.minValue(0)) });
-
-export const StatsSchema = v.object({ op: v.literal('stats') });
-/** The latency histogram so far, then an empty one. */
-export const TakeLatencySchema = v.object({ op: v.literal('takeLatency') });
+/** Closes the worker's connections, before the harness stops it. */
 export const CloseSchema = v.object({ op: v.literal('close') });
 
-export const AmqpWorkerRequestSchema = ipcRequestSchema([
-  StartUpdatesSchema,
-  StartBareConsumerSchema,
-  StartRpcClientsSchema,
-  StartBareRpcSchema,
-  MarkSchema,
-  StopSchema,
-  StatsSchema,
-  TakeLatencySchema,
-  CloseSchema,
-]);
+export const AmqpWorkerRequestSchema = workerRequestSchema([StartUpdatesSchema, StartBareConsumerSchema, StartRpcClientsSchema, StartBareRpcSchema, CloseSchema]);
 export type AmqpWorkerRequest = v.InferOutput<typeof AmqpWorkerRequestSchema>;
-export type AmqpRequestFor<O extends AmqpWorkerRequest['op']> = IpcRequestFor<AmqpWorkerRequest, O>;
 
 /** Counters since the worker started; the harness takes differences between snapshots. */
-export interface AmqpWorkerStats {
-  /** When the worker read these counters (bench/clock.ts). */
-  atMs: number;
+export interface AmqpWorkerStats extends WorkerStatsBase {
   /** Updates or jobs sent, confirmed (or answered with a result), failed. */
   sent: number;
   done: number;
@@ -105,21 +85,13 @@ export interface AmqpWorkerStats {
   /** Confirmed updates per topic, and measured updates sent per topic, in the request's topic order. */
   donePerTopic: number[];
   measuredPerTopic: number[];
-  /** Sessions or connections closed that the worker did not close itself. */
-  unexpectedCloses: number;
-  cpuUserUs: number;
-  cpuSystemUs: number;
 }
 
-export interface AmqpReplyMap {
+/** `stop`: what is still unconfirmed or unanswered. */
+export interface AmqpReplyMap extends CommonReplies<AmqpWorkerStats, { outstanding: number }> {
   startUpdates: Record<string, never>;
   startBareConsumer: Record<string, never>;
   startRpcClients: Record<string, never>;
   startBareRpc: Record<string, never>;
-  mark: Record<string, never>;
-  stop: { outstanding: number };
-  stats: AmqpWorkerStats;
-  /** [microseconds, count] pairs, as bench/histogram.ts buckets(). */
-  takeLatency: { buckets: [number, number][] };
   close: Record<string, never>;
 }

@@ -11,7 +11,7 @@ import { measuredSendTime } from '../payload.ts';
 
 export class BareConsumer {
   consumed = 0;
-  readonly latency = new Histogram();
+  latency = new Histogram();
 
   private constructor(private readonly ch: ConfirmChannel, private readonly measureLatency: boolean) {}
 

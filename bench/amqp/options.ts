@@ -1,28 +1,19 @@
 /**
- * Flags and sizes of the RabbitMQ scenarios (bridge throughput, bridge latency, RPC). Kept
- * apart from bench/options.ts, which spreads them into its own tables, so that the AMQP
- * scenarios add lines there instead of changing them.
+ * The RabbitMQ family (bridge throughput, bridge latency, RPC) for the options core
+ * (bench/core/options.ts): its scenarios, its sizes and flags, and its time budget.
  */
+import type { OptionGroup, ScenarioFamily } from '../core/options.ts';
+import type { BenchOptions } from '../options.ts';
 
 export const AMQP_SCENARIOS = ['bridge', 'bridge-latency', 'rpc'] as const;
 export type AmqpScenarioName = (typeof AMQP_SCENARIOS)[number];
 
-export function isAmqpScenario(name: string): name is AmqpScenarioName {
-  return (AMQP_SCENARIOS as readonly string[]).includes(name);
-}
-
+const RPC_QUEUE_TYPES = ['classic', 'quorum'] as const;
 /** RPC_QUEUE_TYPE of the RPC scenario's gateway, bridge and worker (and of its baseline). */
-export type RpcQueueType = 'classic' | 'quorum';
+export type RpcQueueType = (typeof RPC_QUEUE_TYPES)[number];
 
-export interface AmqpOptions {
+export interface AmqpOptions extends AmqpSizes {
   readonly rpcQueueType: RpcQueueType;
-}
-
-export const AMQP_DEFAULTS: AmqpOptions = { rpcQueueType: 'classic' };
-
-/** The value of --rpc-queue-type, or null when it names no queue type. */
-export function parseRpcQueueType(value: string): RpcQueueType | null {
-  return value === 'classic' || value === 'quorum' ? value : null;
 }
 
 export interface AmqpSizes {
@@ -51,9 +42,7 @@ export interface AmqpSizes {
   readonly rpcConcurrency: number;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-export const AMQP_FULL: Mutable<AmqpSizes> = {
+const FULL: AmqpSizes = {
   bridgeSubscribers: 10,
   bridgeTopics: 5,
   // Enough confirms in flight to keep a quorum queue's batched writes full: the bare rate
@@ -71,51 +60,57 @@ export const AMQP_FULL: Mutable<AmqpSizes> = {
   rpcConcurrency: 64,
 };
 
-/** Flag name -> the size it sets; all take a positive number. */
-export const AMQP_FLAGS = {
-  'bridge-subscribers': 'bridgeSubscribers',
-  'bridge-topics': 'bridgeTopics',
-  'amqp-window': 'amqpWindow',
-  'amqp-backlog': 'amqpBacklog',
-  prefetch: 'amqpPrefetch',
-  'bridge-rate': 'bridgeRatePerSec',
-  'rpc-clients': 'rpcClients',
-  'rpc-window': 'rpcWindow',
-  'rpc-rate': 'rpcRatePerSec',
-  'rpc-concurrency': 'rpcConcurrency',
-} as const satisfies Record<string, keyof AmqpSizes>;
+const DEFAULT_RPC_QUEUE_TYPE: RpcQueueType = 'classic';
 
-/** Sizes that may be fractional (the others are counts). */
-export const AMQP_FRACTIONAL: readonly (keyof AmqpSizes)[] = ['bridgeRatePerSec', 'rpcRatePerSec'];
-
-export const AMQP_USAGE = `
+export const AMQP_OPTIONS: OptionGroup<AmqpSizes> = {
+  full: FULL,
+  sizeFlags: {
+    'bridge-subscribers': 'bridgeSubscribers',
+    'bridge-topics': 'bridgeTopics',
+    'amqp-window': 'amqpWindow',
+    'amqp-backlog': 'amqpBacklog',
+    prefetch: 'amqpPrefetch',
+    'bridge-rate': 'bridgeRatePerSec',
+    'rpc-clients': 'rpcClients',
+    'rpc-window': 'rpcWindow',
+    'rpc-rate': 'rpcRatePerSec',
+    'rpc-concurrency': 'rpcConcurrency',
+  },
+  fractional: ['bridgeRatePerSec', 'rpcRatePerSec'],
+  choices: { 'rpc-queue-type': { key: 'rpcQueueType', values: RPC_QUEUE_TYPES, default: DEFAULT_RPC_QUEUE_TYPE } },
+  usage: `
   RabbitMQ scenarios: bridge, bridge-latency, rpc. They run when named (or with --scenario
   all) and need Redis on 127.0.0.1:6379 and RabbitMQ on 127.0.0.1:5672 (\`bash
   scripts/services.sh\` starts them). Their baseline is bare amqplib on the same broker.
-  --bridge-subscribers N WebSocket subscribers of the bridge scenarios (default ${AMQP_FULL.bridgeSubscribers})
-  --bridge-topics N      topics the updates go to, round-robin (default ${AMQP_FULL.bridgeTopics})
-  --amqp-window N        updates unconfirmed in flight, flood publisher (default ${AMQP_FULL.amqpWindow})
-  --amqp-backlog N       ready updates in the queue at most; the flood publisher waits above (default ${AMQP_FULL.amqpBacklog})
-  --prefetch N           BRIDGE_PREFETCH and the bare consumer's prefetch (default ${AMQP_FULL.amqpPrefetch})
-  --bridge-rate N        updates/s of bridge-latency (default ${AMQP_FULL.bridgeRatePerSec})
-  --rpc-clients N        sessions sending jobs (default ${AMQP_FULL.rpcClients})
-  --rpc-window N         jobs in flight per session, throughput phase (default ${AMQP_FULL.rpcWindow})
-  --rpc-rate N           jobs/s over all sessions, round-trip phase (default ${AMQP_FULL.rpcRatePerSec})
-  --rpc-concurrency N    the worker's concurrency (default ${AMQP_FULL.rpcConcurrency})
-  --rpc-queue-type T     classic or quorum: RPC_QUEUE_TYPE of the rpc scenario (default ${AMQP_DEFAULTS.rpcQueueType})`;
+  --bridge-subscribers N WebSocket subscribers of the bridge scenarios (default ${FULL.bridgeSubscribers})
+  --bridge-topics N      topics the updates go to, round-robin (default ${FULL.bridgeTopics})
+  --amqp-window N        updates unconfirmed in flight, flood publisher (default ${FULL.amqpWindow})
+  --amqp-backlog N       ready updates in the queue at most; the flood publisher waits above (default ${FULL.amqpBacklog})
+  --prefetch N           BRIDGE_PREFETCH and the bare consumer's prefetch (default ${FULL.amqpPrefetch})
+  --bridge-rate N        updates/s of bridge-latency (default ${FULL.bridgeRatePerSec})
+  --rpc-clients N        sessions sending jobs (default ${FULL.rpcClients})
+  --rpc-window N         jobs in flight per session, throughput phase (default ${FULL.rpcWindow})
+  --rpc-rate N           jobs/s over all sessions, round-trip phase (default ${FULL.rpcRatePerSec})
+  --rpc-concurrency N    the worker's concurrency (default ${FULL.rpcConcurrency})
+  --rpc-queue-type T     classic or quorum: RPC_QUEUE_TYPE of the rpc scenario (default ${DEFAULT_RPC_QUEUE_TYPE})`,
+};
 
-/**
- * Generous upper bound of one round of a RabbitMQ scenario, for the watchdog only: process
- * start-up and clean-up, the warm-ups and measured intervals, and the longest drains allowed.
- */
-export function amqpRoundBudgetSec(scenario: AmqpScenarioName, o: { warmupSec: number; latencyWarmupSec: number; seconds: number }): number {
-  const startAndCleanSec = 60;
-  switch (scenario) {
-    case 'bridge':
-      return startAndCleanSec + o.warmupSec + o.seconds + 2 * 60 + 30;
-    case 'bridge-latency':
-      return startAndCleanSec + o.latencyWarmupSec + o.seconds + 2 * 10 + 30;
-    case 'rpc':
-      return startAndCleanSec + o.latencyWarmupSec + o.warmupSec + 2 * (o.seconds + 30);
-  }
-}
+/** Needs Redis and RabbitMQ, so runs only when named. */
+export const AMQP_FAMILY: ScenarioFamily<AmqpScenarioName, BenchOptions> = {
+  scenarios: AMQP_SCENARIOS,
+  byDefault: false,
+  // The gateway holds the bridge scenarios' subscribers, or the RPC scenario's client sessions.
+  sessions: (scenario, o) => (scenario === 'rpc' ? o.rpcClients : o.bridgeSubscribers),
+  // Process start-up and clean-up, the warm-ups and measured intervals, and the longest drains allowed.
+  roundBudgetSec: (scenario, o) => {
+    const startAndCleanSec = 60;
+    switch (scenario) {
+      case 'bridge':
+        return startAndCleanSec + o.warmupSec + o.seconds + 2 * 60 + 30;
+      case 'bridge-latency':
+        return startAndCleanSec + o.latencyWarmupSec + o.seconds + 2 * 10 + 30;
+      case 'rpc':
+        return startAndCleanSec + o.latencyWarmupSec + o.warmupSec + 2 * (o.seconds + 30);
+    }
+  },
+};

@@ -1,11 +1,13 @@
 /**
- * The report of the RabbitMQ scenarios: a table per scenario with the bare amqplib baseline,
- * the Switchyard path and their ratio, the rounds other work disturbed, and a met / not met
- * line per target of the RabbitMQ issue. bench/report.ts adds these to its own.
+ * The report of the RabbitMQ scenarios for the report core (bench/core/report.ts): a table
+ * per scenario with the bare amqplib baseline, the Switchyard path and their ratio, and the
+ * targets of the RabbitMQ issue.
  */
-import type { RpcQueueType } from './options.ts';
-import type { Results } from '../outcome.ts';
-import { both, cores, disturbedRounds, latencyRows, machineRows, ms, num, pct, sumRounds, table, type Columns, type Row, type TargetCheck } from '../reportTable.ts';
+import { cores, latencyRows, machineRows, ms, msFigure, num, pct, sumRounds, type ReportFamily, type Row } from '../core/report.ts';
+import type { BenchOptions } from '../options.ts';
+import type { BridgeLatencyResult } from '../scenarios/bridgeLatency.ts';
+import type { BridgeThroughputResult } from '../scenarios/bridgeThroughput.ts';
+import type { RpcResult } from '../scenarios/rpc.ts';
 import type { CpuFigures } from './stackMeasure.ts';
 
 /** The issue's targets ("RabbitMQ bridge and RPC", item 13). */
@@ -16,59 +18,6 @@ export const AMQP_TARGETS = {
   rpcMaxP50Ms: 3,
   rpcMinJobsPerSec: 5000,
 } as const;
-
-/** In the RabbitMQ scenarios the baseline's place holds bare amqplib on the same broker. */
-const COLUMNS: Columns = { metricWidth: 30, baselineHeader: 'bare amqplib', baselineName: 'baseline', ratioHeader: 'sy/bare' };
-
-export function checkAmqpTargets(results: Results): TargetCheck[] {
-  const checks: TargetCheck[] = [];
-  if (results.bridge) {
-    const { base: bare, sy } = both(results.bridge);
-    const target = `bridge: >= ${pct(AMQP_TARGETS.bridgeMinRatio)} of the bare consumer's updates/s, zero loss`;
-    if (!bare || !sy) checks.push({ target, met: null, detail: 'needs both runs' });
-    else {
-      const ratio = sy.consumedPerSec / bare.consumedPerSec;
-      const lost = sumRounds(results.bridge, ['lost', 'deadLettered']);
-      const failures = sumRounds(results.bridge, ['publishFailures', 'unexpectedCloses']);
-      checks.push({
-        target,
-        met: ratio >= AMQP_TARGETS.bridgeMinRatio && lost + failures === 0,
-        detail: `${num(sy.consumedPerSec)} vs ${num(bare.consumedPerSec)} updates/s = ${pct(ratio)}; over all rounds ${lost} lost or dead-lettered, ${failures} publish failures or closes`,
-      });
-    }
-  }
-  const latency = results['bridge-latency'];
-  if (latency) {
-    const { sy } = both(latency);
-    const target = `bridge latency: p99 < ${AMQP_TARGETS.bridgeLatencyMaxP99Ms} ms, AMQP publish to client receipt`;
-    if (!sy) checks.push({ target, met: null, detail: 'needs the switchyard run' });
-    else {
-      const missing = Math.max(0, sy.expectedSamples - sy.samples);
-      checks.push({
-        target,
-        met: sy.p99Ms < AMQP_TARGETS.bridgeLatencyMaxP99Ms && missing === 0,
-        detail: `p50 ${ms(sy.p50Ms)}, p95 ${ms(sy.p95Ms)}, p99 ${ms(sy.p99Ms)}, max ${ms(sy.maxMs)}; ${missing} samples missing`,
-      });
-    }
-  }
-  if (results.rpc) {
-    const { sy } = both(results.rpc);
-    const failures = sumRounds(results.rpc, ['failedJobs', 'unansweredAtStop', 'unexpectedCloses']);
-    const p50Target = `rpc: round trip p50 < ${AMQP_TARGETS.rpcMaxP50Ms} ms`;
-    const rateTarget = `rpc: >= ${num(AMQP_TARGETS.rpcMinJobsPerSec)} jobs/s with bounded in flight, every job answered`;
-    if (!sy) {
-      checks.push({ target: p50Target, met: null, detail: 'needs the switchyard run' }, { target: rateTarget, met: null, detail: 'needs the switchyard run' });
-    } else {
-      checks.push({ target: p50Target, met: sy.rttP50Ms < AMQP_TARGETS.rpcMaxP50Ms, detail: `p50 ${ms(sy.rttP50Ms)}, p99 ${ms(sy.rttP99Ms)} at ${num(sy.ratePerSec)} jobs/s` });
-      checks.push({
-        target: rateTarget,
-        met: sy.jobsPerSec >= AMQP_TARGETS.rpcMinJobsPerSec && failures === 0,
-        detail: `${num(sy.jobsPerSec)} jobs/s with ${sy.clients} x ${sy.window} in flight (p50 ${ms(sy.loadedP50Ms)}, p99 ${ms(sy.loadedP99Ms)}); over all rounds ${failures} failed, unanswered or closed`,
-      });
-    }
-  }
-  return checks;
-}
 
 function cpuRows<R extends CpuFigures>(): Row<R>[] {
   return [
@@ -81,16 +30,16 @@ function cpuRows<R extends CpuFigures>(): Row<R>[] {
   ];
 }
 
-/** `rpcQueueType`: RPC_QUEUE_TYPE of the run (not a measured figure, so not in the results). */
-export function renderAmqpSections(results: Results, rpcQueueType: RpcQueueType): string[] {
-  const sections: string[] = [];
-  if (results.bridge) {
-    const first = both(results.bridge).sy ?? both(results.bridge).base;
-    const title = first
-      ? `bridge: updates AMQP -> ${first.subscribers} WebSocket subscribers on ${first.topics} topics; at most ${first.window} unconfirmed and ${first.maxBacklog} queued, prefetch ${first.prefetch}, ${first.seconds.toFixed(1)} s`
-      : 'bridge';
-    sections.push(
-      table(title, results.bridge, [
+export const AMQP_REPORT: ReportFamily<{ bridge: BridgeThroughputResult; 'bridge-latency': BridgeLatencyResult; rpc: RpcResult }, BenchOptions> = {
+  // In the RabbitMQ scenarios the baseline's place holds bare amqplib on the same broker.
+  columns: { metricWidth: 30, baselineHeader: 'bare amqplib', baselineName: 'baseline', ratioHeader: 'sy/bare' },
+  scenarios: {
+    bridge: {
+      title: (r) =>
+        r
+          ? `bridge: updates AMQP -> ${r.subscribers} WebSocket subscribers on ${r.topics} topics; at most ${r.window} unconfirmed and ${r.maxBacklog} queued, prefetch ${r.prefetch}, ${r.seconds.toFixed(1)} s`
+          : 'bridge',
+      rows: [
         ['updates/s consumed', (r) => r.consumedPerSec, (n) => num(n)],
         ['updates/s confirmed', (r) => r.confirmedPerSec, (n) => num(n)],
         ['deliveries/s at clients', (r) => r.deliveriesPerSec, (n) => num(n)],
@@ -99,51 +48,80 @@ export function renderAmqpSections(results: Results, rpcQueueType: RpcQueueType)
         ['dead-lettered', (r) => r.deadLettered, (n) => num(n)],
         ['unconfirmed at stop', (r) => r.unconfirmedAtStop, (n) => num(n)],
         ['unexpected closes', (r) => r.unexpectedCloses, (n) => num(n)],
-        ...cpuRows(),
-      ], COLUMNS),
-    );
-  }
-  const latency = results['bridge-latency'];
-  if (latency) {
-    const first = both(latency).sy ?? both(latency).base;
-    sections.push(
-      table(`bridge-latency: ${first?.ratePerSec ?? '?'} updates/s, AMQP publish to receipt, ${first ? first.seconds.toFixed(1) : '?'} s`, latency, [
-        ...latencyRows(),
-        ...cpuRows(),
-      ], COLUMNS),
-    );
-  }
-  if (results.rpc) {
-    const first = both(results.rpc).sy ?? both(results.rpc).base;
-    const title = first
-      ? `rpc (${rpcQueueType} queues): ${first.clients} sessions; round trip at ${num(first.ratePerSec)} jobs/s, then throughput with ${first.window} in flight each (CPU rows: throughput phase)`
-      : 'rpc';
-    sections.push(
-      table(title, results.rpc, [
-        ['round trip p50 (ms)', (r) => r.rttP50Ms, (n) => n.toFixed(3)],
-        ['round trip p95 (ms)', (r) => r.rttP95Ms, (n) => n.toFixed(3)],
-        ['round trip p99 (ms)', (r) => r.rttP99Ms, (n) => n.toFixed(3)],
-        ['round trip max (ms)', (r) => r.rttMaxMs, (n) => n.toFixed(3)],
-        ['samples / expected', (r) => r.rttSamples / r.rttExpectedSamples, (n) => n.toFixed(3)],
+        ...cpuRows<BridgeThroughputResult>(),
+      ],
+      targets: [
+        {
+          target: `bridge: >= ${pct(AMQP_TARGETS.bridgeMinRatio)} of the bare consumer's updates/s, zero loss`,
+          needs: 'both',
+          judge: (sy, bare, runs) => {
+            const ratio = sy.consumedPerSec / bare.consumedPerSec;
+            const lost = sumRounds(runs, ['lost', 'deadLettered']);
+            const failures = sumRounds(runs, ['publishFailures', 'unexpectedCloses']);
+            return {
+              met: ratio >= AMQP_TARGETS.bridgeMinRatio && lost + failures === 0,
+              detail: `${num(sy.consumedPerSec)} vs ${num(bare.consumedPerSec)} updates/s = ${pct(ratio)}; over all rounds ${lost} lost or dead-lettered, ${failures} publish failures or closes`,
+            };
+          },
+        },
+      ],
+    },
+    'bridge-latency': {
+      title: (r) => `bridge-latency: ${r?.ratePerSec ?? '?'} updates/s, AMQP publish to receipt, ${r ? r.seconds.toFixed(1) : '?'} s`,
+      rows: [...latencyRows<BridgeLatencyResult>(), ...cpuRows<BridgeLatencyResult>()],
+      targets: [
+        {
+          target: `bridge latency: p99 < ${AMQP_TARGETS.bridgeLatencyMaxP99Ms} ms, AMQP publish to client receipt`,
+          needs: 'switchyard',
+          judge: (sy) => {
+            const missing = Math.max(0, sy.expectedSamples - sy.samples);
+            return {
+              met: sy.p99Ms < AMQP_TARGETS.bridgeLatencyMaxP99Ms && missing === 0,
+              detail: `p50 ${ms(sy.p50Ms)}, p95 ${ms(sy.p95Ms)}, p99 ${ms(sy.p99Ms)}, max ${ms(sy.maxMs)}; ${missing} samples missing`,
+            };
+          },
+        },
+      ],
+    },
+    rpc: {
+      // The queue type is a setting of the run, not a measured figure, so it is not in the results.
+      title: (r, o) =>
+        r
+          ? `rpc (${o.rpcQueueType} queues): ${r.clients} sessions; round trip at ${num(r.ratePerSec)} jobs/s, then throughput with ${r.window} in flight each (CPU rows: throughput phase)`
+          : 'rpc',
+      rows: [
+        ['round trip p50 (ms)', (r) => r.rttP50Ms, msFigure],
+        ['round trip p95 (ms)', (r) => r.rttP95Ms, msFigure],
+        ['round trip p99 (ms)', (r) => r.rttP99Ms, msFigure],
+        ['round trip max (ms)', (r) => r.rttMaxMs, msFigure],
+        ['samples / expected', (r) => r.rttSamples / r.rttExpectedSamples, msFigure],
         ['server CPU at that rate (cores)', (r) => r.pacedServerCpuCores, cores],
         ['jobs/s, bounded in flight', (r) => r.jobsPerSec, (n) => num(n)],
-        ['under load p50 (ms)', (r) => r.loadedP50Ms, (n) => n.toFixed(3)],
-        ['under load p99 (ms)', (r) => r.loadedP99Ms, (n) => n.toFixed(3)],
+        ['under load p50 (ms)', (r) => r.loadedP50Ms, msFigure],
+        ['under load p99 (ms)', (r) => r.loadedP99Ms, msFigure],
         ['failed jobs', (r) => r.failedJobs, (n) => num(n)],
         ['unanswered at stop', (r) => r.unansweredAtStop, (n) => num(n)],
         ['unexpected closes', (r) => r.unexpectedCloses, (n) => num(n)],
-        ...cpuRows(),
-      ], COLUMNS),
-    );
-  }
-  return sections;
-}
-
-/** Rounds of the RabbitMQ scenarios that other work on the machine disturbed. */
-export function amqpDisturbed(results: Results): string[] {
-  return [
-    ...disturbedRounds('bridge', results.bridge, COLUMNS),
-    ...disturbedRounds('bridge-latency', results['bridge-latency'], COLUMNS),
-    ...disturbedRounds('rpc', results.rpc, COLUMNS),
-  ];
-}
+        ...cpuRows<RpcResult>(),
+      ],
+      targets: [
+        {
+          target: `rpc: round trip p50 < ${AMQP_TARGETS.rpcMaxP50Ms} ms`,
+          needs: 'switchyard',
+          judge: (sy) => ({ met: sy.rttP50Ms < AMQP_TARGETS.rpcMaxP50Ms, detail: `p50 ${ms(sy.rttP50Ms)}, p99 ${ms(sy.rttP99Ms)} at ${num(sy.ratePerSec)} jobs/s` }),
+        },
+        {
+          target: `rpc: >= ${num(AMQP_TARGETS.rpcMinJobsPerSec)} jobs/s with bounded in flight, every job answered`,
+          needs: 'switchyard',
+          judge: (sy, _bare, runs) => {
+            const failures = sumRounds(runs, ['failedJobs', 'unansweredAtStop', 'unexpectedCloses']);
+            return {
+              met: sy.jobsPerSec >= AMQP_TARGETS.rpcMinJobsPerSec && failures === 0,
+              detail: `${num(sy.jobsPerSec)} jobs/s with ${sy.clients} x ${sy.window} in flight (p50 ${ms(sy.loadedP50Ms)}, p99 ${ms(sy.loadedP99Ms)}); over all rounds ${failures} failed, unanswered or closed`,
+            };
+          },
+        },
+      ],
+    },
+  },
+};

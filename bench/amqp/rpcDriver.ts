@@ -8,7 +8,7 @@
 import { nowMs } from '../clock.ts';
 import { Histogram } from '../histogram.ts';
 import { padding } from '../payload.ts';
-import { Outstanding, pace } from '../sendLoop.ts';
+import { CountingSender, pace } from '../sendLoop.ts';
 
 export interface RpcTransport {
   readonly clients: number;
@@ -33,23 +33,16 @@ interface InFlight {
   measured: boolean;
 }
 
-export class RpcDriver {
-  sent = 0;
-  done = 0;
-  failed = 0;
-  measuredSent = 0;
-  /** Jobs sent from now on have their round trip recorded. */
-  measured = false;
+/** The round trips of measured jobs go to `latency`. */
+export class RpcDriver extends CountingSender {
   latency = new Histogram();
   private readonly inFlight: Map<string, InFlight>[];
   private readonly nextId: number[];
-  private readonly outstanding = new Outstanding();
-  private stopped = false;
   private nextClient = 0;
-  private timer: ReturnType<typeof setInterval> | null = null;
   private readonly pad: string;
 
   constructor(private readonly transport: RpcTransport, private readonly load: RpcLoad) {
+    super();
     this.inFlight = Array.from({ length: transport.clients }, () => new Map());
     this.nextId = Array.from({ length: transport.clients }, () => 0);
     // About payloadBytes of params, like the updates of the bridge scenarios; `t` lets a
@@ -71,20 +64,11 @@ export class RpcDriver {
     });
   }
 
-  /** Stops sending; resolves with the number of jobs still unanswered after the wait. */
-  async stop(waitMs: number): Promise<number> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    return this.outstanding.drain(waitMs);
-  }
-
   private send(client: number): void {
     const requestId = (this.nextId[client]!++).toString(36);
-    this.sent += 1;
-    if (this.measured) this.measuredSent += 1;
-    this.outstanding.add();
+    const measured = this.countSend();
     const sentAtMs = nowMs();
-    this.inFlight[client]!.set(requestId, { sentAtMs, measured: this.measured });
+    this.inFlight[client]!.set(requestId, { sentAtMs, measured });
     this.transport.send(client, requestId, `{"t":${sentAtMs},"pad":"${this.pad}"}`);
   }
 
@@ -93,10 +77,8 @@ export class RpcDriver {
     if (!job) return;
     const receivedAt = nowMs();
     this.inFlight[client]!.delete(requestId);
-    if (ok) this.done += 1;
-    else this.failed += 1;
     if (ok && job.measured) this.latency.record(receivedAt - job.sentAtMs);
-    this.outstanding.settle();
+    this.countSettled(ok);
     if (!this.stopped && this.load.mode === 'window') this.send(client);
   }
 }

@@ -6,6 +6,7 @@
 import { ErrorFrameSchema, ResultFrameSchema, WelcomeFrameSchema } from '../../src/protocol/frames.ts';
 import * as v from 'valibot';
 import type { RpcTransport } from './rpcDriver.ts';
+import { openSession, type Opening } from '../webSocketSession.ts';
 
 const CONNECT_TIMEOUT_MS = 15_000;
 const ReplySchema = v.variant('type', [ResultFrameSchema, ErrorFrameSchema]);
@@ -44,29 +45,17 @@ export class RpcSockets implements RpcTransport {
     for (const ws of this.sockets) ws.close(1000);
   }
 
-  private connect(url: string, client: number): Promise<WebSocket> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
-      const timer = setTimeout(() => {
-        ws.close();
-        reject(new Error(`no welcome from ${url} within ${CONNECT_TIMEOUT_MS} ms`));
-      }, CONNECT_TIMEOUT_MS);
-      ws.onmessage = (event) => {
-        clearTimeout(timer);
-        if (!v.is(WelcomeFrameSchema, safeJson(event.data))) {
-          ws.close();
-          reject(new Error(`expected a welcome frame, got ${String(event.data).slice(0, 200)}`));
-          return;
-        }
-        ws.onmessage = (e) => this.receive(client, e.data);
-        resolve(ws);
-      };
-      ws.onclose = (event) => {
-        clearTimeout(timer);
+  /** One client's session: its opening is the gateway's welcome frame. */
+  private async connect(url: string, client: number): Promise<WebSocket> {
+    const session = await openSession(url, CONNECT_TIMEOUT_MS, (ws) => ({
+      ws,
+      opening: (data: unknown): Opening => (v.is(WelcomeFrameSchema, safeJson(data)) ? 'established' : { refused: `expected a welcome frame, got ${String(data).slice(0, 200)}` }),
+      receive: (data: unknown) => this.receive(client, data),
+      closed: () => {
         if (!this.closing) this.unexpectedCloses += 1;
-        reject(new Error(`connection to ${url} closed with ${event.code} before welcome`));
-      };
-    });
+      },
+    }));
+    return session.ws;
   }
 
   private receive(client: number, data: unknown): void {

@@ -7,6 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { nowMs } from '../clock.ts';
+import { machineFigures, type MachineFigures } from '../core/outcome.ts';
 import { stats, workerRate, type Counter } from '../measure.ts';
 import { cpuSeconds, machineCpu, type MachineCpu } from '../procStats.ts';
 import type { LoadWorker } from '../workerPool.ts';
@@ -171,19 +172,13 @@ export function unexpectedCloses(snap: StackSnapshot): number {
 }
 
 /** The CPU figures every RabbitMQ scenario reports, flat (results are records of numbers). */
-export interface CpuFigures {
+export interface CpuFigures extends MachineFigures {
   gatewayCpuCores: number;
   bridgeCpuCores: number;
   workerCpuCores: number;
   /** The RabbitMQ server (beam.smp), all its threads. */
   rabbitmqCpuCores: number;
   redisCpuCores: number;
-  generatorCpuCores: number;
-  /** CPU used by other processes meanwhile (see outcome.ts DISTURBANCE). */
-  otherCpuCores: number;
-  /** Processes or threads started elsewhere on the machine meanwhile. */
-  processesStarted: number;
-  interruptCpuCores: number;
 }
 
 export function cpuFigures(span: StackInterval): CpuFigures {
@@ -193,9 +188,6 @@ export function cpuFigures(span: StackInterval): CpuFigures {
     workerCpuCores: span.serverCores.worker,
     rabbitmqCpuCores: span.serverCores.rabbitmq,
     redisCpuCores: span.serverCores.redis,
-    generatorCpuCores: span.generatorCpuCores,
-    otherCpuCores: span.otherCpuCores,
-    processesStarted: span.processesStarted,
-    interruptCpuCores: span.interruptCpuCores,
+    ...machineFigures(span),
   };
 }

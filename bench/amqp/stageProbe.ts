@@ -1,24 +1,26 @@
 /**
  * A diagnostic, not part of a normal run: with BENCH_PROBE=1 the harness preloads this file
- * into the gateway and the bridge (`bun --preload`), where it wraps a few methods of src/ to
- * time each stage of an update's and a job's way, and writes the histograms to
- * BENCH_PROBE_OUT (JSON) when the process exits. Every update and job of the RabbitMQ
- * scenarios carries its send time in `t` (bench/clock.ts, comparable across processes), so
- * "since sent" stages need no correlation table.
+ * into the gateway and the bridge (`bun --preload`), where it times each stage of an update's
+ * and a job's way and writes the histograms to BENCH_PROBE_OUT (JSON) when the process exits.
+ * Every update and job of the RabbitMQ scenarios carries its send time in `t` (bench/clock.ts,
+ * comparable across processes), so "since sent" stages need no correlation table.
  *
- * It reaches into private methods on purpose (it measures them from outside); when one of them
- * is renamed it says so at start instead of measuring nothing.
+ * It uses only what src/ offers to the outside: the bridge's diagnostics channel for an
+ * update's arrival (UpdatesConsumer's updateReceivedChannel), and wrappers around public
+ * methods, named through their class's type so that a renamed method fails the typecheck (a
+ * private one cannot be named at all). Each process writes its own file, so the stages need
+ * not say which process they are in.
  */
 import { writeFileSync } from 'node:fs';
+import type { ConsumeMessage } from 'amqplib';
 import { AmqpJobPublisher } from '../../src/amqp/amqpJobPublisher.ts';
-import { RepliesConsumer } from '../../src/bridge/repliesConsumer.ts';
-import { UpdatesConsumer } from '../../src/bridge/updatesConsumer.ts';
+import { updateReceivedChannel } from '../../src/bridge/updatesConsumer.ts';
 import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
 import { RedisInbox } from '../../src/cluster/redis/redisInbox.ts';
 import { RedisSessions } from '../../src/cluster/redis/redisSessions.ts';
-import { Gateway } from '../../src/gateway/gateway.ts';
 import { Hub } from '../../src/gateway/hub.ts';
 import { JobTracker } from '../../src/rpc/jobTracker.ts';
+import type { Envelope } from '../../src/protocol/envelope.ts';
 import { nowMs } from '../clock.ts';
 import { Histogram } from '../histogram.ts';
 
@@ -38,65 +40,76 @@ function sentAt(text: unknown): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-type Method = (this: unknown, ...args: unknown[]) => unknown;
-
-/** Replaces `proto[name]` by `wrap(original)`; complains when there is no such method. */
-function patch(proto: object, name: string, wrap: (original: Method) => Method): void {
-  const target = proto as Record<string, unknown>;
-  const original = target[name];
-  if (typeof original !== 'function') {
-    process.stderr.write(`stageProbe: no method ${name} to measure; the probe needs updating\n`);
-    return;
-  }
-  target[name] = wrap(original as Method);
+function recordSinceSent(stage: string, text: unknown): void {
+  const t = sentAt(text);
+  if (t !== undefined) record(stage, nowMs() - t);
 }
 
-/** Times every call of a method (sync or async) as `stage`. */
-function timed(stage: string): (original: Method) => Method {
-  return (original) =>
-    function (this: unknown, ...args: unknown[]) {
-      const start = nowMs();
-      const out = original.apply(this, args);
-      if (out instanceof Promise) return out.finally(() => record(stage, nowMs() - start));
-      record(stage, nowMs() - start);
-      return out;
-    };
+type Fn = (...args: never[]) => unknown;
+/** The public methods of T: keyof leaves private members out. */
+type MethodName<T> = { [K in keyof T]: T[K] extends Fn ? K : never }[keyof T];
+
+interface Measure<Args> {
+  /** On entry, the time since the item was sent, as this stage; `text` finds its JSON text in the arguments. */
+  sinceSent?: { stage: string; text: (args: Args) => unknown };
+  /** Every call's duration (until its promise settles, for an async method), as this stage. */
+  timed?: string;
+  /** The arguments the method gets instead (e.g. a handler that measures, then calls the original). */
+  args?: (args: Args) => Args;
 }
 
-/** Records, on entry, the time since the item was sent (`textOf` finds its JSON text in the arguments). */
-function sinceSent(stage: string, textOf: (args: unknown[]) => unknown, then?: (original: Method) => Method): (original: Method) => Method {
-  return (original) => {
-    const inner = then ? then(original) : original;
-    return function (this: unknown, ...args: unknown[]) {
-      const t = sentAt(textOf(args));
-      if (t !== undefined) record(stage, nowMs() - t);
-      return inner.apply(this, args);
-    };
+/** Wraps the public method `name` of `proto` to measure its calls as `how` says. */
+function measure<T extends object, K extends MethodName<T>>(proto: T, name: K, how: Measure<Parameters<Extract<T[K], Fn>>>): void {
+  const original = proto[name] as (...args: unknown[]) => unknown;
+  type Args = Parameters<Extract<T[K], Fn>>;
+  const wrapped = function (this: unknown, ...given: unknown[]): unknown {
+    if (how.sinceSent) recordSinceSent(how.sinceSent.stage, how.sinceSent.text(given as Args));
+    const args: unknown[] = how.args ? how.args(given as Args) : given;
+    const stage = how.timed;
+    if (stage === undefined) return original.apply(this, args);
+    const start = nowMs();
+    const out = original.apply(this, args);
+    if (out instanceof Promise) return out.finally(() => record(stage, nowMs() - start));
+    record(stage, nowMs() - start);
+    return out;
   };
+  proto[name] = wrapped as T[K];
 }
 
-/** The AMQP message's body: handle(ch, acks, message, ...) in both consumers. */
-const content = (args: unknown[]) => (args[2] as { content?: Buffer } | undefined)?.content?.toString('utf8');
-/** The first message's body of what the bridge stores at once: store({ topics }), per topic { messages }. */
-const batchContent = (args: unknown[]) => {
-  const topics = (args[0] as { topics?: Map<string, { messages: { content?: Buffer }[] }> } | undefined)?.topics;
-  return topics?.values().next().value?.messages[0]?.content?.toString('utf8');
-};
-const envelopeData = (args: unknown[]) => (args[0] as { data?: unknown } | undefined)?.data;
+/** The first item's data of what the bridge stores at once. */
+const firstItemData = ([batches]: Parameters<RedisBackend['store']>) => batches[0]?.items[0]?.data;
+/** A job reply's JSON text (a result or progress; an error carries none). */
+const replyData = (envelope: Envelope) => (envelope.kind === 'rpc' && 'data' in envelope ? envelope.data : undefined);
 
 // Updates: broker -> bridge -> Redis -> gateway.
-patch(UpdatesConsumer.prototype, 'handle', sinceSent('update: sent -> bridge handles it', content, timed('update: bridge handle (parse, check, batch)')));
-patch(UpdatesConsumer.prototype, 'store', sinceSent('update: sent -> bridge stores its batch', batchContent, timed('update: bridge store (publish round trip of a batch)')));
-patch(RedisBackend.prototype, 'store', timed('redis: publish script round trip (bridge)'));
-patch(RedisBackend.prototype, 'publish', timed('redis: publish script round trip (HTTP, client frames)'));
-patch(RedisInbox.prototype, 'send', timed('redis: inbox XADD round trip'));
-patch(Hub.prototype, 'deliver', sinceSent('update: sent -> gateway hub delivers it', envelopeData));
+updateReceivedChannel.subscribe((message) => recordSinceSent('update: sent -> bridge receives it', (message as ConsumeMessage).content.toString('utf8')));
+measure(RedisBackend.prototype, 'store', {
+  sinceSent: { stage: 'update: sent -> bridge stores its batch', text: firstItemData },
+  timed: 'redis: publish script round trip (bridge store, with the inbox entries)',
+});
+measure(RedisBackend.prototype, 'publish', { timed: 'redis: publish script round trip (HTTP, client frames)' });
+measure(RedisInbox.prototype, 'send', {
+  // The bridge sends a job's reply on its own; the gateway forwards one when its session moved.
+  sinceSent: { stage: 'job: sent -> its reply is sent to an inbox', text: ([batch]) => batch.map((a) => replyData(a.envelope)).find((data) => data !== undefined) },
+  timed: 'redis: inbox XADD round trip',
+});
+measure(Hub.prototype, 'deliver', { sinceSent: { stage: 'update: sent -> gateway hub delivers it', text: ([envelope]) => envelope.data } });
 // Jobs: gateway -> broker -> worker -> broker -> bridge -> Redis -> gateway.
-patch(JobTracker.prototype, 'start', sinceSent('job: sent -> gateway starts it', (args) => JSON.stringify((args[0] as { params?: unknown }).params), timed('job: gateway start (own + publish confirm)')));
-patch(AmqpJobPublisher.prototype, 'publish', timed('amqp: job publish until confirm'));
-patch(RepliesConsumer.prototype, 'handle', sinceSent('job: sent -> bridge handles reply', content, timed('job: bridge reply handle (XADD; owner lookup when the inbox is gone)')));
-patch(RedisSessions.prototype, 'owner', timed('redis: session owner GET round trip'));
-patch(Gateway.prototype, 'routeRpc', sinceSent('job: sent -> gateway routes reply', envelopeData));
+measure(JobTracker.prototype, 'start', {
+  sinceSent: { stage: 'job: sent -> gateway starts it', text: ([frame]) => JSON.stringify(frame.params) },
+  timed: 'job: gateway start (own + publish confirm)',
+});
+measure(AmqpJobPublisher.prototype, 'publish', { timed: 'amqp: job publish until confirm' });
+measure(RedisSessions.prototype, 'owner', { timed: 'redis: session owner GET round trip' });
+// What the gateway reads from its inbox: a job's reply reaches the gateway here.
+measure(RedisInbox.prototype, 'start', {
+  args: ([handler]): Parameters<RedisInbox['start']> => [
+    (envelopes) => {
+      for (const envelope of envelopes) recordSinceSent('job: sent -> gateway reads its reply from the inbox', replyData(envelope));
+      return handler(envelopes);
+    },
+  ],
+});
 
 process.on('exit', () => {
   const out = process.env.BENCH_PROBE_OUT;

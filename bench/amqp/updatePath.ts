@@ -13,7 +13,8 @@ import type { ServerKind } from '../servers.ts';
 import type { BenchOptions } from '../options.ts';
 import type { LoadWorker } from '../workerPool.ts';
 import type { AmqpLoadWorker } from './amqpWorkerPool.ts';
-import type { AmqpRequestFor } from './amqpWorkerProtocol.ts';
+import type { IpcRequestFor } from '../core/workerIpc.ts';
+import type { AmqpWorkerRequest } from './amqpWorkerProtocol.ts';
 import type { AmqpRound } from './round.ts';
 import { AMQP_URL } from './services.ts';
 import { bridgeCounters } from './stackMeasure.ts';
@@ -84,7 +85,7 @@ export function expectedDeliveries(path: UpdatePath, perTopic: readonly number[]
 }
 
 /** How the publisher sends: flood (`window` unconfirmed and `maxBacklog` queued at most) or paced (`ratePerSec`). */
-export type UpdateLoad = Pick<AmqpRequestFor<'startUpdates'>, 'mode' | 'window' | 'ratePerSec' | 'maxBacklog'>;
+export type UpdateLoad = Pick<IpcRequestFor<AmqpWorkerRequest, 'startUpdates'>, 'mode' | 'window' | 'ratePerSec' | 'maxBacklog'>;
 
 /** Starts the round's update publisher: updates of the `demo` app to the path's topics, round-robin. */
 export async function startUpdatePublisher(round: AmqpRound, path: UpdatePath, load: UpdateLoad, payloadBytes: number): Promise<AmqpLoadWorker> {

@@ -10,7 +10,7 @@
  */
 import type { Channel, ConfirmChannel } from 'amqplib';
 import { padding, stampedData } from '../payload.ts';
-import { Outstanding, pace } from '../sendLoop.ts';
+import { CountingSender, pace } from '../sendLoop.ts';
 
 export interface UpdatePublisherSpec {
   exchange: string;
@@ -29,19 +29,10 @@ export interface UpdatePublisherSpec {
 /** How often flood mode reads the queue's backlog. */
 const BACKLOG_POLL_MS = 5;
 
-export class UpdatePublisher {
-  sent = 0;
-  done = 0;
-  failed = 0;
-  measuredSent = 0;
-  /** Updates sent from now on carry `"m":1`. */
-  measured = false;
+/** Measured updates carry `"m":1`; `timer` is the paced mode's interval, or flood mode's next backlog check. */
+export class UpdatePublisher extends CountingSender {
   readonly donePerTopic: number[];
   readonly measuredPerTopic: number[];
-  private readonly outstanding = new Outstanding();
-  private stopped = false;
-  /** The paced mode's interval, or flood mode's next backlog check. */
-  private timer: ReturnType<typeof setTimeout> | null = null;
   /** Flood mode: the queue holds more than maxBacklog ready updates. */
   private backlogFull = false;
   private readonly pad: string;
@@ -50,6 +41,7 @@ export class UpdatePublisher {
 
   /** `probe` reads the queue's depth (flood mode); a plain channel, since a failed check closes it. */
   constructor(private readonly ch: ConfirmChannel, private readonly probe: Channel, private readonly spec: UpdatePublisherSpec) {
+    super();
     this.donePerTopic = spec.topics.map(() => 0);
     this.measuredPerTopic = spec.topics.map(() => 0);
     this.pad = padding(spec.payloadBytes);
@@ -64,13 +56,6 @@ export class UpdatePublisher {
     this.timer = pace(this.spec.ratePerSec, (due) => {
       while (!this.stopped && this.sent < due) this.send();
     });
-  }
-
-  /** Stops sending; resolves with the number of updates still unconfirmed after the wait. */
-  async stop(waitMs: number): Promise<number> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    return this.outstanding.drain(waitMs);
   }
 
   private pump(): void {
@@ -93,15 +78,12 @@ export class UpdatePublisher {
   }
 
   private send(): void {
-    const n = this.sent++;
+    const n = this.sent;
     const t = n % this.spec.topics.length;
     const id = `${this.spec.idPrefix}-${n}`;
-    if (this.measured) {
-      this.measuredSent += 1;
-      this.measuredPerTopic[t]! += 1;
-    }
-    const body = `${this.heads[t]},"id":"${id}","data":${stampedData(this.measured, this.pad)}}`;
-    this.outstanding.add();
+    const measured = this.countSend();
+    if (measured) this.measuredPerTopic[t]! += 1;
+    const body = `${this.heads[t]},"id":"${id}","data":${stampedData(measured, this.pad)}}`;
     this.ch.publish(
       this.spec.exchange,
       `${this.spec.app}.${this.spec.topics[t]}`,
@@ -112,13 +94,8 @@ export class UpdatePublisher {
   }
 
   private settle(topic: number, ok: boolean): void {
-    if (ok) {
-      this.done += 1;
-      this.donePerTopic[topic]! += 1;
-    } else {
-      this.failed += 1;
-    }
-    this.outstanding.settle();
+    if (ok) this.donePerTopic[topic]! += 1;
+    this.countSettled(ok);
     if (this.spec.mode === 'flood') this.pump();
   }
 }

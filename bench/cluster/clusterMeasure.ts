@@ -6,6 +6,7 @@
  * disturbed.
  */
 import { nowMs } from '../clock.ts';
+import { machineFigures, type MachineFigures } from '../core/outcome.ts';
 import { interval, stats, type Interval, type Snapshot } from '../measure.ts';
 import { cpuSeconds, machineCpu, rssBytes } from '../procStats.ts';
 import type { LoadWorker } from '../workerPool.ts';
@@ -75,20 +76,16 @@ export function clusterInterval(from: ClusterSnapshot, to: ClusterSnapshot): Clu
 }
 
 /** What both cluster scenarios report of Redis's work per publish and of the rest of the machine, in this order. */
-export interface ClusterMachineFigures {
+/** `otherCpuCores` leaves Redis out: here it is under test, not a neighbour. */
+export interface ClusterMachineFigures extends MachineFigures {
   /**
    * Per acknowledged publish: commands Redis executed (those run by Lua scripts included),
    * and read events it processed (about its round trips; pipelining makes them fewer).
    */
   redisCommandsPerPublish: number;
   redisReadsPerPublish: number;
-  generatorCpuCores: number;
-  /** CPU used by other processes meanwhile, Redis not included (see outcome.ts DISTURBANCE). */
-  otherCpuCores: number;
-  processesStarted: number;
   /** Other programs' Redis clients busy during the interval (see foreignClients.ts). */
   foreignRedisClients: number;
-  interruptCpuCores: number;
 }
 
 /** `publishes`: those acknowledged during `span`. */
@@ -96,11 +93,8 @@ export function clusterMachineFigures(span: ClusterInterval, publishes: number):
   return {
     redisCommandsPerPublish: commandsPerPublish(span, publishes),
     redisReadsPerPublish: span.redisReads / publishes,
-    generatorCpuCores: span.generatorCpuCores,
-    otherCpuCores: span.otherCpuCores,
-    processesStarted: span.processesStarted,
+    ...machineFigures(span),
     foreignRedisClients: span.foreignRedisClients,
-    interruptCpuCores: span.interruptCpuCores,
   };
 }
 

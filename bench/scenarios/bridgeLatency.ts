@@ -5,7 +5,8 @@
  * during the measured interval, after a warm-up.
  */
 import { sleep } from '../clock.ts';
-import { Histogram, latencyFigures, type LatencyFigures } from '../histogram.ts';
+import { latencyFigures, type LatencyFigures } from '../histogram.ts';
+import { collectLatency } from '../core/workerIpc.ts';
 import { markedInterval, waitForCount } from '../measure.ts';
 import type { ServerKind } from '../servers.ts';
 import { withAmqpRound } from '../amqp/round.ts';
@@ -34,17 +35,15 @@ export function runBridgeLatency(kind: ServerKind, ctx: ScenarioContext): Promis
     const published = await publisher.request({ op: 'stats' }, 10_000);
 
     // Every measured update must have arrived (or stopped arriving) before the histograms are read.
-    const histogram = new Histogram();
     let expectedSamples: number;
     if (path.bareConsumer) {
       expectedSamples = published.measuredSent;
       await waitForCount(path.consumed, published.done, 1000, 10_000);
-      histogram.add((await path.bareConsumer.request({ op: 'takeLatency' }, 30_000)).buckets);
     } else {
       expectedSamples = expectedDeliveries(path, published.measuredPerTopic);
       await waitForCount(path.delivered, expectedDeliveries(path, published.donePerTopic), 1000, 10_000);
-      for (const worker of path.subscriberWorkers) histogram.add((await worker.request({ op: 'latency' }, 30_000)).buckets);
     }
+    const histogram = await collectLatency(path.bareConsumer ? [path.bareConsumer] : path.subscriberWorkers);
     const end = await snapshot(probes);
     const span = interval(from, to);
     return {

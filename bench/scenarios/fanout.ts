@@ -4,6 +4,7 @@
  * after it, once the subscribers have drained: every acknowledged publish must reach every
  * subscriber.
  */
+import { machineFigures, type MachineFigures } from '../core/outcome.ts';
 import { interval, snapshot } from '../measure.ts';
 import { floodFigures, floodPhase, withPublishWorkers, type FloodFigures } from '../publishPhases.ts';
 import { withServer, type ServerKind } from '../servers.ts';
@@ -13,20 +14,13 @@ import type { ScenarioContext } from './context.ts';
 const TOPIC = 'bench.fanout';
 const OPEN_TIMEOUT_MS = 60_000;
 
-export interface FanoutResult extends FloodFigures {
+export interface FanoutResult extends FloodFigures, MachineFigures {
   serverCpuCores: number;
   /**
    * Server CPU time per delivery in the measured interval. When the generator, not the
    * server, limits deliveries/s (likely on few cores), this is the fairer comparison.
    */
   serverNsPerDelivery: number;
-  generatorCpuCores: number;
-  /** CPU used by other processes meanwhile (see outcome.ts DISTURBANCE). */
-  otherCpuCores: number;
-  /** Processes or threads started elsewhere on the machine meanwhile. */
-  processesStarted: number;
-  /** Kernel interrupt work charged to no process (mostly loopback TCP), in cores. */
-  interruptCpuCores: number;
   serverRssMiB: number;
   openSeconds: number;
 }
@@ -50,10 +44,7 @@ export function runFanout(kind: ServerKind, ctx: ScenarioContext): Promise<Fanou
         ...figures,
         serverCpuCores: span.serverCpuCores,
         serverNsPerDelivery: (span.serverCpuCores * 1e9) / figures.deliveriesPerSec,
-        generatorCpuCores: span.generatorCpuCores,
-        otherCpuCores: span.otherCpuCores,
-        processesStarted: span.processesStarted,
-        interruptCpuCores: span.interruptCpuCores,
+        ...machineFigures(span),
         serverRssMiB: flooded.end.serverRssBytes / 2 ** 20,
         openSeconds,
       };

@@ -25,7 +25,7 @@ export interface IdleResult {
   /** CPU seconds the server spent while the sessions were opening. */
   serverCpuSecOpening: number;
   unexpectedCloses: number;
-  /** CPU used by other processes from opening to measuring (see outcome.ts DISTURBANCE). */
+  /** CPU used by other processes from opening to measuring (see core/outcome.ts DISTURBANCE). */
   otherCpuCores: number;
   /** Processes or threads started elsewhere on the machine meanwhile. */
   processesStarted: number;

@@ -3,6 +3,7 @@
  * carries its send time, and subscribers record publish-to-receipt latency for the messages
  * sent during the measured interval (after a warm-up).
  */
+import { machineFigures, type MachineFigures } from '../core/outcome.ts';
 import { interval, snapshot } from '../measure.ts';
 import { pacedFigures, pacedPhase, withPublishWorkers, type PacedFigures } from '../publishPhases.ts';
 import { withServer, type ServerKind } from '../servers.ts';
@@ -12,15 +13,8 @@ import type { ScenarioContext } from './context.ts';
 const TOPIC = 'bench.latency';
 const OPEN_TIMEOUT_MS = 60_000;
 
-export interface LatencyResult extends PacedFigures {
+export interface LatencyResult extends PacedFigures, MachineFigures {
   serverCpuCores: number;
-  generatorCpuCores: number;
-  /** CPU used by other processes meanwhile (see outcome.ts DISTURBANCE). */
-  otherCpuCores: number;
-  /** Processes or threads started elsewhere on the machine meanwhile. */
-  processesStarted: number;
-  /** Kernel interrupt work charged to no process (mostly loopback TCP), in cores. */
-  interruptCpuCores: number;
 }
 
 export function runLatency(kind: ServerKind, ctx: ScenarioContext): Promise<LatencyResult> {
@@ -39,10 +33,7 @@ export function runLatency(kind: ServerKind, ctx: ScenarioContext): Promise<Late
       return {
         ...pacedFigures(paced, span, o),
         serverCpuCores: span.serverCpuCores,
-        generatorCpuCores: span.generatorCpuCores,
-        otherCpuCores: span.otherCpuCores,
-        processesStarted: span.processesStarted,
-        interruptCpuCores: span.interruptCpuCores,
+        ...machineFigures(span),
       };
     }),
   );

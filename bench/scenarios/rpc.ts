@@ -12,12 +12,13 @@
  * the results queue (bench/amqp/bareRpc.ts): the broker and the worker SDK alone.
  */
 import { sleep } from '../clock.ts';
-import { Histogram } from '../histogram.ts';
+import type { Histogram } from '../histogram.ts';
+import { collectLatency, type IpcRequestFor } from '../core/workerIpc.ts';
 import { markedInterval } from '../measure.ts';
 import type { BenchOptions } from '../options.ts';
 import type { ServerKind } from '../servers.ts';
 import type { AmqpLoadWorker } from '../amqp/amqpWorkerPool.ts';
-import type { AmqpRequestFor } from '../amqp/amqpWorkerProtocol.ts';
+import type { AmqpWorkerRequest } from '../amqp/amqpWorkerProtocol.ts';
 import { ECHO_METHOD } from '../amqp/jobWorker.ts';
 import { withAmqpRound, type AmqpRound } from '../amqp/round.ts';
 import { RpcSockets } from '../amqp/rpcSockets.ts';
@@ -75,7 +76,7 @@ async function probeRpcPath(wsUrl: string): Promise<void> {
   }
 }
 
-type Load = Pick<AmqpRequestFor<'startRpcClients'>, 'mode' | 'window' | 'ratePerSec'>;
+type Load = Pick<IpcRequestFor<AmqpWorkerRequest, 'startRpcClients'>, 'mode' | 'window' | 'ratePerSec'>;
 
 /** Where the clients send their jobs: the Switchyard path, or straight to the broker. */
 interface RpcPath {
@@ -131,8 +132,7 @@ export function runRpc(kind: ServerKind, ctx: ScenarioContext): Promise<RpcResul
       const { from, to } = await markedInterval(clients, o.seconds, () => snapshot(probes));
       const { outstanding } = await clients.request({ op: 'stop', waitMs: 10_000 }, 15_000);
       const stats = await clients.request({ op: 'stats' }, 10_000);
-      const histogram = new Histogram();
-      histogram.add((await clients.request({ op: 'takeLatency' }, 30_000)).buckets);
+      const histogram = await collectLatency([clients]);
       await round.retire(clients);
       return { span: interval(from, to), histogram, measuredSent: stats.measuredSent, failed: stats.failed, outstanding, unexpectedCloses: stats.unexpectedCloses };
     };

@@ -7,6 +7,7 @@
  * Prefetch bounds what is in flight: while Redis is unreachable, writes wait and nothing
  * more is taken from the queue.
  */
+import { channel } from 'node:diagnostics_channel';
 import * as v from 'valibot';
 import type { PublishItem, TopicBatch } from '../cluster/backend.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
@@ -28,6 +29,13 @@ export interface UpdatesConsumerOptions {
   /** After this many failed attempts to store an update, it is dead-lettered. @default 5 */
   maxAttempts?: number;
 }
+
+/**
+ * Diagnostics channel: each update's message as RabbitMQ hands it to the bridge, before any
+ * check. Nothing in Switchyard subscribes (bench/amqp/stageProbe.ts does, to time the broker's
+ * hop); with no subscriber it costs one property read per update.
+ */
+export const updateReceivedChannel = channel('switchyard:bridge:update-received');
 
 type Verdict = { ok: true; update: Update; messageId: string | undefined } | { ok: false; reason: string };
 
@@ -87,6 +95,7 @@ export class UpdatesConsumer {
    * not one per update.
    */
   private handle(ch: ConfirmChannel, acks: AckBatcher, message: ConsumeMessage): void {
+    if (updateReceivedChannel.hasSubscribers) updateReceivedChannel.publish(message);
     const verdict = this.check(message);
     if (!verdict.ok) {
       this.metrics.deadLettered(verdict.reason.split(':')[0]!);

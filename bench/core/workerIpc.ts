@@ -1,14 +1,17 @@
 /**
- * The request/reply channel between the harness and a load-worker process it spawns, whatever
- * the worker's role (bench/loadWorker.ts, bench/amqp/amqpWorker.ts). The harness half spawns
- * the worker with an IPC channel (registered with children.ts, so every exit path kills it)
- * and turns replies into typed promises with timeouts; the worker half safeParses each
- * request and answers it with a result or an error. Each worker's protocol file says which
- * requests there are and what each one's reply holds.
+ * The messaging core of every load-worker process the harness spawns, whatever the worker's
+ * role (bench/loadWorker.ts, bench/amqp/amqpWorker.ts): the request/reply channel, and the
+ * requests every worker answers alike. The harness half spawns the worker with an IPC
+ * channel (registered with bench/children.ts, so every exit path kills it) and turns replies
+ * into typed promises with timeouts; the worker half safeParses each request and answers it
+ * with a result or an error. Each worker's protocol file adds its own requests to the common
+ * ones (workerRequestSchema) and says what each reply holds.
  */
 import type { Subprocess } from 'bun';
 import * as v from 'valibot';
-import { stopChild, track } from './children.ts';
+import { stopChild, track } from '../children.ts';
+import { nowMs } from '../clock.ts';
+import { Histogram } from '../histogram.ts';
 
 /** Every request carries `rid`, which its reply repeats; `op` says what is asked. */
 export interface IpcRequest {
@@ -16,16 +19,70 @@ export interface IpcRequest {
   op: string;
 }
 
-/** The schema of a worker's requests: one of `requests`, told apart by `op`, with the `rid` the channel adds. */
-export function ipcRequestSchema<const T extends v.VariantOptions<'op'>>(requests: T) {
+/** A schema of requests: one of `requests`, told apart by `op`, with the `rid` the channel adds. */
+function ipcRequestSchema<const T extends v.VariantOptions<'op'>>(requests: T) {
   return v.intersect([v.object({ rid: v.number() }), v.variant('op', requests)]);
 }
 
 /** A request as the harness writes it: the channel adds `rid`. */
 export type IpcRequestFor<Request extends IpcRequest, O extends Request['op']> = Omit<Extract<Request, { op: O }>, 'rid'>;
 
+/** Marks what the worker sends from now on as measured (or not); latency is recorded only for those. */
+export const MarkSchema = v.object({ op: v.literal('mark'), measured: v.boolean() });
+
+/** The worker's counters since it started (see WorkerStatsBase); the harness takes differences between snapshots. */
+export const StatsSchema = v.object({ op: v.literal('stats') });
+
+/** The latency histogram recorded so far, as [microseconds, count] pairs; recording starts afresh. */
+export const LatencySchema = v.object({ op: v.literal('latency') });
+
+/** Stops sending; waits (at most `waitMs`) for what is still outstanding. Connections stay open. */
+export const StopSchema = v.object({ op: v.literal('stop'), waitMs: v.pipe(v.number(), v.minValue(0)) });
+
+/** The schema of a worker's requests: the common ones, and `own`. */
+export function workerRequestSchema<const T extends v.VariantOptions<'op'>>(own: T) {
+  return ipcRequestSchema([MarkSchema, StatsSchema, LatencySchema, StopSchema, ...own]);
+}
+
+/** What every worker's stats hold, besides the counters of its role. */
+export interface WorkerStatsBase {
+  /** When the worker read its counters (bench/clock.ts), so that rates use its own interval. */
+  atMs: number;
+  /** Sessions or connections closed that the worker did not close itself. */
+  unexpectedCloses: number;
+  /** process.cpuUsage() of the worker, in microseconds. */
+  cpuUserUs: number;
+  cpuSystemUs: number;
+}
+
+/** The clock and CPU fields of WorkerStatsBase, read now. */
+export function processStats(): Omit<WorkerStatsBase, 'unexpectedCloses'> {
+  const cpu = process.cpuUsage();
+  return { atMs: nowMs(), cpuUserUs: cpu.user, cpuSystemUs: cpu.system };
+}
+
+/** The replies to the common requests; `Stopped` is what `stop` reports of the worker's role. */
+export interface CommonReplies<Stats extends WorkerStatsBase, Stopped extends { outstanding: number }> {
+  mark: Record<string, never>;
+  stats: Stats;
+  latency: { buckets: [number, number][] };
+  stop: Stopped;
+}
+
 /** The answer to request `rid`: the result of its `op` (see the protocol's reply map), or why it failed. */
 export type IpcReply<Replies> = { rid: number; ok: true; result: Replies[keyof Replies] } | { rid: number; ok: false; error: string };
+
+/** Any worker, as far as its latency histogram goes. */
+export interface LatencySource {
+  request(req: { op: 'latency' }, timeoutMs: number): Promise<{ buckets: [number, number][] }>;
+}
+
+/** The latency histograms of `workers` (each then starts afresh), added together. */
+export async function collectLatency(workers: readonly LatencySource[]): Promise<Histogram> {
+  const histogram = new Histogram();
+  for (const worker of workers) histogram.add((await worker.request({ op: 'latency' }, 30_000)).buckets);
+  return histogram;
+}
 
 interface Waiter {
   resolve: (result: unknown) => void;

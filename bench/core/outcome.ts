@@ -1,17 +1,9 @@
 /**
- * What a scenario run yields: per server, the figures of every round and their median, or
- * the error that ended its rounds; and when a round counts as disturbed by other work on the
- * machine.
+ * What a scenario run yields, in every family: per server, the figures of every round and
+ * their median, or the error that ended its rounds; and when a round counts as disturbed by
+ * other work on the machine.
  */
-import type { FanoutResult } from './scenarios/fanout.ts';
-import type { IdleResult } from './scenarios/idle.ts';
-import type { LatencyResult } from './scenarios/latency.ts';
-import type { BridgeLatencyResult } from './scenarios/bridgeLatency.ts';
-import type { BridgeThroughputResult } from './scenarios/bridgeThroughput.ts';
-import type { RpcResult } from './scenarios/rpc.ts';
-import type { ClusterFanoutResult } from './scenarios/clusterFanout.ts';
-import type { ClusterLatencyResult } from './scenarios/clusterLatency.ts';
-import type { ServerKind } from './servers.ts';
+import type { ServerKind } from '../servers.ts';
 
 /**
  * Per scenario, per server: the median of its rounds, or the error that ended one (with the
@@ -32,18 +24,8 @@ export function median<R extends { [K in keyof R]: number }>(rounds: readonly R[
   return out;
 }
 
-export interface Results {
-  fanout?: Partial<Record<ServerKind, Outcome<FanoutResult>>>;
-  latency?: Partial<Record<ServerKind, Outcome<LatencyResult>>>;
-  idle?: Partial<Record<ServerKind, Outcome<IdleResult>>>;
-  /** RabbitMQ scenarios: baseline = bare amqplib on the same broker, switchyard = the bridge path. */
-  bridge?: Partial<Record<ServerKind, Outcome<BridgeThroughputResult>>>;
-  'bridge-latency'?: Partial<Record<ServerKind, Outcome<BridgeLatencyResult>>>;
-  rpc?: Partial<Record<ServerKind, Outcome<RpcResult>>>;
-  /** Cluster scenarios: baseline = two Socket.IO instances, switchyard = two Switchyard instances. */
-  'cluster-fanout'?: Partial<Record<ServerKind, Outcome<ClusterFanoutResult>>>;
-  'cluster-latency'?: Partial<Record<ServerKind, Outcome<ClusterLatencyResult>>>;
-}
+/** One scenario's outcome per server; the baseline's place holds what the family compares with. */
+export type Runs<R> = Partial<Record<ServerKind, Outcome<R>>>;
 
 /**
  * When a round counts as disturbed by other work on the machine: more CPU taken by other
@@ -57,6 +39,23 @@ export interface Disturbable {
   processesStarted: number;
   /** Scenarios on a shared Redis: other programs' clients busy with it meanwhile. */
   foreignRedisClients?: number;
+}
+
+/** Where the rest of the machine's CPU went in a measured interval, and whether it was quiet: what every scenario reports. */
+export interface MachineFigures extends Disturbable {
+  /** Every load worker together, in cores. */
+  generatorCpuCores: number;
+  /** CPU used by other processes meanwhile (see DISTURBANCE). */
+  otherCpuCores: number;
+  /** Processes or threads started elsewhere on the machine meanwhile. */
+  processesStarted: number;
+  /** Kernel interrupt work charged to no process (mostly loopback TCP), in cores. */
+  interruptCpuCores: number;
+}
+
+/** The MachineFigures of a measured interval, on their own (results are flat records of numbers). */
+export function machineFigures(span: MachineFigures): MachineFigures {
+  return { generatorCpuCores: span.generatorCpuCores, otherCpuCores: span.otherCpuCores, processesStarted: span.processesStarted, interruptCpuCores: span.interruptCpuCores };
 }
 
 /** Why a round's figures cannot be trusted, or null when the machine was quiet. */
