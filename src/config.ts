@@ -8,7 +8,7 @@ import { AppIdSchema } from './protocol/names.ts';
 import { describeIssue } from './protocol/issues.ts';
 import { parseJson } from './lib/json.ts';
 
-/** One tenant. Its clients and topics never meet another app's. */
+/** One app: its clients and topics never meet another app's. */
 export const AppSchema = v.object({
   id: AppIdSchema,
   /** HS256 secret for client tokens, and the Bearer token of the server API. */
@@ -26,7 +26,7 @@ const AppsSchema = v.pipe(
   v.check((apps) => new Set(apps.map((a) => a.id)).size === apps.length, 'app ids must be unique'),
 );
 
-/** The development tenant served when APPS is not set. Its secret is public: never deploy it. */
+/** The development app served when APPS is not set. Its secret is public: never deploy it. */
 export const DEMO_APP: AppConfig = Object.freeze({
   id: 'demo',
   secret: 'demo-secret-not-for-production',
@@ -155,7 +155,7 @@ function randomInstanceId(): string {
 export function loadConfig(env: Env = process.env): Config {
   const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
   const fromFly = env.FLY_MACHINE_ID && idPattern.test(env.FLY_MACHINE_ID) ? env.FLY_MACHINE_ID : undefined;
-  const tenants = apps(env);
+  const configured = apps(env);
   const logLevel = str(env, 'LOG_LEVEL', 'info', new RegExp(`^(${LOG_LEVELS.join('|')})$`), `one of ${LOG_LEVELS.join(', ')}`);
   return Object.freeze({
     port: int(env, 'PORT', 8080, 0, 65535),
@@ -178,8 +178,8 @@ export function loadConfig(env: Env = process.env): Config {
     rpcMaxTimeoutMs: int(env, 'RPC_MAX_TIMEOUT_MS', 300_000, 10, 86_400_000),
     rpcMaxPendingPerSession: int(env, 'RPC_MAX_PENDING_PER_SESSION', 100, 1, 100_000),
     resumeWindowMs: int(env, 'RESUME_WINDOW_MS', 60_000, 0, 86_400_000),
-    apps: Object.freeze(tenants.apps),
-    demoMode: tenants.demoMode,
+    apps: Object.freeze(configured.apps),
+    demoMode: configured.demoMode,
     logLevel: logLevel as LogLevel,
     maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 64 * 1024, 256, 16 * 1024 * 1024),
     maxSubscriptionsPerSession: int(env, 'MAX_SUBSCRIPTIONS_PER_SESSION', 100, 1, 100_000),

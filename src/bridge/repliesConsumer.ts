@@ -97,11 +97,11 @@ function toEnvelope(reply: JobReply): RpcEnvelope {
   const { sessionId, requestId } = reply.replyTo;
   switch (reply.kind) {
     case 'result':
-      return { kind: 'rpc', event: 'result', sessionId, requestId, data: JSON.stringify(reply.result ?? null) };
+      return { kind: 'rpc', reply: 'result', sessionId, requestId, data: JSON.stringify(reply.result ?? null) };
     case 'progress':
-      return { kind: 'rpc', event: 'progress', sessionId, requestId, data: JSON.stringify(reply.data ?? null) };
+      return { kind: 'rpc', reply: 'progress', sessionId, requestId, data: JSON.stringify(reply.data ?? null) };
     case 'error':
-      return { kind: 'rpc', event: 'error', sessionId, requestId, code: ErrorCode.JobFailed, message: reply.error.message };
+      return { kind: 'rpc', reply: 'error', sessionId, requestId, code: ErrorCode.JobFailed, message: reply.error.message };
   }
 }
 

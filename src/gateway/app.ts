@@ -11,7 +11,7 @@ import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
 import type { Logger } from '../lib/log.ts';
-import type { Admission, Tenants } from './auth.ts';
+import type { Admission, Apps } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { upgradeWebSocket, type DirectFrames } from './bun.ts';
 import { DEMO_PAGE } from './demoPage.ts';
@@ -24,7 +24,7 @@ import { describeIssue } from '../protocol/issues.ts';
 /** What the HTTP layer needs from the running gateway. */
 export interface GatewayPort {
   readonly instanceId: string;
-  readonly tenants: Tenants;
+  readonly apps: Apps;
   readonly publisher: TopicPublisher;
   readonly maxFrameBytes: number;
   readonly log: Logger;
@@ -100,9 +100,9 @@ export function createApp(port: GatewayPort): Hono {
   app.get('/api/instances', async (c) => c.json({ instances: await port.liveInstances() }));
 
   app.post('/api/apps/:app/publish', async (c) => {
-    const tenant = port.tenants.get(c.req.param('app'));
-    if (!tenant) throw httpError(404, ErrorCode.UnknownApp, `unknown app ${JSON.stringify(c.req.param('app'))}`);
-    if (!port.tenants.checkBearer(tenant, c.req.header('authorization'))) {
+    const target = port.apps.get(c.req.param('app'));
+    if (!target) throw httpError(404, ErrorCode.UnknownApp, `unknown app ${JSON.stringify(c.req.param('app'))}`);
+    if (!port.apps.checkBearer(target, c.req.header('authorization'))) {
       throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app secret> required');
     }
     if (!port.isReady()) throw httpError(503, ErrorCode.Unavailable, 'instance not ready');
@@ -110,7 +110,7 @@ export function createApp(port: GatewayPort): Hono {
     if (!parsed.success) {
       throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));
     }
-    const offset = await port.publisher.publish(tenant.id, parsed.output.topic, parsed.output.data);
+    const offset = await port.publisher.publish(target.id, parsed.output.topic, parsed.output.data);
     return c.json({ offset } satisfies PublishResponse);
   });
 
@@ -124,7 +124,7 @@ export function createApp(port: GatewayPort): Hono {
   app.get(
     '/ws',
     upgradeWebSocket(async (c) => {
-      const admission = await port.tenants.admit(c.req.query('app'), c.req.query('token'));
+      const admission = await port.apps.admit(c.req.query('app'), c.req.query('token'));
       return new SessionEvents(port, admission, c.req.query('resume'));
     }),
   );

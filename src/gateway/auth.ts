@@ -22,7 +22,7 @@ export type Admission =
   | { ok: true; app: AppConfig; userId: string | null }
   | { ok: false; code: ErrorCode; closeCode: CloseCode; message: string };
 
-export class Tenants {
+export class Apps {
   private readonly byId: Map<string, AppConfig>;
 
   constructor(apps: readonly AppConfig[]) {

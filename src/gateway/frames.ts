@@ -32,7 +32,7 @@ export function encodeWelcome(welcome: Omit<WelcomeFrame, 'type'>): string {
 /** A job reply for the client; `data` is JSON text already. */
 export function encodeRpc(envelope: RpcEnvelope): string {
   const id = JSON.stringify(envelope.requestId);
-  switch (envelope.event) {
+  switch (envelope.reply) {
     case 'result':
       return `{"type":"result","id":${id},"result":${envelope.data}}`;
     case 'progress':

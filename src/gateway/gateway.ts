@@ -15,7 +15,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
 import { stopInOrder, type StopStep } from '../lib/serviceList.ts';
 import { createApp } from './app.ts';
-import { Tenants, type Admission } from './auth.ts';
+import { Apps, type Admission } from './auth.ts';
 import { serve, type RunningServer } from './bun.ts';
 import { dispatchEnvelopes } from './dispatch.ts';
 import { Hub } from './hub.ts';
@@ -44,7 +44,7 @@ type State = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
 export class Gateway implements Service {
   readonly instanceId: string;
-  readonly tenants: Tenants;
+  readonly apps: Apps;
   readonly hub: Hub;
   readonly publisher: TopicPublisher;
   readonly sessions: SessionIndex;
@@ -65,13 +65,13 @@ export class Gateway implements Service {
     this.instanceId = config.instanceId;
     this.log = log;
     this.maxFrameBytes = config.maxFrameBytes;
-    this.tenants = new Tenants(config.apps);
-    const resumeTokens = new ResumeTokens(this.tenants, config.resumeWindowMs);
+    this.apps = new Apps(config.apps);
+    const resumeTokens = new ResumeTokens(this.apps, config.resumeWindowMs);
     this.hub = new Hub(config.instanceId, backend.routes, backend.history, log);
     this.publisher = new TopicPublisher(backend);
     this.sessions = new SessionIndex(
       { instanceId: config.instanceId, resumeWindowMs: config.resumeWindowMs, ownershipTtlMs: config.rpcMaxTimeoutMs + config.resumeWindowMs },
-      this.tenants,
+      this.apps,
       resumeTokens,
       backend.sessions,
       new SessionDelivery(backend.inbox, backend.sessions, config.resumeWindowMs, log),

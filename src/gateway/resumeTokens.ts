@@ -1,6 +1,6 @@
 /**
  * Resume tokens over a session's life. A token is valid for RESUME_WINDOW_MS from its issue
- * (the expiry is inside its MAC, see Tenants.resumeToken); the welcome carries the first, and
+ * (the expiry is inside its MAC, see Apps.resumeToken); the welcome carries the first, and
  * while a session has jobs running it gets a fresh one in a `resumeToken` frame every quarter
  * of the window. So at a disconnect the latest token still has at least three quarters of the
  * window left (less one sweep), and it never outlives the window in which the instance keeps
@@ -8,7 +8,7 @@
  * session whose replies are gone.
  */
 import type { AppConfig } from '../config.ts';
-import type { Tenants } from './auth.ts';
+import type { Apps } from './auth.ts';
 import { encodeResumeToken } from './frames.ts';
 import type { Session } from './session.ts';
 
@@ -18,7 +18,7 @@ export class ResumeTokens {
   private readonly refreshEveryMs: number;
 
   constructor(
-    private readonly tenants: Tenants,
+    private readonly apps: Apps,
     private readonly windowMs: number,
   ) {
     this.refreshEveryMs = windowMs / 4;
@@ -26,7 +26,7 @@ export class ResumeTokens {
 
   /** The token for a welcome: valid for the resume window from now. */
   issue(app: AppConfig, userId: string | null, sessionId: string, nowMs = Date.now()): string {
-    return this.tenants.resumeToken(app, userId, sessionId, nowMs + this.windowMs);
+    return this.apps.resumeToken(app, userId, sessionId, nowMs + this.windowMs);
   }
 
   /**

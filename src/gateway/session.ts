@@ -190,7 +190,7 @@ export class Session {
     for (const envelope of claimed.parked) {
       if (!open.has(envelope.requestId)) continue;
       this.send(encodeRpc(envelope));
-      if (envelope.event === 'progress') continue;
+      if (envelope.reply === 'progress') continue;
       open.delete(envelope.requestId);
       this.jobs.settle(envelope.requestId);
       this.jobs.delivered(envelope);

@@ -11,7 +11,7 @@ import type { RpcEnvelope } from '../protocol/envelope.ts';
 import { CloseCode } from '../protocol/codes.ts';
 import type { Logger } from '../lib/log.ts';
 import type { JobTracker } from '../rpc/jobTracker.ts';
-import type { Admission, Tenants } from './auth.ts';
+import type { Admission, Apps } from './auth.ts';
 import { encodeWelcome } from './frames.ts';
 import type { ResumeTokens } from './resumeTokens.ts';
 import { Session, type SessionContext } from './session.ts';
@@ -41,7 +41,7 @@ export class SessionIndex implements Iterable<Session> {
 
   constructor(
     private readonly options: SessionIndexOptions,
-    private readonly tenants: Tenants,
+    private readonly apps: Apps,
     private readonly resumeTokens: ResumeTokens,
     private readonly directory: SessionDirectory,
     private readonly delivery: SessionDelivery,
@@ -69,7 +69,7 @@ export class SessionIndex implements Iterable<Session> {
   open(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session {
     const { app, userId } = admission;
     const { instanceId } = this.options;
-    const resumedId = resume ? this.tenants.verifyResume(app, userId, resume) : null;
+    const resumedId = resume ? this.apps.verifyResume(app, userId, resume) : null;
     const id = resumedId ?? `${instanceId}.${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
     let carried: JobTracker | null = null;
     const local = resumedId ? this.detached.get(resumedId) : undefined;

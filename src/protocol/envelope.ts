@@ -21,14 +21,15 @@ export type TopicMessageEnvelope = v.InferOutput<typeof TopicMessageEnvelopeSche
 
 /**
  * A job reply for one session: result, progress or error, for request `requestId`.
- * `data` is JSON text (result or progress payload).
+ * `reply` is the reply's kind, with the values of a worker's JobReply `kind` (the envelope's
+ * own `kind` says what sort of envelope it is). `data` is JSON text (result or progress payload).
  */
-export const RpcEnvelopeSchema = v.variant('event', [
-  v.object({ kind: v.literal('rpc'), event: v.literal('result'), sessionId: v.string(), requestId: v.string(), data: v.string() }),
-  v.object({ kind: v.literal('rpc'), event: v.literal('progress'), sessionId: v.string(), requestId: v.string(), data: v.string() }),
+export const RpcEnvelopeSchema = v.variant('reply', [
+  v.object({ kind: v.literal('rpc'), reply: v.literal('result'), sessionId: v.string(), requestId: v.string(), data: v.string() }),
+  v.object({ kind: v.literal('rpc'), reply: v.literal('progress'), sessionId: v.string(), requestId: v.string(), data: v.string() }),
   v.object({
     kind: v.literal('rpc'),
-    event: v.literal('error'),
+    reply: v.literal('error'),
     sessionId: v.string(),
     requestId: v.string(),
     code: v.string(),

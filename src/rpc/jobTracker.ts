@@ -118,7 +118,7 @@ export class JobTracker {
         if (!this.pending.has(requestId)) return;
         this.sink?.({
           kind: 'rpc',
-          event: 'error',
+          reply: 'error',
           sessionId: this.sessionId,
           requestId,
           code: ErrorCode.Timeout,
@@ -143,7 +143,7 @@ export class JobTracker {
 
   /** The request's result or error reached the client: the directory forgets the job. */
   delivered(envelope: RpcEnvelope): void {
-    if (envelope.event !== 'progress') this.closeOpenJob(envelope.requestId);
+    if (envelope.reply !== 'progress') this.closeOpenJob(envelope.requestId);
   }
 
   private closeOpenJob(requestId: string): void {
@@ -157,7 +157,7 @@ export class JobTracker {
    */
   accept(envelope: RpcEnvelope): boolean {
     if (this.settledIds?.has(envelope.requestId)) return false;
-    if (envelope.event !== 'progress') this.settle(envelope.requestId);
+    if (envelope.reply !== 'progress') this.settle(envelope.requestId);
     return true;
   }
 

@@ -5,12 +5,12 @@
  */
 import { describe, expect, test } from 'bun:test';
 import { sign } from 'hono/jwt';
-import { CLOCK_SKEW_SEC, Tenants } from '../../src/gateway/auth.ts';
+import { CLOCK_SKEW_SEC, Apps } from '../../src/gateway/auth.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { APP_A, APP_STRICT, useGateway } from '../support/gateway.ts';
 import { WsClient } from '../support/wsClient.ts';
 
-const tenants = new Tenants([APP_A, APP_STRICT].map((a) => ({ allowAnonymous: false, allowClientPublish: false, ...a })));
+const tenants = new Apps([APP_A, APP_STRICT].map((a) => ({ allowAnonymous: false, allowClientPublish: false, ...a })));
 const NOW = 1_800_000_000;
 const admitAt = async (claims: Record<string, unknown>, nowSec = NOW) =>
   tenants.admit(APP_STRICT.id, await sign({ sub: 'alice', ...claims }, APP_STRICT.secret, 'HS256'), nowSec);

@@ -1,4 +1,4 @@
-/** Tenants are separated by app ID: same topic names, no crossing, per-app permissions. */
+/** Apps are separated by app ID: same topic names, no crossing, per-app permissions. */
 import { beforeAll, expect, test } from 'bun:test';
 import { sign } from 'hono/jwt';
 import { APP_A, APP_B, APP_STRICT, publishHttp, useGateway, type TestGateway } from '../support/gateway.ts';

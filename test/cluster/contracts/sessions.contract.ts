@@ -3,7 +3,7 @@ import { describe, expect, test } from 'bun:test';
 import type { SessionDirectory } from '../../../src/cluster/sessions.ts';
 import type { RpcEnvelope } from '../../../src/protocol/envelope.ts';
 
-const reply = (requestId: string): RpcEnvelope => ({ kind: 'rpc', event: 'result', sessionId: 's', requestId, data: '1' });
+const reply = (requestId: string): RpcEnvelope => ({ kind: 'rpc', reply: 'result', sessionId: 's', requestId, data: '1' });
 
 export function sessionsContract(name: string, make: () => SessionDirectory): void {
   describe(`SessionDirectory contract: ${name}`, () => {
