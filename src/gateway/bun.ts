@@ -10,6 +10,12 @@
  * after open: nothing reads it, and it costs memory on every idle connection. Hono has no
  * event for Bun's `drain` (the socket wrote out what backpressure held back): it is passed
  * to DirectFrames too.
+ *
+ * Why `hono/bun` and Hono's per-connection `ws.data.events` (internal): hono 4 marks `hono/bun`
+ * deprecated in favour of a separate `@hono/bun` package, but that package is not published
+ * on the npm registry (404 on 2026-12-01), so there is no supported entry point to move to
+ * yet. Both stay confined to this file; `test/architecture.test.ts` checks that no other file
+ * imports `hono/bun`.
  */
 import type { Hono } from 'hono';
 import { upgradeWebSocket, websocket } from 'hono/bun';
