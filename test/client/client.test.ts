@@ -22,8 +22,8 @@ let a: TestGateway;
 let b: TestGateway;
 
 beforeAll(async () => {
-  a = await startGateway({ INSTANCE_ID: 'sdk-a', DRAIN_TIMEOUT_MS: '1000' }, cluster.backend('sdk-a'));
-  b = await startGateway({ INSTANCE_ID: 'sdk-b' }, cluster.backend('sdk-b'));
+  a = await startGateway(cluster.backend('sdk-a'), { INSTANCE_ID: 'sdk-a', DRAIN_TIMEOUT_MS: '1000' });
+  b = await startGateway(cluster.backend('sdk-b'), { INSTANCE_ID: 'sdk-b' });
 });
 afterAll(async () => {
   await b.stop();
@@ -84,7 +84,7 @@ test('publish and request errors surface as RequestError with the protocol code'
 
 test('a topic with no message yet resumes from the ack position: what was published while every gateway was down arrives, with no gap', async () => {
   const quietCluster = new MemoryCluster();
-  const first = await startGateway({ INSTANCE_ID: 'sdk-q1', DRAIN_TIMEOUT_MS: '1000' }, quietCluster.backend('sdk-q1'));
+  const first = await startGateway(quietCluster.backend('sdk-q1'), { INSTANCE_ID: 'sdk-q1', DRAIN_TIMEOUT_MS: '1000' });
   const laterPort = freePort();
   const client = new SwitchyardClient({
     urls: [first.wsUrl(APP_A.id).split('?')[0]!, `ws://127.0.0.1:${laterPort}/ws`],
@@ -104,7 +104,7 @@ test('a topic with no message yet resumes from the ack position: what was publis
   await waitFor(() => client.state === 'reconnecting', { what: 'the client to notice' });
   // No gateway runs now: publish the way the bridge does, straight into the cluster store.
   const offset = await new TopicPublisher(quietCluster.backend('publisher')).publish(APP_A.id, 'quiet', 'while away');
-  const later = await startGateway({ INSTANCE_ID: 'sdk-q2', PORT: String(laterPort) }, quietCluster.backend('sdk-q2'));
+  const later = await startGateway(quietCluster.backend('sdk-q2'), { INSTANCE_ID: 'sdk-q2', PORT: String(laterPort) });
   try {
     await waitFor(() => got.length === 1, { timeoutMs: 10_000, what: 'the message published while away' });
     await waitFor(() => client.state === 'open', { what: 'open again' });
@@ -158,7 +158,7 @@ test('a WebSocket constructor that throws is retried on the next URL', async () 
 
 test('after the store lost its data, the client takes the new position: a gap event, then live messages below its old offset', async () => {
   const before = new MemoryCluster();
-  const first = await startGateway({ INSTANCE_ID: 'sdk-l1', DRAIN_TIMEOUT_MS: '1000' }, before.backend('sdk-l1'));
+  const first = await startGateway(before.backend('sdk-l1'), { INSTANCE_ID: 'sdk-l1', DRAIN_TIMEOUT_MS: '1000' });
   // The new store's offsets are an hour behind the old ones (a Redis that lost its data and
   // whose clock is behind): the client's offset is above anything it holds.
   const after = new MemoryCluster();
@@ -179,7 +179,7 @@ test('after the store lost its data, the client takes the new position: a gap ev
   const old = await publishHttp(first.http, APP_A, 'lost', 'old');
   await waitFor(() => got.length === 1, { what: 'the first message' });
   await first.stop();
-  const later = await startGateway({ INSTANCE_ID: 'sdk-l2', PORT: String(laterPort) }, laterBackend);
+  const later = await startGateway(laterBackend, { INSTANCE_ID: 'sdk-l2', PORT: String(laterPort) });
   try {
     await waitFor(() => gaps.length === 1 && client.state === 'open', { timeoutMs: 10_000, what: 'the gap event after the resume' });
     expect(gaps).toEqual(['lost']);

@@ -35,7 +35,7 @@ function backend(instanceId: string): RedisBackend {
 
 beforeAll(async () => {
   await requireRedis();
-  for (const id of ['rec-a', 'rec-b']) gateways.push(await startGateway({ INSTANCE_ID: id, RATE_LIMIT_FRAMES_PER_SEC: '10000', RATE_LIMIT_BURST: '10000' }, backend(id)));
+  for (const id of ['rec-a', 'rec-b']) gateways.push(await startGateway(backend(id), { INSTANCE_ID: id, RATE_LIMIT_FRAMES_PER_SEC: '10000', RATE_LIMIT_BURST: '10000' }));
 });
 afterAll(async () => {
   for (const g of gateways) await g.stop();

@@ -7,6 +7,7 @@ import { describe, expect, test } from 'bun:test';
 import { sign } from 'hono/jwt';
 import { CLOCK_SKEW_SEC, Apps } from '../../src/gateway/auth.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
+import { BACKENDS } from '../support/backends.ts';
 import { APP_A, APP_STRICT, useGateway } from '../support/gateway.ts';
 import { WsClient } from '../support/wsClient.ts';
 
@@ -64,36 +65,38 @@ describe('resume tokens carry their expiry inside the MAC', () => {
   });
 });
 
-describe('resuming over a socket', () => {
-  const WINDOW_MS = 1000;
-  const fixture = useGateway({ RESUME_WINDOW_MS: String(WINDOW_MS) });
+for (const backend of BACKENDS) describe(backend, () => {
+  describe('resuming over a socket', () => {
+    const WINDOW_MS = 1000;
+    const fixture = useGateway(backend, { RESUME_WINDOW_MS: String(WINDOW_MS) });
 
-  async function disconnected(): Promise<{ sessionId: string; token: string; closedAtMs: number }> {
-    const c = await fixture.open();
-    const welcome = c.frames[0]!;
-    c.close();
-    await c.closed;
-    return { sessionId: welcome.sessionId as string, token: welcome.resumeToken as string, closedAtMs: Date.now() };
-  }
+    async function disconnected(): Promise<{ sessionId: string; token: string; closedAtMs: number }> {
+      const c = await fixture.open();
+      const welcome = c.frames[0]!;
+      c.close();
+      await c.closed;
+      return { sessionId: welcome.sessionId as string, token: welcome.resumeToken as string, closedAtMs: Date.now() };
+    }
 
-  test('within RESUME_WINDOW_MS the token resumes the session', async () => {
-    const { sessionId, token } = await disconnected();
-    const again = await fixture.open(`${fixture.gw.wsUrl(APP_A.id)}&resume=${encodeURIComponent(token)}`);
-    expect(again.frames[0]).toMatchObject({ type: 'welcome', sessionId, resumed: true });
-  });
+    test('within RESUME_WINDOW_MS the token resumes the session', async () => {
+      const { sessionId, token } = await disconnected();
+      const again = await fixture.open(`${fixture.gw.wsUrl(APP_A.id)}&resume=${encodeURIComponent(token)}`);
+      expect(again.frames[0]).toMatchObject({ type: 'welcome', sessionId, resumed: true });
+    });
 
-  test('after RESUME_WINDOW_MS the token gives a fresh session', async () => {
-    const { sessionId, token, closedAtMs } = await disconnected();
-    await waitFor(() => Date.now() > closedAtMs + WINDOW_MS + 100, { what: 'the resume window to pass' });
-    const again = await fixture.open(`${fixture.gw.wsUrl(APP_A.id)}&resume=${encodeURIComponent(token)}`);
-    expect(again.frames[0]).toMatchObject({ type: 'welcome', resumed: false });
-    expect(again.frames[0]!.sessionId).not.toBe(sessionId);
-  });
+    test('after RESUME_WINDOW_MS the token gives a fresh session', async () => {
+      const { sessionId, token, closedAtMs } = await disconnected();
+      await waitFor(() => Date.now() > closedAtMs + WINDOW_MS + 100, { what: 'the resume window to pass' });
+      const again = await fixture.open(`${fixture.gw.wsUrl(APP_A.id)}&resume=${encodeURIComponent(token)}`);
+      expect(again.frames[0]).toMatchObject({ type: 'welcome', resumed: false });
+      expect(again.frames[0]!.sessionId).not.toBe(sessionId);
+    });
 
-  test('a token issued 2 s in the future (a signer whose clock runs ahead) connects', async () => {
-    const token = await sign({ sub: 'alice', iat: Math.floor(Date.now() / 1000) + 2 }, APP_STRICT.secret, 'HS256');
-    const c = await WsClient.open(fixture.gw.wsUrl(APP_STRICT.id, token));
-    expect(c.frames[0]).toMatchObject({ type: 'welcome', userId: 'alice' });
-    c.close();
+    test('a token issued 2 s in the future (a signer whose clock runs ahead) connects', async () => {
+      const token = await sign({ sub: 'alice', iat: Math.floor(Date.now() / 1000) + 2 }, APP_STRICT.secret, 'HS256');
+      const c = await WsClient.open(fixture.gw.wsUrl(APP_STRICT.id, token));
+      expect(c.frames[0]).toMatchObject({ type: 'welcome', userId: 'alice' });
+      c.close();
+    });
   });
 });

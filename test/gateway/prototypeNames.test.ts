@@ -2,14 +2,11 @@
  * Names that Object.prototype already has (`constructor`, `toString`, `__proto__`, …) are
  * valid topics, request IDs, RPC methods and app IDs. Each goes through every frame, the HTTP
  * publish endpoint and the WebSocket `?app=` parameter, and gets the answer any other name
- * would: the right acks, the right replay, never `internal`. Run on the memory and the Redis
- * backend.
+ * would: the right acks, the right replay, never `internal`.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
-import { silentLogger } from '../../src/lib/log.ts';
+import { BACKENDS } from '../support/backends.ts';
 import { APP_A, publishHttp, startGateway, type TestGateway } from '../support/gateway.ts';
-import { deleteKeysUnder, REDIS_URL, requireRedis, testClient, uniquePrefix } from '../support/redis.ts';
 import { WsClient } from '../support/wsClient.ts';
 
 const NAMES = [...new Set([...Object.getOwnPropertyNames(Object.prototype), '__proto__'])];
@@ -22,10 +19,8 @@ function entries(value: unknown): [string, unknown][] {
   return Object.entries(value as object);
 }
 
-const prefix = uniquePrefix('proto-names');
-
-for (const kind of ['memory', 'redis'] as const) {
-  describe(`prototype names as topics, request IDs and methods (${kind})`, () => {
+for (const backend of BACKENDS) {
+  describe(backend, () => {
     let gw: TestGateway;
     const clients: WsClient[] = [];
     async function open(): Promise<WsClient> {
@@ -34,28 +29,7 @@ for (const kind of ['memory', 'redis'] as const) {
       return c;
     }
     beforeAll(async () => {
-      const env = { APPS, INSTANCE_ID: `proto-${kind}`, RATE_LIMIT_FRAMES_PER_SEC: '10000', RATE_LIMIT_BURST: '10000' };
-      if (kind === 'memory') {
-        gw = await startGateway(env);
-        return;
-      }
-      await requireRedis();
-      const backend = new RedisBackend(
-        {
-          url: REDIS_URL,
-          cluster: false,
-          keyPrefix: prefix,
-          instanceId: env.INSTANCE_ID,
-          historySize: 1000,
-          historyMaxAgeMs: 600_000,
-          instanceTtlMs: 5000,
-          reapIntervalMs: 0,
-          resumeWindowMs: 60_000,
-          inbox: { batchSize: 256, blockTimeInMs: 200, maxLength: 100_000 },
-        },
-        silentLogger,
-      );
-      gw = await startGateway(env, backend);
+      gw = await startGateway(backend, { APPS, INSTANCE_ID: `proto-${backend}`, RATE_LIMIT_FRAMES_PER_SEC: '10000', RATE_LIMIT_BURST: '10000' });
     });
     afterAll(async () => {
       for (const c of clients) c.close();
@@ -155,9 +129,3 @@ for (const kind of ['memory', 'redis'] as const) {
     }
   });
 }
-
-afterAll(async () => {
-  const admin = testClient();
-  await deleteKeysUnder(admin, prefix);
-  admin.disconnect();
-});

@@ -13,8 +13,8 @@ const APPS = JSON.stringify([APP_STRICT]);
 let strict: TestGateway;
 let demo: TestGateway;
 beforeAll(async () => {
-  strict = await startGateway({ APPS });
-  demo = await startGateway({ APPS: '' });
+  strict = await startGateway('memory', { APPS });
+  demo = await startGateway('memory', { APPS: '' });
 });
 afterAll(async () => {
   await strict?.stop();

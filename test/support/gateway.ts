@@ -1,13 +1,13 @@
 /**
- * Starts a gateway inside the test process on a free port, with the in-memory backend (or
- * a given one), and stops it afterwards.
+ * Starts a gateway inside the test process on a free port, on a fresh backend of the named
+ * kind (test/support/backends.ts) or on a given one, and stops it afterwards.
  */
 import { afterAll, beforeAll } from 'bun:test';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { ClusterBackend } from '../../src/cluster/backend.ts';
-import { MemoryCluster } from '../../src/cluster/memory/memoryBackend.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { silentLogger } from '../../src/lib/log.ts';
+import { createBackend, type BackendName, type TestBackend } from './backends.ts';
 import { WsClient } from './wsClient.ts';
 
 export const APP_A = { id: 'app-a', secret: 'secret-of-app-a-0123456789', allowAnonymous: true, allowClientPublish: true };
@@ -18,14 +18,26 @@ export const APP_STRICT = { id: 'strict', secret: 'secret-of-strict-0123456789' 
 export interface TestGateway {
   gateway: Gateway;
   config: Config;
+  /** The backend the gateway was started on (before `wrap`, when one was given). */
+  backend: ClusterBackend;
   /** http://127.0.0.1:port */
   http: string;
   /** ws://127.0.0.1:port/ws?app=<app> */
   wsUrl(app: string, token?: string): string;
+  /** Stops the gateway, closes the backend and, for a backend made here, deletes its keys. */
   stop(): Promise<void>;
 }
 
-export async function startGateway(env: Record<string, string> = {}, backend?: ClusterBackend): Promise<TestGateway> {
+export interface StartOptions {
+  /** What the gateway sees instead of the backend: to interpose on one of its parts. */
+  wrap?: (backend: ClusterBackend) => ClusterBackend;
+}
+
+/**
+ * `backend`: a kind, for a fresh backend that this gateway owns; or a backend the caller
+ * made (shared by several gateways, or with options of its own), whose keys are the caller's.
+ */
+export async function startGateway(backend: BackendName | ClusterBackend, env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestGateway> {
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
@@ -33,21 +45,33 @@ export async function startGateway(env: Record<string, string> = {}, backend?: C
     DRAIN_TIMEOUT_MS: '2000',
     ...env,
   });
-  const cluster = backend ?? new MemoryCluster({ historySize: config.historySize, historyMaxAgeMs: config.historyMaxAgeMs }).backend(config.instanceId);
-  const gateway = new Gateway(config, cluster, silentLogger);
+  const made: TestBackend = typeof backend === 'string' ? await createBackend(backend, config) : { backend, cleanup: async () => {} };
+  const cluster = made.backend;
+  const gateway = new Gateway(config, options.wrap ? options.wrap(cluster) : cluster, silentLogger);
+  const stop = async () => {
+    try {
+      await gateway.stop();
+      await cluster.close();
+    } finally {
+      await made.cleanup();
+    }
+  };
   // As src/main/gateway.ts does: the backend starts before the gateway and closes after it.
-  await cluster.start();
-  await gateway.start();
+  try {
+    await cluster.start();
+    await gateway.start();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   const http = `http://127.0.0.1:${gateway.port}`;
   return {
     gateway,
     config,
+    backend: cluster,
     http,
     wsUrl: (app, token) => `ws://127.0.0.1:${gateway.port}/ws?app=${encodeURIComponent(app)}${token ? `&token=${encodeURIComponent(token)}` : ''}`,
-    stop: async () => {
-      await gateway.stop();
-      await cluster.close();
-    },
+    stop,
   };
 }
 
@@ -63,14 +87,14 @@ export async function publishHttp(http: string, app: { id: string; secret: strin
 }
 
 /**
- * A gateway for a whole test file: started before its tests, stopped after them together
- * with every client opened through `open()`.
+ * A gateway for a whole describe block (or test file): started before its tests, stopped
+ * after them together with every client opened through `open()`.
  */
-export function useGateway(env: Record<string, string> = {}): { readonly gw: TestGateway; open(url?: string): Promise<WsClient> } {
+export function useGateway(backend: BackendName, env: Record<string, string> = {}): { readonly gw: TestGateway; open(url?: string): Promise<WsClient> } {
   let gw: TestGateway | null = null;
   const clients: WsClient[] = [];
   beforeAll(async () => {
-    gw = await startGateway(env);
+    gw = await startGateway(backend, env);
   });
   afterAll(async () => {
     for (const c of clients) c.close();
