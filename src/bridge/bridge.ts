@@ -12,6 +12,7 @@ import type { AmqpConnection } from '../amqp/connection.ts';
 import type { AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
+import { serveHttp, type HttpServer } from '../lib/runtime.ts';
 import { BridgeMetrics } from './metrics.ts';
 import { RepliesConsumer } from './repliesConsumer.ts';
 import { UpdatesConsumer } from './updatesConsumer.ts';
@@ -38,7 +39,7 @@ export class Bridge implements Service {
   readonly metrics = new BridgeMetrics();
   readonly updates: UpdatesConsumer;
   readonly replies: RepliesConsumer;
-  private server: ReturnType<typeof Bun.serve> | null = null;
+  private server: HttpServer | null = null;
   private gatewayCheckTimer: ReturnType<typeof setInterval> | null = null;
   private checkingGateways = false;
   /** Live gateway instances at the last check; null before the first answer. */
@@ -89,8 +90,8 @@ export class Bridge implements Service {
 
   /** Serves the health endpoints and starts watching the registry (RabbitMQ is started after: consuming begins last). */
   async start(): Promise<void> {
-    this.server = Bun.serve({
-      hostname: this.options.host,
+    this.server = serveHttp({
+      host: this.options.host,
       port: this.options.port,
       fetch: (req) => this.http(new URL(req.url).pathname),
     });
@@ -151,7 +152,7 @@ export class Bridge implements Service {
   async stop(): Promise<void> {
     if (this.gatewayCheckTimer) clearInterval(this.gatewayCheckTimer);
     this.gatewayCheckTimer = null;
-    await this.server?.stop(true);
+    await this.server?.stop();
     this.server = null;
     this.log.info('bridge stopped');
   }

@@ -17,6 +17,7 @@ import { INBOX_GROUP, type Keys } from './keys.ts';
 import type { StreamEntry } from './scripts.ts';
 import { field, readGroupEntries } from './streamEntries.ts';
 import { parseJson } from '../../lib/json.ts';
+import { sleep } from '../../lib/runtime.ts';
 
 export interface RedisInboxOptions {
   /** Entries read per XREADGROUP call. @default 512 */
@@ -158,7 +159,7 @@ export class RedisInbox implements Inbox {
         // hub drops what it already delivered.
         cursor = '0';
         if (failures === 1 || failures % 50 === 0) this.log.warn('inbox read failed; retrying', { key, failures, error });
-        await this.untilStopped(Bun.sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1000)));
+        await this.untilStopped(sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1000)));
       }
     }
     // The last batch's ack goes out on the shared connection without waiting for the answer:

@@ -1,0 +1,27 @@
+/**
+ * What code outside the gateway needs from the runtime: sleeping, and a plain HTTP server
+ * (the bridge's health and metrics endpoints). With gateway/bun.ts (the gateway's server and
+ * WebSockets), the only file that calls Bun's own APIs, so that another runtime means
+ * rewriting these two files (test/architecture.test.ts keeps it so).
+ */
+
+export function sleep(ms: number): Promise<void> {
+  return Bun.sleep(ms);
+}
+
+export interface HttpServer {
+  /** The bound port (differs from the one asked for when that was 0). */
+  readonly port: number;
+  /** Stops listening and closes the open connections. */
+  stop(): Promise<void>;
+}
+
+export function serveHttp(options: { host: string; port: number; fetch: (request: Request) => Response | Promise<Response> }): HttpServer {
+  const server = Bun.serve({ hostname: options.host, port: options.port, fetch: options.fetch });
+  return {
+    get port() {
+      return server.port ?? options.port;
+    },
+    stop: () => server.stop(true),
+  };
+}
