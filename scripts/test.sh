@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README and CI run it: start the services the tests need,
-# typecheck, then `bun test`. Ends with one plain "N passed, N failed" line.
+# typecheck, then `bun test`. Ends with one plain "N passed, N failed" line. The gateway
+# suite runs on both cluster backends within this one run (each test/gateway file loops over
+# them: test/support/backends.ts says why), so the counts include both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
