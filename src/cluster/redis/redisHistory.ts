@@ -7,6 +7,7 @@ import { compareOffsets } from '../../protocol/offset.ts';
 import type { TopicBatch } from '../backend.ts';
 import { ORIGIN_OFFSET, type Appended, type History, type HistoryEntry, type Recovery } from '../history.ts';
 import type { RedisClient } from './connection.ts';
+import { runHead } from './inboxEntry.ts';
 import type { Keys } from './keys.ts';
 import { withScripts, type ScriptedClient, type StreamEntry } from './scripts.ts';
 import { field } from './streamEntries.ts';
@@ -35,14 +36,6 @@ export interface AppendedBatch {
   /** Instances with subscribers of the topic, read after the append. */
   routes: string[];
   appended: AppendedItem[];
-}
-
-/**
- * The start of a run's inbox entry head (see decodeEntry in redisInbox.ts): the PUBLISH
- * script completes it with `"prev"` and `"offsets"`.
- */
-function runHead(app: string, topic: string): string {
-  return `{"kind":"message","app":${JSON.stringify(app)},"topic":${JSON.stringify(topic)},`;
 }
 
 export class RedisHistory implements History {

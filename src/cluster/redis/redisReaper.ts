@@ -10,7 +10,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { Service } from '../../lib/service.ts';
 import { scanTargets, type RedisClient } from './connection.ts';
 import { INBOX_GROUP, type Keys } from './keys.ts';
-import { decodeEntry } from './redisInbox.ts';
+import { decodeEntry } from './inboxEntry.ts';
 import type { RedisRegistry } from './redisRegistry.ts';
 import type { RedisRoutes } from './redisRoutes.ts';
 import type { StreamEntry } from './scripts.ts';
