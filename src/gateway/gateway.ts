@@ -83,8 +83,8 @@ export class Gateway implements Service {
     this.maxFrameBytes = config.maxFrameBytes;
     this.tenants = new Tenants(config.apps);
     this.resumeTokens = new ResumeTokens(this.tenants, config.resumeWindowMs);
-    this.hub = new Hub(config.instanceId, backend.routes, backend.history, log);
-    this.publisher = new TopicPublisher(backend);
+    this.hub = new Hub(config.instanceId, backend.broker, log);
+    this.publisher = new TopicPublisher(backend.broker);
     this.delivery = new SessionDelivery(backend.inbox, backend.sessions, config.resumeWindowMs, log);
     this.jobCtx = {
       instanceId: config.instanceId,
@@ -97,7 +97,7 @@ export class Gateway implements Service {
     this.ctx = {
       instanceId: config.instanceId,
       hub: this.hub,
-      history: backend.history,
+      history: backend.broker,
       publisher: this.publisher,
       jobs: this.jobCtx,
       limits: config,

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { MemoryCluster } from '../../src/cluster/memory/memoryBackend.ts';
-import type { Appended } from '../../src/cluster/history.ts';
+import type { Appended } from '../../src/cluster/memory/topicLogs.ts';
 import { APP_A, startGateway, type TestGateway } from '../support/gateway.ts';
 import { WsClient } from '../support/wsClient.ts';
 
@@ -32,7 +32,7 @@ async function subscriber(topic: string, since?: string): Promise<WsClient> {
 
 /** Appends to history only: the inbox envelope is sent later, by hand. */
 async function appendOnly(topic: string, value: number): Promise<Appended & { value: number }> {
-  return { ...(await cluster.history.append(APP_A.id, topic, JSON.stringify(value))), value };
+  return { ...cluster.broker.logs.append(APP_A.id, topic, JSON.stringify(value)), value };
 }
 
 function envelope(topic: string, m: Appended & { value: number }) {

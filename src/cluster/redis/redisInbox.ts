@@ -5,6 +5,7 @@
  * then new ones. A malformed entry is logged, acknowledged and skipped. If the group is gone
  * (Redis restarted), it is recreated and reading resumes. stop() ends the loop at once
  * whatever state Redis is in: every wait inside the loop also ends when stop() is called.
+ * Entries are in the format of inboxEntry.ts.
  */
 import type { Envelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
