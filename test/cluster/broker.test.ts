@@ -1,14 +1,18 @@
 /**
- * The Broker contract on the Memory implementation and on standalone Redis (the publish
- * script writes the inboxes).
+ * The Broker contract on the Memory implementation, on standalone Redis (the publish script
+ * writes the inboxes) and on a private three-master Redis Cluster (per topic, the script
+ * appends and the envelopes go to the inboxes apart).
  */
+import { afterAll, beforeAll } from 'bun:test';
 import { MemoryCluster } from '../../src/cluster/memory/memoryBackend.ts';
 import { MemoryInbox } from '../../src/cluster/memory/memoryInbox.ts';
-import type { RedisClient } from '../../src/cluster/redis/connection.ts';
+import { connectRedis, type RedisClient } from '../../src/cluster/redis/connection.ts';
 import { Keys } from '../../src/cluster/redis/keys.ts';
 import { RedisBroker } from '../../src/cluster/redis/redisBroker.ts';
 import { RedisInbox } from '../../src/cluster/redis/redisInbox.ts';
 import { silentLogger } from '../../src/lib/log.ts';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { startRedisCluster, type RedisCluster } from '../support/redisCluster.ts';
 import { uniquePrefix, useRedisClient } from '../support/redis.ts';
 import { brokerContract, type BrokerFixture, type BrokerOptions } from './contracts/broker.contract.ts';
 
@@ -39,3 +43,17 @@ function redisFixture(client: RedisClient, cluster: boolean, options: BrokerOpti
 }
 
 brokerContract('redis', (options) => redisFixture(redis.client, false, options), { topicsCanFail: true });
+
+let redisCluster: RedisCluster | null = null;
+let clusterClient: RedisClient | null = null;
+beforeAll(async () => {
+  redisCluster = await startRedisCluster(3);
+  clusterClient = connectRedis({ url: redisCluster.seedUrl, cluster: true });
+  await waitFor(() => clusterClient!.status === 'ready', { timeoutMs: 10_000, what: 'the cluster client' });
+}, 30_000);
+afterAll(async () => {
+  clusterClient?.disconnect();
+  await redisCluster?.stop();
+});
+
+brokerContract('redis cluster', (options) => redisFixture(clusterClient!, true, options), { topicsCanFail: true });

@@ -122,9 +122,7 @@ export class RedisBroker implements Broker {
       );
       for (const { data, messageId } of items) perTopic.push(data, messageId ?? '');
     }
-    const replies = await this.client.syPublish(
-      keys.length,
-      ...keys,
+    const args = [
       historySize,
       `${Date.now() - historyMaxAgeMs}-0`,
       // The stream outlives its entries by one more age window: until then its trim boundary
@@ -138,7 +136,9 @@ export class RedisBroker implements Broker {
       answer ? '1' : '0',
       batches.length,
       ...perTopic,
-    );
+    ];
+    // A Redis Cluster gets one topic per call (see syPublishTopic).
+    const replies = this.inboxWrite ? await this.client.syPublish(keys.length, ...keys, ...args) : await this.client.syPublishTopic(...keys, ...args);
     if (!answer) return replies.map((reply) => (reply[0] === 1 ? null : reply[1]));
     return replies.map((reply) => {
       if (reply[0] === 0) throw new Error(reply[1]);

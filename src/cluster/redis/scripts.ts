@@ -17,9 +17,14 @@ import release from './lua/release.lua' with { type: 'text' };
 
 export type StreamEntry = [id: string, fields: string[]];
 
+/** Per topic: {1, routes, flattened answers} ({1} without an answer) or {0, error}; see lua/publish.lua. */
+export type PublishReply = ([1, string[]?, (string | number)[]?] | [0, string])[];
+
 export interface ScriptedClient {
   /** See lua/publish.lua: `numKeys` first, then KEYS, then ARGV. */
-  syPublish(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<([1, string[]?, (string | number)[]?] | [0, string])[]>;
+  syPublish(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<PublishReply>;
+  /** syPublish for one topic: its five KEYS, then ARGV (see withScripts). */
+  syPublishTopic(...keysAndArgs: (string | number)[]): Promise<PublishReply>;
   syClaim(owner: string, mailbox: string, open: string, instanceId: string, ttlMs: number): Promise<[string[], string[]]>;
   syOpenJob(owner: string, open: string, instanceId: string, ttlMs: number, requestId: string, deadlineMs: number): Promise<number>;
   syPark(owner: string, mailbox: string, instanceId: string, envelope: string, ttlMs: number, limit: number): Promise<[0 | 1, string?]>;
@@ -32,8 +37,14 @@ export interface ScriptedClient {
 export function withScripts(client: RedisClient): RedisClient & ScriptedClient {
   const c = client as RedisClient & Partial<ScriptedClient>;
   if (!c.syPublish) {
-    // The number of keys varies with the messages that carry an ID: given per call.
+    // The number of keys varies with the number of topics: given per call.
     client.defineCommand('syPublish', { lua: lastId + trim + publish });
+    // In a Redis Cluster, one topic per call (one slot), and its key count declared: ioredis's
+    // auto-pipelining groups a call by its first argument, which must then be a key. Given
+    // per call, the count comes first, and calls for topics on different masters would land
+    // in one pipeline, which ioredis refuses ("All keys in the pipeline should belong to the
+    // same slots allocation group").
+    client.defineCommand('syPublishTopic', { numberOfKeys: 5, lua: lastId + trim + publish });
     client.defineCommand('syClaim', { numberOfKeys: 3, lua: claim });
     client.defineCommand('syOpenJob', { numberOfKeys: 2, lua: openJob });
     client.defineCommand('syPark', { numberOfKeys: 2, lua: park });
