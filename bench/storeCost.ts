@@ -5,16 +5,16 @@
  * bridge builds its calls shows up in a few seconds instead of in the noise of the whole
  * stack.
  *
- * It calls `RedisBackend.store()` as the bridge does: batches of `--topics` topics with
- * `--per-topic` updates each (every update with a message ID, as the bench's publisher sends
- * them, unless `--no-ids`), `--in-flight` calls at once, each topic routed to one instance
- * whose inbox it keeps short. Prints this process's CPU per update, Redis's CPU per update
- * (/proc), and Redis's per-command time per update (INFO commandstats, before and after;
- * commands a script runs are counted too). Redis at 127.0.0.1:6379 (bench/cluster/redisHost.ts,
+ * It publishes as the bridge does (`broker.publish(batches, { answer: false })`): batches of
+ * `--topics` topics with `--per-topic` updates each (every update with a message ID, as the
+ * bench's publisher sends them, unless `--no-ids`), `--in-flight` calls at once, each topic
+ * routed to one instance whose inbox it keeps short. Prints this process's CPU per update,
+ * Redis's CPU per update (/proc), and Redis's per-command time per update (INFO
+ * commandstats, before and after; commands a script runs are counted too). Redis at 127.0.0.1:6379 (bench/cluster/redisHost.ts,
  * which starts it where it is not running), keys under a prefix of their own, deleted at the end.
  */
 import { parseArgs } from 'node:util';
-import type { TopicBatch } from '../src/cluster/backend.ts';
+import type { TopicBatch } from '../src/cluster/broker.ts';
 import { RedisBackend } from '../src/cluster/redis/redisBackend.ts';
 import { silentLogger } from '../src/lib/log.ts';
 import { commandsBetween, RedisHost, REDIS_URL } from './cluster/redisHost.ts';
@@ -74,7 +74,7 @@ async function store(updates: number): Promise<void> {
   const lane = async () => {
     while (sent < updates) {
       sent += topics * perTopic;
-      const outcomes = await backend.store(nextBatches());
+      const outcomes = await backend.broker.publish(nextBatches(), { answer: false });
       if (outcomes.some((o) => o !== null)) throw new Error(`store failed: ${outcomes.join(', ')}`);
       // Nobody reads the inbox: keep it short, as a gateway's reader would.
       if (++calls % 50 === 0) await backend.client.xtrim(inbox, 'MAXLEN', 1000);
@@ -86,7 +86,7 @@ async function store(updates: number): Promise<void> {
 try {
   await backend.start();
   await backend.client.xgroup('CREATE', inbox, 'gw', '$', 'MKSTREAM');
-  for (const topic of names) await backend.routes.add('demo', topic, 'gateway-storecost');
+  for (const topic of names) await backend.broker.addRoute('demo', topic, 'gateway-storecost');
 
   await store(Math.min(total, 50_000)); // warm-up: JIT, script cache, dedupe hashes
   const before = await host.counters();

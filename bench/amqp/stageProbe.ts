@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import type { ConsumeMessage } from 'amqplib';
 import { AmqpJobPublisher } from '../../src/amqp/amqpJobPublisher.ts';
 import { updateReceivedChannel } from '../../src/bridge/updatesConsumer.ts';
-import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
+import { RedisBroker } from '../../src/cluster/redis/redisBroker.ts';
 import { RedisInbox } from '../../src/cluster/redis/redisInbox.ts';
 import { RedisSessions } from '../../src/cluster/redis/redisSessions.ts';
 import { Hub } from '../../src/gateway/hub.ts';
@@ -77,17 +77,16 @@ function measure<T extends object, K extends MethodName<T>>(proto: T, name: K, h
 }
 
 /** The first item's data of what the bridge stores at once. */
-const firstItemData = ([batches]: Parameters<RedisBackend['store']>) => batches[0]?.items[0]?.data;
+const firstItemData = ([batches]: Parameters<RedisBroker['publish']>) => batches[0]?.items[0]?.data;
 /** A job reply's JSON text (a result or progress; an error carries none). */
 const replyData = (envelope: Envelope) => (envelope.kind === 'rpc' && 'data' in envelope ? envelope.data : undefined);
 
 // Updates: broker -> bridge -> Redis -> gateway.
 updateReceivedChannel.subscribe((message) => recordSinceSent('update: sent -> bridge receives it', (message as ConsumeMessage).content.toString('utf8')));
-measure(RedisBackend.prototype, 'store', {
+measure(RedisBroker.prototype, 'publish', {
   sinceSent: { stage: 'update: sent -> bridge stores its batch', text: firstItemData },
-  timed: 'redis: publish script round trip (bridge store, with the inbox entries)',
+  timed: 'redis: publish script round trip (with the inbox entries)',
 });
-measure(RedisBackend.prototype, 'publish', { timed: 'redis: publish script round trip (HTTP, client frames)' });
 measure(RedisInbox.prototype, 'send', {
   // The bridge sends a job's reply on its own; the gateway forwards one when its session moved.
   sinceSent: { stage: 'job: sent -> its reply is sent to an inbox', text: ([batch]) => batch.map((a) => replyData(a.envelope)).find((data) => data !== undefined) },

@@ -6,7 +6,6 @@
  * The RabbitMQ connection and the cluster backend are started and stopped by the entry point.
  */
 import type { ClusterBackend } from '../cluster/backend.ts';
-import { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { SessionDelivery } from '../cluster/sessionDelivery.ts';
 import type { AmqpConnection } from '../amqp/connection.ts';
 import type { AmqpNames } from '../amqp/topology.ts';
@@ -53,11 +52,10 @@ export class Bridge implements Service {
     private readonly options: BridgeOptions,
     private readonly log: Logger,
   ) {
-    const publisher = new TopicPublisher(backend);
     this.updates = new UpdatesConsumer(
       amqp,
       names,
-      publisher,
+      backend.broker,
       new Set(options.apps),
       { prefetch: options.prefetch, maxUpdateBytes: options.maxMessageBytes },
       this.metrics,

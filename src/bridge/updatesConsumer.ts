@@ -9,8 +9,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import * as v from 'valibot';
-import type { PublishItem, TopicBatch } from '../cluster/backend.ts';
-import type { TopicPublisher } from '../cluster/topicPublisher.ts';
+import type { BatchOutcome, Broker, PublishItem, TopicBatch } from '../cluster/broker.ts';
 import { UpdateSchema, type Update } from '../protocol/update.ts';
 import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/connection.ts';
 import { AckBatcher, unhurriedAcks } from '../amqp/acks.ts';
@@ -48,7 +47,7 @@ export class UpdatesConsumer {
   constructor(
     connection: AmqpConnection,
     private readonly names: AmqpNames,
-    private readonly publisher: TopicPublisher,
+    private readonly broker: Pick<Broker, 'publish'>,
     private readonly apps: ReadonlySet<string>,
     private readonly options: UpdatesConsumerOptions,
     private readonly metrics: BridgeMetrics,
@@ -148,10 +147,10 @@ export class UpdatesConsumer {
    */
   private async store({ ch, acks, topics, size }: PendingUpdates): Promise<void> {
     const batches = [...topics.values()];
-    let outcomes: (string | null)[];
+    let outcomes: BatchOutcome[];
     let callFailed = false;
     try {
-      outcomes = await this.publisher.store(batches);
+      outcomes = await this.broker.publish(batches, { answer: false });
     } catch (error) {
       this.log.error('storing updates failed', { topics: batches.length, updates: size, error });
       callFailed = true;

@@ -67,8 +67,8 @@ export class Gateway implements Service {
     this.maxFrameBytes = config.maxFrameBytes;
     this.apps = new Apps(config.apps);
     const resumeTokens = new ResumeTokens(this.apps, config.resumeWindowMs);
-    this.hub = new Hub(config.instanceId, backend.routes, backend.history, log);
-    this.publisher = new TopicPublisher(backend);
+    this.hub = new Hub(config.instanceId, backend.broker, log);
+    this.publisher = new TopicPublisher(backend.broker);
     this.sessions = new SessionIndex(
       { instanceId: config.instanceId, resumeWindowMs: config.resumeWindowMs, ownershipTtlMs: config.rpcMaxTimeoutMs + config.resumeWindowMs },
       this.apps,
@@ -78,7 +78,7 @@ export class Gateway implements Service {
       {
         instanceId: config.instanceId,
         hub: this.hub,
-        history: backend.history,
+        history: backend.broker,
         publisher: this.publisher,
         jobs: { instanceId: config.instanceId, jobs, sessions: backend.sessions, limits: config, log },
         limits: config,

@@ -15,8 +15,7 @@
  * - Positions: the offset of the last message the hub delivered on a topic is where a session
  *   that joins the native topic now starts; the subscribe ack reports it.
  */
-import { HISTORY_PAGE_MESSAGES, type History } from '../cluster/history.ts';
-import type { TopicRoutes } from '../cluster/routes.ts';
+import { HISTORY_PAGE_MESSAGES, type Broker } from '../cluster/broker.ts';
 import type { TopicMessageEnvelope } from '../protocol/envelope.ts';
 import { compareOffsets } from '../protocol/offset.ts';
 import { SerialQueue } from '../lib/serialQueue.ts';
@@ -86,8 +85,7 @@ export class Hub {
 
   constructor(
     private readonly instanceId: string,
-    private readonly routes: TopicRoutes,
-    private readonly history: History,
+    private readonly broker: Broker,
     private readonly log: Logger,
   ) {}
 
@@ -105,7 +103,7 @@ export class Hub {
    * The topic's position is read from history before the route is added: messages published
    * in between are then filled from history rather than missed. (For a topic without a log,
    * reading the position creates one, so that history vouches for it later; see
-   * History.position.)
+   * Broker.position.)
    */
   join(app: string, topic: string): Promise<void> {
     const key = nativeTopic(app, topic);
@@ -115,8 +113,8 @@ export class Hub {
       t = created;
       this.topics.set(key, created);
       const joined = this.routeOps.run(key, async () => {
-        const position = await this.history.position(app, topic);
-        await this.routes.add(app, topic, this.instanceId);
+        const position = await this.broker.position(app, topic);
+        await this.broker.addRoute(app, topic, this.instanceId);
         created.last = position;
         await this.drain(created);
       });
@@ -150,7 +148,7 @@ export class Hub {
     if (t.subscribers > 0) return;
     this.topics.delete(key);
     this.routeOps
-      .run(key, () => this.routes.remove(app, topic, this.instanceId))
+      .run(key, () => this.broker.removeRoute(app, topic, this.instanceId))
       .catch((error) => this.log.warn('route remove failed', { app, topic, error }));
   }
 
@@ -163,7 +161,7 @@ export class Hub {
   async restoreRoutes(): Promise<void> {
     await Promise.all(
       [...this.topics.values()].map(async (t) => {
-        await this.routes.add(t.app, t.topic, this.instanceId);
+        await this.broker.addRoute(t.app, t.topic, this.instanceId);
         await this.catchUp(t);
       }),
     );
@@ -178,7 +176,7 @@ export class Hub {
       // back) and waits in the queue.
       let until: string | null = null;
       for (;;) {
-        const { entries, head } = await this.history.readSince(t.app, t.topic, t.last!, HISTORY_PAGE_MESSAGES);
+        const { entries, head } = await this.broker.readSince(t.app, t.topic, t.last!, HISTORY_PAGE_MESSAGES);
         until ??= head;
         for (const entry of entries) {
           if (compareOffsets(entry.offset, t.last!) > 0) {
@@ -268,7 +266,7 @@ export class Hub {
 
   private async fill(t: LocalTopic, after: string, next: TopicMessageEnvelope): Promise<void> {
     try {
-      const missing = await this.history.readBetween(t.app, t.topic, after, next.offset);
+      const missing = await this.broker.readBetween(t.app, t.topic, after, next.offset);
       for (const entry of missing) {
         if (compareOffsets(entry.offset, t.last!) > 0) {
           this.emit(t, entry.offset, entry.data);

@@ -6,7 +6,7 @@
  * objects (where `toString` or `__proto__` would find Object.prototype's).
  */
 import type { AppConfig } from '../config.ts';
-import { HISTORY_PAGE_MESSAGES, type History } from '../cluster/history.ts';
+import { HISTORY_PAGE_MESSAGES, type Broker } from '../cluster/broker.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { ErrorCode } from '../protocol/codes.ts';
 import { parseClientFrame, type PublishFrame, type SubscribeFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
@@ -32,7 +32,7 @@ export interface SessionLimits {
 export interface SessionContext {
   instanceId: string;
   hub: Hub;
-  history: History;
+  history: Pick<Broker, 'readSince'>;
   publisher: TopicPublisher;
   /** Shared by the job trackers of all sessions. */
   jobs: JobTrackerContext;
@@ -264,7 +264,7 @@ export class Session {
 
   /**
    * Makes this session receive `topic`. With `since`, it replays history first: the route is
-   * added before history is read (see TopicPublisher), live messages emitted meanwhile are
+   * added before history is read (see Broker.publish), live messages emitted meanwhile are
    * buffered and merged by offset, and the hub hands the session over to native fan-out once
    * it has caught up with the replay (see Hub), so that nothing is missed or repeated.
    */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { SwitchyardClient } from '../../src/client/index.ts';
 import type { ClusterBackend } from '../../src/cluster/backend.ts';
 import { MemoryCluster } from '../../src/cluster/memory/memoryBackend.ts';
-import { MemoryHistory } from '../../src/cluster/memory/memoryHistory.ts';
+import { MemoryBroker } from '../../src/cluster/memory/memoryBroker.ts';
 import { TopicPublisher } from '../../src/cluster/topicPublisher.ts';
 import type { MessageFrame } from '../../src/protocol/frames.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
@@ -103,7 +103,7 @@ test('a topic with no message yet resumes from the ack position: what was publis
   await first.stop();
   await waitFor(() => client.state === 'reconnecting', { what: 'the client to notice' });
   // No gateway runs now: publish the way the bridge does, straight into the cluster store.
-  const offset = await new TopicPublisher(quietCluster.backend('publisher')).publish(APP_A.id, 'quiet', 'while away');
+  const offset = await new TopicPublisher(quietCluster.backend('publisher').broker).publish(APP_A.id, 'quiet', 'while away');
   const later = await startGateway(quietCluster.backend('sdk-q2'), { INSTANCE_ID: 'sdk-q2', PORT: String(laterPort) });
   try {
     await waitFor(() => got.length === 1, { timeoutMs: 10_000, what: 'the message published while away' });
@@ -162,8 +162,8 @@ test('after the store lost its data, the client takes the new position: a gap ev
   // The new store's offsets are an hour behind the old ones (a Redis that lost its data and
   // whose clock is behind): the client's offset is above anything it holds.
   const after = new MemoryCluster();
-  const behind = new MemoryHistory(1000, 86_400_000, () => Date.now() - 3_600_000);
-  const laterBackend: ClusterBackend = Object.assign(Object.create(after.backend('sdk-l2')) as ClusterBackend, { history: behind });
+  const behind = new MemoryBroker(after, { historySize: 1000, historyMaxAgeMs: 86_400_000, dedupeWindowMs: 600_000, now: () => Date.now() - 3_600_000 });
+  const laterBackend: ClusterBackend = Object.assign(Object.create(after.backend('sdk-l2')) as ClusterBackend, { broker: behind });
   const laterPort = freePort();
   const client = new SwitchyardClient({
     urls: [first.wsUrl(APP_A.id).split('?')[0]!, `ws://127.0.0.1:${laterPort}/ws`],

@@ -31,7 +31,7 @@ async function bridgeLikePublisher(): Promise<{ publisher: TopicPublisher; close
   const config = loadConfig({ REDIS_URL, REDIS_KEY_PREFIX: prefix, APPS });
   const backend = new RedisBackend(redisBackendOptions({ ...config, redisUrl: REDIS_URL }, 'test-bridge', 0), silentLogger);
   await backend.start();
-  return { publisher: new TopicPublisher(backend), close: () => backend.close() };
+  return { publisher: new TopicPublisher(backend.broker), close: () => backend.close() };
 }
 
 test('a quiet topic resumes across an outage of every gateway: the message published meanwhile arrives, with no gap', async () => {

@@ -2,10 +2,11 @@
  * The Redis publish path on a standalone server, where one script appends a batch to
  * history and to the routed inboxes: the envelopes it writes must be exactly what the
  * reader expects (the script builds their JSON), in order, each linked to its predecessor,
- * and a repeated message ID must neither append nor send again.
+ * and a repeated message ID must neither append nor send again. What every Broker does is in
+ * the Broker contract (broker.test.ts); this file keeps what is the script's own.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Published } from '../../src/cluster/backend.ts';
+import type { Published } from '../../src/cluster/broker.ts';
 import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
 import type { Envelope, TopicMessageEnvelope } from '../../src/protocol/envelope.ts';
 import { silentLogger } from '../../src/lib/log.ts';
@@ -47,7 +48,7 @@ async function pair(name: string, topics: [app: string, topic: string][]): Promi
   for (const x of [publisher, sub]) await x.start();
   const got: TopicMessageEnvelope[] = [];
   await sub.inbox.start((batch) => void got.push(...(batch as TopicMessageEnvelope[])));
-  for (const [app, topic] of topics) await sub.routes.add(app, topic, `${name}-sub`);
+  for (const [app, topic] of topics) await sub.broker.addRoute(app, topic, `${name}-sub`);
   return { publisher, got };
 }
 
@@ -77,11 +78,11 @@ test('one script call: history and every routed inbox get the batch, in order, a
   const got = new Map<string, Envelope[]>([['sub-a', []], ['sub-b', []]]);
   await a.inbox.start((batch) => void got.get('sub-a')!.push(...batch));
   await b.inbox.start((batch) => void got.get('sub-b')!.push(...batch));
-  await a.routes.add('app1', 'room', 'sub-a');
-  await b.routes.add('app1', 'room', 'sub-b');
+  await a.broker.addRoute('app1', 'room', 'sub-a');
+  await b.broker.addRoute('app1', 'room', 'sub-b');
 
   const items = TRICKY.map((text, i) => ({ data: JSON.stringify({ text, i }), messageId: `m-${i}` }));
-  const [published] = (await publisher.publish([{ app: 'app1', topic: 'room', items }])) as [Published[]];
+  const [published] = (await publisher.broker.publish([{ app: 'app1', topic: 'room', items }])) as [Published[]];
   expect(published.map((p) => p.duplicate)).toEqual(TRICKY.map(() => false));
 
   await waitFor(() => got.get('sub-a')!.length === items.length && got.get('sub-b')!.length === items.length, { what: 'both inboxes' });
@@ -94,11 +95,11 @@ test('one script call: history and every routed inbox get the batch, in order, a
     for (let i = 1; i < messages.length; i++) expect(messages[i]!.prev).toBe(messages[i - 1]!.offset);
     expect(messages[0]!.prev).toBe('0-0');
   }
-  const history = await publisher.history.readSince('app1', 'room', '0-0', 10_000);
+  const history = await publisher.broker.readSince('app1', 'room', '0-0', 10_000);
   expect(history.entries.map((e) => e.data)).toEqual(items.map((i) => i.data));
 
   // A redelivered batch (same IDs) plus one new message: only the new one is appended and sent.
-  const [again] = (await publisher.publish([
+  const [again] = (await publisher.broker.publish([
     { app: 'app1', topic: 'room', items: [...items.slice(1, 3), { data: '"new"', messageId: 'm-new' }, { data: '"no id"' }] },
   ])) as [Published[]];
   expect(again.map((p) => p.duplicate)).toEqual([false, false, false, false].map((_, i) => i < 2));
@@ -109,59 +110,10 @@ test('one script call: history and every routed inbox get the batch, in order, a
   expect(tail[0]!.prev).toBe(published[published.length - 1]!.offset);
 });
 
-test('one call for several topics: each gets its own offsets, trim and routes; a repeated ID in the same call is stored once', async () => {
-  const { publisher, got } = await pair('multi', [['app1', 'north'], ['app2', 'south']]);
-  const results = await publisher.publish([
-    { app: 'app1', topic: 'north', items: [{ data: '1', messageId: 'x' }, { data: '2', messageId: 'x' }, { data: '3' }] },
-    { app: 'app2', topic: 'south', items: [{ data: '"a"', messageId: 'x' }] },
-    { app: 'app1', topic: 'unrouted', items: [{ data: 'null' }] },
-  ]);
-  expect(results.map((r) => r.map((p) => p.duplicate))).toEqual([[false, true, false], [false], [false]]);
-  expect(results[0]![1]!.offset).toBe(results[0]![0]!.offset);
-  await waitFor(() => got.length === 3, { what: 'the routed messages' });
-  expect(got.map((e) => [e.app, e.topic, e.data])).toEqual([
-    ['app1', 'north', '1'],
-    ['app1', 'north', '3'],
-    ['app2', 'south', '"a"'],
-  ]);
-  expect(got[1]!.prev).toBe(got[0]!.offset);
-  expect((await publisher.history.readSince('app1', 'unrouted', '0-0', 10_000)).entries.map((e) => e.data)).toEqual(['null']);
-});
-
-test('store(): the same writes as publish, without offsets in the answer', async () => {
-  const { publisher, got } = await pair('store', [['app1', 'stored']]);
-  const items = [{ data: '1', messageId: 's1' }, { data: '2', messageId: 's1' }, { data: '3' }];
-  expect(await publisher.store([{ app: 'app1', topic: 'stored', items }])).toEqual([null]);
-  await waitFor(() => got.length === 2, { what: 'the two new messages' });
-  expect(got.map((e) => e.data)).toEqual(['1', '3']);
-  expect((await publisher.history.readSince('app1', 'stored', '0-0', 10_000)).entries.map((e) => e.offset)).toEqual(got.map((e) => e.offset));
-});
-
-test('a topic that fails fails alone: the other topics of the same call are stored and routed', async () => {
-  const { publisher, got } = await pair('broken', [['app1', 'good'], ['app1', 'bad']]);
-  // Someone wrote a plain string where the topic's history stream belongs.
-  await admin.set(publisher.keys.history('app1', 'bad'), 'not a stream');
-  const outcomes = await publisher.store([
-    { app: 'app1', topic: 'good', items: [{ data: '"before"' }] },
-    { app: 'app1', topic: 'bad', items: [{ data: '"lost"', messageId: 'b1' }] },
-    { app: 'app1', topic: 'good', items: [{ data: '"after"' }] },
-  ]);
-  expect(outcomes[0]).toBeNull();
-  expect(outcomes[1]).toContain('WRONGTYPE');
-  expect(outcomes[2]).toBeNull();
-  await waitFor(() => got.length === 2, { what: 'both good messages' });
-  expect(got.map((e) => [e.topic, e.data])).toEqual([
-    ['good', '"before"'],
-    ['good', '"after"'],
-  ]);
-  // publish() answers offsets, so it fails as a whole when a topic fails.
-  await expect(publisher.publish([{ app: 'app1', topic: 'bad', items: [{ data: '1' }] }])).rejects.toThrow('WRONGTYPE');
-});
-
 test('a batch larger than one inbox entry holds arrives whole and in order, and is recognised whole when it comes again', async () => {
   const { publisher, got } = await pair('big', [['app1', 'big']]);
   const items = Array.from({ length: 2_345 }, (_, i) => ({ data: String(i), messageId: `big-${i}` }));
-  const [published] = (await publisher.publish([{ app: 'app1', topic: 'big', items }])) as [Published[]];
+  const [published] = (await publisher.broker.publish([{ app: 'app1', topic: 'big', items }])) as [Published[]];
   await waitFor(() => got.length === items.length, { what: 'every message' });
   expect(got.map((e) => e.data)).toEqual(items.map((i) => i.data));
   expect(got.map((e) => e.offset)).toEqual(published.map((p) => p.offset));
@@ -170,10 +122,10 @@ test('a batch larger than one inbox entry holds arrives whole and in order, and 
   expect(await admin.xlen(publisher.keys.inbox('big-sub'))).toBeLessThanOrEqual(3);
 
   // Redelivered whole (more IDs than one lookup takes): nothing is appended or sent again.
-  const [again] = (await publisher.publish([{ app: 'app1', topic: 'big', items }])) as [Published[]];
+  const [again] = (await publisher.broker.publish([{ app: 'app1', topic: 'big', items }])) as [Published[]];
   expect(again.every((p) => p.duplicate)).toBe(true);
   expect(again.map((p) => p.offset)).toEqual(published.map((p) => p.offset));
-  expect((await publisher.history.readSince('app1', 'big', published.at(-1)!.offset, 10_000)).entries).toEqual([]);
+  expect((await publisher.broker.readSince('app1', 'big', published.at(-1)!.offset, 10_000)).entries).toEqual([]);
 });
 
 test('dedupe windows: an ID is remembered into the next window and forgotten after two; the window before the previous one is freed', async () => {
@@ -181,7 +133,7 @@ test('dedupe windows: an ID is remembered into the next window and forgotten aft
   const publisher = backend('windows', WINDOW_MS);
   await publisher.start();
   const store = async (messageId: string) =>
-    ((await publisher.publish([{ app: 'app1', topic: 'windows', items: [{ data: '1', messageId }] }])) as [Published[]])[0][0]!;
+    ((await publisher.broker.publish([{ app: 'app1', topic: 'windows', items: [{ data: '1', messageId }] }])) as [Published[]])[0][0]!;
   /** Sleeps until `ms` after the start of window `w` (the clock divided by the window length). */
   const untilWindow = (w: number) => Bun.sleep(Math.max(0, w * WINDOW_MS + 50 - Date.now()));
 
@@ -208,19 +160,4 @@ test('dedupe windows: an ID is remembered into the next window and forgotten aft
   const ttl = await admin.pttl(publisher.keys.dedupe('app1', 'windows', start + 2));
   expect(ttl).toBeGreaterThan(WINDOW_MS);
   expect(ttl).toBeLessThanOrEqual(2 * WINDOW_MS);
-});
-
-test('history keeps its length cap across batches, and the trim boundary tells recovery what is gone', async () => {
-  const publisher = backend('trim');
-  await publisher.start();
-  const [first] = (await publisher.publish([{ app: 'app1', topic: 'capped', items: Array.from({ length: 40 }, (_, i) => ({ data: String(i) })) }])) as [
-    Published[],
-  ];
-  await publisher.publish([{ app: 'app1', topic: 'capped', items: Array.from({ length: 40 }, (_, i) => ({ data: String(40 + i) })) }]);
-  expect(await admin.xlen(publisher.keys.history('app1', 'capped'))).toBe(50);
-  const fromStart = await publisher.history.readSince('app1', 'capped', first[0]!.offset, 10_000);
-  expect(fromStart.recovered).toBe(false);
-  const fromKept = await publisher.history.readSince('app1', 'capped', first[29]!.offset, 10_000);
-  expect(fromKept.recovered).toBe(true);
-  expect(fromKept.entries.map((e) => e.data)).toEqual(Array.from({ length: 50 }, (_, i) => String(30 + i)));
 });

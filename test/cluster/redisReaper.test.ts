@@ -8,7 +8,8 @@ import { connectRedis, type RedisClient } from '../../src/cluster/redis/connecti
 import { INBOX_GROUP, Keys } from '../../src/cluster/redis/keys.ts';
 import { RedisReaper } from '../../src/cluster/redis/redisReaper.ts';
 import { RedisRegistry } from '../../src/cluster/redis/redisRegistry.ts';
-import { RedisRoutes } from '../../src/cluster/redis/redisRoutes.ts';
+import { RedisBroker } from '../../src/cluster/redis/redisBroker.ts';
+import { RedisInbox } from '../../src/cluster/redis/redisInbox.ts';
 import type { Envelope } from '../../src/protocol/envelope.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { deleteKeysUnder, keysUnder, REDIS_URL, requireRedis, testClient, uniquePrefix } from '../support/redis.ts';
@@ -18,13 +19,14 @@ const keys = new Keys(prefix);
 const admin = testClient();
 let client: RedisClient;
 let registry: RedisRegistry;
-let routes: RedisRoutes;
+let broker: RedisBroker;
 
 beforeAll(async () => {
   await requireRedis();
   client = connectRedis({ url: REDIS_URL, cluster: false });
   registry = new RedisRegistry(client, keys, 1000, silentLogger);
-  routes = new RedisRoutes(client, keys);
+  const inbox = new RedisInbox(client, keys, 'reaper-test', { batchSize: 100, blockTimeInMs: 100, maxLength: 1000 }, silentLogger);
+  broker = new RedisBroker(client, keys, { historySize: 100, historyMaxAgeMs: 60_000, dedupeWindowMs: 60_000, cluster: false, inboxMaxLength: 1000 }, inbox);
 });
 afterAll(async () => {
   await deleteKeysUnder(admin, prefix);
@@ -33,7 +35,7 @@ afterAll(async () => {
 });
 
 function reaper(selfId: string, claimed: Envelope[][]): RedisReaper {
-  return new RedisReaper(client, keys, registry, routes, selfId, { intervalMs: 1000, orphanScanEvery: 1, maxClaimedEntries: 1000 }, async (e) => void claimed.push(e), silentLogger);
+  return new RedisReaper(client, keys, registry, broker, selfId, { intervalMs: 1000, orphanScanEvery: 1, maxClaimedEntries: 1000 }, async (e) => void claimed.push(e), silentLogger);
 }
 
 function envelope(i: number): string {
@@ -43,8 +45,8 @@ function envelope(i: number): string {
 /** Leaves behind what a crashed instance leaves: registry entry, routes, an inbox with pending and unread entries. */
 async function crashedInstance(id: string, heartbeatAtMs: number): Promise<void> {
   await registry.heartbeat({ id, region: 'r', address: 'x:1', sessions: 3, startedAtMs: heartbeatAtMs, heartbeatAtMs });
-  await routes.add('a', 't1', id);
-  await routes.add('a', 't2', id);
+  await broker.addRoute('a', 't1', id);
+  await broker.addRoute('a', 't2', id);
   const inbox = keys.inbox(id);
   await admin.call('XGROUP', 'CREATE', inbox, INBOX_GROUP, '0', 'MKSTREAM');
   for (let i = 0; i < 4; i++) await admin.xadd(inbox, '*', 'e', envelope(i));
@@ -53,14 +55,14 @@ async function crashedInstance(id: string, heartbeatAtMs: number): Promise<void>
 }
 
 test('a dead instance is removed by a live one, and its inbox is claimed', async () => {
-  await routes.add('a', 't1', 'alive-1');
+  await broker.addRoute('a', 't1', 'alive-1');
   await crashedInstance('dead-1', Date.now() - 60_000);
   const claimed: Envelope[][] = [];
   await reaper('alive-1', claimed).tick();
 
   expect(claimed.flat().map((e) => (e.kind === 'message' ? e.data : ''))).toEqual(['0', '1', '2', '3']);
-  expect(await routes.instancesFor('a', 't1')).toEqual(['alive-1']);
-  expect(await routes.instancesFor('a', 't2')).toEqual([]);
+  expect(await broker.routes('a', 't1')).toEqual(['alive-1']);
+  expect(await broker.routes('a', 't2')).toEqual([]);
   expect(await admin.exists(keys.inbox('dead-1'), keys.instanceRoutes('dead-1'), keys.reapLock('dead-1'))).toBe(0);
   expect((await registry.live()).map((i) => i.id)).not.toContain('dead-1');
   expect(await registry.isRegistered('dead-1')).toBe(false);
@@ -82,7 +84,7 @@ test('a live instance is left alone', async () => {
   expect(await registry.isRegistered('live-3')).toBe(true);
   expect(await admin.exists(keys.inbox('live-3'))).toBe(1);
   await registry.remove('live-3');
-  await routes.removeAll('live-3');
+  await broker.removeRoutes('live-3');
   await admin.del(keys.inbox('live-3'));
 });
 
@@ -94,7 +96,7 @@ test('an orphaned inbox (no registry entry) is removed after two scans, not one'
   expect(await admin.exists(keys.inbox('orphan-4'))).toBe(1);
   await r.tick();
   expect(await admin.exists(keys.inbox('orphan-4'))).toBe(0);
-  expect(await routes.instancesFor('a', 't1')).not.toContain('orphan-4');
+  expect(await broker.routes('a', 't1')).not.toContain('orphan-4');
   const left = (await keysUnder(admin, prefix)).filter((k) => k.includes('orphan-4') || k.includes('dead-'));
   expect(left).toEqual([]);
 });

@@ -5,8 +5,9 @@
  * instance's inbox, as other instances would.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { Appended } from '../../src/cluster/history.ts';
-import { BACKENDS } from '../support/backends.ts';
+import { appendToHistoryOnly, BACKENDS } from '../support/backends.ts';
+
+type Appended = { offset: string; prev: string };
 import { APP_A, startGateway, type TestGateway } from '../support/gateway.ts';
 import { WsClient } from '../support/wsClient.ts';
 
@@ -32,7 +33,7 @@ for (const backend of BACKENDS) describe(backend, () => {
 
   /** Appends to history only: the inbox envelope is sent later, by hand. */
   async function appendOnly(topic: string, value: number): Promise<Appended & { value: number }> {
-    return { ...(await gw.backend.history.append(APP_A.id, topic, JSON.stringify(value))), value };
+    return { ...(await appendToHistoryOnly(gw.backend, APP_A.id, topic, JSON.stringify(value))), value };
   }
 
   function envelope(topic: string, m: Appended & { value: number }) {

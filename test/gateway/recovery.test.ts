@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { compareOffsets } from '../../src/protocol/offset.ts';
 import type { ClusterBackend } from '../../src/cluster/backend.ts';
-import type { History, Recovery } from '../../src/cluster/history.ts';
+import type { Broker, Recovery } from '../../src/cluster/broker.ts';
 import { TopicPublisher } from '../../src/cluster/topicPublisher.ts';
 import { BACKENDS } from '../support/backends.ts';
 import { APP_A, publishHttp, startGateway, type TestGateway } from '../support/gateway.ts';
@@ -88,20 +88,19 @@ for (const backend of BACKENDS) describe(backend, () => {
     };
     const local = await startGateway(backend, { INSTANCE_ID: 'race-1' }, {
       wrap: (real) => {
-        // Everything else is the real history's (a Redis backend publishes through more of it
-        // than the History interface).
-        const history = Object.assign(Object.create(real.history) as History, {
+        // Everything else is the real broker's.
+        const broker = Object.assign(Object.create(real.broker) as Broker, {
           async readSince(app: string, topic: string, since: string, limit: number): Promise<Recovery> {
             await around(app, topic, 'before');
-            const result = await real.history.readSince(app, topic, since, limit);
+            const result = await real.broker.readSince(app, topic, since, limit);
             await around(app, topic, 'after');
             return result;
           },
         });
-        return Object.assign(Object.create(real) as ClusterBackend, { history });
+        return Object.assign(Object.create(real) as ClusterBackend, { broker });
       },
     });
-    const publisher = new TopicPublisher(local.backend);
+    const publisher = new TopicPublisher(local.backend.broker);
     try {
       const live = await WsClient.open(local.wsUrl(APP_A.id));
       await live.request({ type: 'subscribe', topics: ['race'] });

@@ -15,6 +15,7 @@
 import type { Config } from '../../src/config.ts';
 import type { ClusterBackend } from '../../src/cluster/backend.ts';
 import { MemoryCluster } from '../../src/cluster/memory/memoryBackend.ts';
+import type { MemoryBroker } from '../../src/cluster/memory/memoryBroker.ts';
 import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
 import { redisBackendOptions } from '../../src/main/redisBackendOptions.ts';
 import { silentLogger } from '../../src/lib/log.ts';
@@ -57,4 +58,22 @@ export async function createBackend(name: BackendName, config: Config): Promise<
       }
     },
   };
+}
+
+/**
+ * Appends one message to a topic's history and nothing else: no route is read and no inbox
+ * written, as if its publisher had stopped between the two (the ordering tests then send the
+ * envelope by hand). Memory: the broker's topic logs; Redis: an XADD on the history stream,
+ * shaped as the publish script writes it.
+ */
+export async function appendToHistoryOnly(backend: ClusterBackend, app: string, topic: string, data: string): Promise<{ offset: string; prev: string }> {
+  if (backend instanceof RedisBackend) {
+    const key = backend.keys.history(app, topic);
+    const newest = (await backend.client.call('XREVRANGE', key, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const prev = newest[0]?.[0] ?? (await backend.broker.position(app, topic));
+    const offset = (await backend.client.call('XADD', key, '*', 'd', data)) as string;
+    return { offset, prev };
+  }
+  const broker = backend.broker as MemoryBroker;
+  return broker.logs.append(app, topic, data);
 }

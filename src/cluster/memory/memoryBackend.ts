@@ -3,16 +3,14 @@
  * gateway instances inside one process (tests). A MemoryCluster holds the shared state;
  * each instance gets a MemoryBackend view of it.
  */
-import type { Envelope, TopicMessageEnvelope } from '../../protocol/envelope.ts';
-import type { ClusterBackend, Published, TopicBatch } from '../backend.ts';
-import type { History } from '../history.ts';
-import type { EnvelopeHandler, Inbox } from '../inbox.ts';
+import type { Envelope } from '../../protocol/envelope.ts';
+import type { ClusterBackend } from '../backend.ts';
+import type { Addressed, EnvelopeHandler, Inbox } from '../inbox.ts';
 import type { InstanceInfo, InstanceRegistry } from '../registry.ts';
 import type { SessionDirectory } from '../sessions.ts';
-import { MemoryHistory } from './memoryHistory.ts';
+import { MemoryBroker } from './memoryBroker.ts';
 import { MemoryInbox } from './memoryInbox.ts';
 import { MemoryRegistry } from './memoryRegistry.ts';
-import { MemoryRoutes, type MemoryRouteTable } from './memoryRoutes.ts';
 import { MemorySessions } from './memorySessions.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 
@@ -36,22 +34,47 @@ interface InboxState {
 }
 
 export class MemoryCluster {
-  readonly history: MemoryHistory;
+  readonly broker: MemoryBroker;
   readonly inboxes = new Map<string, InboxState>();
-  readonly routes: MemoryRouteTable = new Map();
   readonly instances = new Map<string, InstanceInfo>();
   readonly sessions = new MemorySessions();
-  /** `app:topic:messageId` -> what the first publish got, until expiresAtMs. */
-  readonly seen = new Map<string, { offset: string; prev: string; expiresAtMs: number }>();
   readonly instanceTtlMs: number;
-  readonly dedupeWindowMs: number;
   readonly log: Logger;
 
   constructor(options: MemoryClusterOptions = {}) {
     this.log = options.log ?? silentLogger;
-    this.history = new MemoryHistory(options.historySize ?? 1000, options.historyMaxAgeMs ?? 86_400_000);
+    this.broker = new MemoryBroker(this, {
+      historySize: options.historySize ?? 1000,
+      historyMaxAgeMs: options.historyMaxAgeMs ?? 86_400_000,
+      dedupeWindowMs: options.dedupeWindowMs ?? 600_000,
+    });
     this.instanceTtlMs = options.instanceTtlMs ?? 15_000;
-    this.dedupeWindowMs = options.dedupeWindowMs ?? 600_000;
+  }
+
+  /**
+   * Hands each envelope to its instance's inbox handler, or to its backlog while nobody
+   * reads; resolves with the instances that have no inbox (see Inbox.send).
+   */
+  async send(batch: readonly Addressed[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (const { instanceId, envelope } of batch) {
+      const state = this.inboxes.get(instanceId);
+      if (!state) {
+        missing.push(instanceId);
+        continue;
+      }
+      if (!state.handler) {
+        state.backlog.push(envelope);
+        continue;
+      }
+      try {
+        await state.handler([envelope]);
+      } catch (error) {
+        // As in Redis: a handler bug is the reader's problem, never the sender's.
+        this.log.error('inbox handler failed', { instance: instanceId, error });
+      }
+    }
+    return missing;
   }
 
   inboxState(instanceId: string): InboxState {
@@ -71,54 +94,18 @@ export class MemoryCluster {
 export class MemoryBackend implements ClusterBackend {
   readonly kind = 'memory' as const;
   readonly inbox: Inbox;
-  readonly history: History;
-  readonly routes: MemoryRoutes;
+  readonly broker: MemoryBroker;
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
 
   constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {
     this.inbox = new MemoryInbox(cluster, instanceId);
-    this.history = cluster.history;
-    this.routes = new MemoryRoutes(cluster.routes);
+    this.broker = cluster.broker;
     this.registry = new MemoryRegistry(cluster);
     this.sessions = cluster.sessions;
   }
 
   async start(): Promise<void> {}
-
-  async publish(batches: readonly TopicBatch[]): Promise<Published[][]> {
-    const all: Published[][] = [];
-    for (const { app, topic, items } of batches) {
-      const published: Published[] = [];
-      for (const { data, messageId } of items) {
-        const key = messageId === undefined ? null : `${app}:${topic}:${messageId}`;
-        const seen = key === null ? undefined : this.cluster.seen.get(key);
-        if (seen && seen.expiresAtMs > Date.now()) {
-          published.push({ offset: seen.offset, duplicate: true });
-          continue;
-        }
-        // Append, then read the routes: the order gap-free recovery relies on.
-        const { offset, prev } = await this.history.append(app, topic, data);
-        if (key !== null) this.cluster.seen.set(key, { offset, prev, expiresAtMs: Date.now() + this.cluster.dedupeWindowMs });
-        const instances = await this.routes.instancesFor(app, topic);
-        if (instances.length > 0) {
-          const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data };
-          await this.inbox.send(instances.map((instanceId) => ({ instanceId, envelope })));
-        }
-        published.push({ offset, duplicate: false });
-      }
-      all.push(published);
-    }
-    return all;
-  }
-
-  async store(batches: readonly TopicBatch[]): Promise<(string | null)[]> {
-    const outcomes: (string | null)[] = [];
-    for (const batch of batches) {
-      outcomes.push(await this.publish([batch]).then(() => null, (error: unknown) => (error instanceof Error ? error.message : String(error))));
-    }
-    return outcomes;
-  }
 
   isHealthy(): boolean {
     return true;
@@ -128,7 +115,7 @@ export class MemoryBackend implements ClusterBackend {
   onRestored(): void {}
 
   async retire(): Promise<void> {
-    await this.routes.removeAll(this.instanceId);
+    await this.broker.removeRoutes(this.instanceId);
     this.cluster.inboxes.delete(this.instanceId);
     this.cluster.instances.delete(this.instanceId);
   }

@@ -10,26 +10,8 @@ import type { MemoryCluster } from './memoryBackend.ts';
 export class MemoryInbox implements Inbox {
   constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {}
 
-  async send(batch: readonly Addressed[]): Promise<string[]> {
-    const missing: string[] = [];
-    for (const { instanceId, envelope } of batch) {
-      const state = this.cluster.inboxes.get(instanceId);
-      if (!state) {
-        missing.push(instanceId);
-        continue;
-      }
-      if (!state.handler) {
-        state.backlog.push(envelope);
-        continue;
-      }
-      try {
-        await state.handler([envelope]);
-      } catch (error) {
-        // As in Redis: a handler bug is the reader's problem, never the sender's.
-        this.cluster.log.error('inbox handler failed', { instance: instanceId, error });
-      }
-    }
-    return missing;
+  send(batch: readonly Addressed[]): Promise<string[]> {
+    return this.cluster.send(batch);
   }
 
   async start(handler: EnvelopeHandler): Promise<void> {

@@ -5,18 +5,16 @@
  * then new ones. A malformed entry is logged, acknowledged and skipped. If the group is gone
  * (Redis restarted), it is recreated and reading resumes. stop() ends the loop at once
  * whatever state Redis is in: every wait inside the loop also ends when stop() is called.
+ * Entries are in the format of inboxEntry.ts.
  */
-import * as v from 'valibot';
-import { EnvelopeSchema, type Envelope, type TopicMessageEnvelope } from '../../protocol/envelope.ts';
-import { AppIdSchema, TopicSchema } from '../../protocol/names.ts';
-import { OffsetSchema } from '../../protocol/offset.ts';
+import type { Envelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Addressed, EnvelopeHandler, Inbox } from '../inbox.ts';
 import { duplicateClient, type RedisClient } from './connection.ts';
+import { decodeEntry, encodeEntry } from './inboxEntry.ts';
 import { INBOX_GROUP, type Keys } from './keys.ts';
 import type { StreamEntry } from './scripts.ts';
-import { field, readGroupEntries } from './streamEntries.ts';
-import { parseJson } from '../../lib/json.ts';
+import { readGroupEntries } from './streamEntries.ts';
 import { sleep } from '../../lib/runtime.ts';
 
 export interface RedisInboxOptions {
@@ -62,7 +60,7 @@ export class RedisInbox implements Inbox {
     const ids = await Promise.all(
       batch.map((a) => {
         let fields = encoded.get(a.envelope);
-        if (fields === undefined) encoded.set(a.envelope, (fields = encodeEnvelope(a.envelope)));
+        if (fields === undefined) encoded.set(a.envelope, (fields = encodeEntry(a.envelope)));
         return this.client.call('XADD', this.keys.inbox(a.instanceId), 'NOMKSTREAM', 'MAXLEN', '~', this.options.maxLength, '*', ...fields);
       }),
     );
@@ -190,54 +188,4 @@ export class RedisInbox implements Inbox {
       this.log.error('inbox handler failed', { error });
     }
   }
-}
-
-/**
- * An inbox entry's fields: `e` the envelope's JSON; for a topic message without its `data`,
- * which goes as it is in `d` (JSON text already: no escaping on the way in, no unescaping on
- * the way out). The PUBLISH script writes runs of topic messages instead (RunHeadSchema).
- */
-export function encodeEnvelope(envelope: Envelope): string[] {
-  if (envelope.kind !== 'message') return ['e', JSON.stringify(envelope)];
-  const { data, ...rest } = envelope;
-  return ['e', JSON.stringify(rest), 'd', data];
-}
-
-/**
- * A run of consecutive messages of one topic in one entry, as the PUBLISH script writes
- * them: `e` this head, then one `d` field per message. Message i has offset `offsets[i]`
- * and prev `offsets[i - 1]` (`prev` for the first).
- */
-const RunHeadSchema = v.object({
-  kind: v.literal('message'),
-  app: AppIdSchema,
-  topic: TopicSchema,
-  prev: OffsetSchema,
-  offsets: v.pipe(v.array(OffsetSchema), v.minLength(1)),
-});
-
-/** Reads an inbox entry's fields back: its envelopes, or null when they are not valid. */
-export function decodeEntry(fields: string[]): Envelope[] | null {
-  const text = field(fields, 'e');
-  if (text === undefined) return null;
-  const json = parseJson(text);
-  if (typeof json !== 'object' || json === null) return null;
-  if ('offsets' in json) {
-    const run = v.safeParse(RunHeadSchema, json);
-    if (!run.success) return null;
-    const { app, topic, offsets } = run.output;
-    const data: string[] = [];
-    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'd') data.push(fields[i + 1]!);
-    if (data.length !== offsets.length) return null;
-    let prev = run.output.prev;
-    return offsets.map((offset, i) => {
-      const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data: data[i]! };
-      prev = offset;
-      return envelope;
-    });
-  }
-  const data = field(fields, 'd');
-  if (data !== undefined) (json as { data?: string }).data = data;
-  const parsed = v.safeParse(EnvelopeSchema, json);
-  return parsed.success ? [parsed.output] : null;
 }

@@ -3,16 +3,16 @@
  * ones (no heartbeat within the TTL) and for orphaned inboxes (a stream whose instance is
  * not registered, seen on two scans in a row); one of them, the holder of a per-instance
  * lock, removes the dead instance's routes, renames its inbox away, claims what was left in
- * it (pending and never read), hands it to `reroute`, deletes it and the registry entry.
+ * it (pending and never read), hands it over (`handOver`), deletes it and the registry entry.
  */
 import type { Envelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Service } from '../../lib/service.ts';
 import { scanTargets, type RedisClient } from './connection.ts';
 import { INBOX_GROUP, type Keys } from './keys.ts';
-import { decodeEntry } from './redisInbox.ts';
+import type { Broker } from '../broker.ts';
+import { decodeEntry } from './inboxEntry.ts';
 import type { RedisRegistry } from './redisRegistry.ts';
-import type { RedisRoutes } from './redisRoutes.ts';
 import type { StreamEntry } from './scripts.ts';
 import { readGroupEntries } from './streamEntries.ts';
 
@@ -26,7 +26,7 @@ export interface ReaperOptions {
 }
 
 /** Receives what a dead instance had not delivered. */
-export type Rerouter = (envelopes: Envelope[], deadInstanceId: string) => Promise<void>;
+export type HandOver = (envelopes: Envelope[], deadInstanceId: string) => Promise<void>;
 
 export class RedisReaper implements Service {
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -41,10 +41,10 @@ export class RedisReaper implements Service {
     private readonly client: RedisClient,
     private readonly keys: Keys,
     private readonly registry: RedisRegistry,
-    private readonly routes: RedisRoutes,
+    private readonly broker: Pick<Broker, 'removeRoutes'>,
     private readonly selfId: string,
     private readonly options: ReaperOptions,
-    private readonly reroute: Rerouter,
+    private readonly handOver: HandOver,
     private readonly log: Logger,
   ) {}
 
@@ -98,7 +98,7 @@ export class RedisReaper implements Service {
     const locked = await this.client.set(this.keys.reapLock(id), this.selfId, 'PX', 60_000, 'NX');
     if (locked !== 'OK') return false;
     try {
-      const routes = await this.routes.removeAll(id);
+      const routes = await this.broker.removeRoutes(id);
       // What an interrupted earlier pass renamed away but did not finish.
       let left = await this.drain(id);
       // The inbox is renamed before its entries are claimed: from then on writers find no
@@ -125,14 +125,14 @@ export class RedisReaper implements Service {
   }
 
   /**
-   * Hands what the renamed inbox holds to `reroute`, then deletes it. If rerouting fails the
+   * Hands what the renamed inbox holds over (`handOver`), then deletes it. If that fails the
    * stream stays, and the next pass (the registry entry is removed only after this) retries.
    */
   private async drain(id: string): Promise<number> {
     const key = this.keys.reapedInbox(id);
     if ((await this.client.exists(key)) === 0) return 0;
     const envelopes = await this.claimInbox(key, id);
-    if (envelopes.length > 0) await this.reroute(envelopes, id);
+    if (envelopes.length > 0) await this.handOver(envelopes, id);
     await this.client.del(key);
     return envelopes.length;
   }

@@ -1,15 +1,20 @@
+/** What MemoryBroker does on its own clock: history ages out, and quiet topics are forgotten. */
 import { expect, test } from 'bun:test';
-import { MemoryHistory } from '../../src/cluster/memory/memoryHistory.ts';
-import { historyContract } from './contracts/history.contract.ts';
+import { MemoryCluster } from '../../src/cluster/memory/memoryBackend.ts';
+import { MemoryBroker } from '../../src/cluster/memory/memoryBroker.ts';
+import { publishOne } from './contracts/broker.contract.ts';
 
-historyContract('memory', (size) => new MemoryHistory(size, 60_000));
+function broker(historySize: number, historyMaxAgeMs: number, now: () => number): MemoryBroker {
+  return new MemoryBroker(new MemoryCluster(), { historySize, historyMaxAgeMs, dedupeWindowMs: 60_000, now });
+}
+
 
 test('memory history drops messages older than maxAgeMs', async () => {
   let now = 1_000_000;
-  const h = new MemoryHistory(100, 1000, () => now);
-  const { offset: first } = await h.append('a', 't', '1');
+  const h = broker(100, 1000, () => now);
+  const { offset: first } = await publishOne(h, 'a', 't', '1');
   now += 600;
-  await h.append('a', 't', '2');
+  await publishOne(h, 'a', 't', '2');
   now += 600;
   const r = await h.readSince('a', 't', first, 100);
   expect(r.entries.map((e) => e.data)).toEqual(['2']);
@@ -20,25 +25,25 @@ test('memory history drops messages older than maxAgeMs', async () => {
 
 test('memory history forgets the logs of topics silent for longer than maxAgeMs', async () => {
   let now = 1_000_000;
-  const h = new MemoryHistory(10, 1000, () => now);
-  await h.append('a', 'old', '1');
+  const h = broker(10, 1000, () => now);
+  await publishOne(h, 'a', 'old', '1');
   now += 5000;
   // The sweep runs every 4096 appends; the busy topic keeps appending meanwhile.
-  for (let i = 0; i < 4096; i++) await h.append('a', 'busy', String(i));
+  for (let i = 0; i < 4096; i++) await publishOne(h, 'a', 'busy', String(i));
   expect((await h.readSince('a', 'old', '0-0', 10)).head).toBe('0-0');
   expect((await h.readSince('a', 'busy', '0-0', 10)).head).not.toBe('0-0');
 });
 
 test('the position of a quiet topic is forgotten like a log after maxAgeMs', async () => {
   let now = 1_000_000;
-  const h = new MemoryHistory(10, 1000, () => now);
+  const h = broker(10, 1000, () => now);
   const position = await h.position('a', 'quiet');
   expect(position).toBe('1000000-0');
   // Appended in the same millisecond: still after the position.
-  expect((await h.append('a', 'quiet', '1')).offset).toBe('1000000-1');
+  expect((await publishOne(h, 'a', 'quiet', '1')).offset).toBe('1000000-1');
   const kept = await h.position('a', 'kept-quiet');
   now += 5000;
-  for (let i = 0; i < 4096; i++) await h.append('a', 'busy', String(i));
+  for (let i = 0; i < 4096; i++) await publishOne(h, 'a', 'busy', String(i));
   // Swept: a new log does not vouch for the old position.
   expect((await h.readSince('a', 'kept-quiet', kept, 10)).recovered).toBe(false);
   expect(await h.position('a', 'kept-quiet')).toBe(`${now}-0`);

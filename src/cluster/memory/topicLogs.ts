@@ -1,9 +1,17 @@
 /**
- * In-memory History: one bounded log per (app, topic). Offsets follow the Redis Stream ID
- * shape (`<ms>-<seq>`) so that both backends compare them the same way.
+ * The history of MemoryBroker: one bounded log per (app, topic). Offsets follow the Redis
+ * Stream ID shape (`<ms>-<seq>`) so that both brokers compare them the same way.
  */
 import { compareOffsets } from '../../protocol/offset.ts';
-import { ORIGIN_OFFSET, type Appended, type History, type HistoryEntry, type Recovery } from '../history.ts';
+import { ORIGIN_OFFSET, type HistoryEntry, type Recovery } from '../broker.ts';
+import { TopicMap } from './topicMap.ts';
+
+/** Where an appended message landed. */
+export interface Appended {
+  offset: string;
+  /** Offset of the message before this one in the topic (`0-0` for the first). */
+  prev: string;
+}
 
 interface Stored extends HistoryEntry {
   atMs: number;
@@ -113,34 +121,25 @@ type TopicHistory = TopicLog | number;
 /** Every this many writes (appends and new positions), topics silent for longer than maxAgeMs are dropped. */
 const SWEEP_EVERY_WRITES = 4096;
 
-export class MemoryHistory implements History {
-  /** app -> topic -> history; keyed by the topic string itself, which its subscribers hold already. */
-  private readonly apps = new Map<string, Map<string, TopicHistory>>();
+/** The history of every topic, with the reads Broker offers (see there). */
+export class TopicLogs {
+  private readonly topics = new TopicMap<TopicHistory>();
   private writes = 0;
 
   /**
    * @param size messages kept per topic
    * @param maxAgeMs messages older than this are dropped
-   * @param now clock, injectable for tests
+   * @param now clock
    */
-  constructor(private readonly size: number, private readonly maxAgeMs: number, private readonly now: () => number = Date.now) {}
+  constructor(private readonly size: number, private readonly maxAgeMs: number, private readonly now: () => number) {}
 
-  private get(app: string, topic: string): TopicHistory | undefined {
-    return this.apps.get(app)?.get(topic);
-  }
-
-  private set(app: string, topic: string, history: TopicHistory): void {
-    let topics = this.apps.get(app);
-    if (!topics) this.apps.set(app, (topics = new Map()));
-    topics.set(topic, history);
-  }
-
-  async append(app: string, topic: string, data: string): Promise<Appended> {
+  /** Appends one message; its offset is greater than every earlier one in the topic. */
+  append(app: string, topic: string, data: string): Appended {
     if (++this.writes % SWEEP_EVERY_WRITES === 0) this.sweep();
-    let log = this.get(app, topic);
+    let log = this.topics.get(app, topic);
     if (!(log instanceof TopicLog)) {
       log = new TopicLog(this.size, this.maxAgeMs, log ?? 0);
-      this.set(app, topic, log);
+      this.topics.set(app, topic, log);
     }
     return log.append(data, this.now());
   }
@@ -152,16 +151,13 @@ export class MemoryHistory implements History {
    */
   private sweep(): void {
     const cutoff = this.now() - this.maxAgeMs;
-    for (const [app, topics] of this.apps) {
-      for (const [topic, history] of topics) {
-        if ((typeof history === 'number' ? history : history.lastAtMs) < cutoff) topics.delete(topic);
-      }
-      if (topics.size === 0) this.apps.delete(app);
+    for (const [app, topic, history] of this.topics.entries()) {
+      if ((typeof history === 'number' ? history : history.lastAtMs) < cutoff) this.topics.delete(app, topic);
     }
   }
 
-  async readSince(app: string, topic: string, since: string, limit: number): Promise<Recovery> {
-    const history = this.get(app, topic);
+  readSince(app: string, topic: string, since: string, limit: number): Recovery {
+    const history = this.topics.get(app, topic);
     if (history === undefined) return { recovered: false, entries: [], head: ORIGIN_OFFSET };
     if (typeof history === 'number') {
       const head = `${history}-0`;
@@ -170,18 +166,18 @@ export class MemoryHistory implements History {
     return history.readSince(since, limit, this.now());
   }
 
-  async readBetween(app: string, topic: string, after: string, before: string): Promise<HistoryEntry[]> {
-    const history = this.get(app, topic);
+  readBetween(app: string, topic: string, after: string, before: string): HistoryEntry[] {
+    const history = this.topics.get(app, topic);
     return history instanceof TopicLog ? history.between(after, before) : [];
   }
 
-  async position(app: string, topic: string): Promise<string> {
-    const history = this.get(app, topic);
+  position(app: string, topic: string): string {
+    const history = this.topics.get(app, topic);
     if (history instanceof TopicLog) return history.lastOffset;
     if (history !== undefined) return `${history}-0`;
     if (++this.writes % SWEEP_EVERY_WRITES === 0) this.sweep();
     const ms = Math.max(1, this.now());
-    this.set(app, topic, ms);
+    this.topics.set(app, topic, ms);
     return `${ms}-0`;
   }
 }
