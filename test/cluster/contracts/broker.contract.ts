@@ -367,7 +367,9 @@ export function brokerContract(name: string, fixture: (options: BrokerOptions) =
         expect((await f.broker.readSince('app', 'unrouted', '0-0', ALL)).entries.map((e) => e.data)).toEqual(['4']);
       });
 
-      test.skipIf(!capabilities.topicsCanFail)('a topic that fails fails alone: without an answer the others are stored and routed; with one the call fails', async () => {
+      // Only where a topic can fail at all (nothing makes an in-memory topic fail): not
+      // registered elsewhere, rather than reported as skipped.
+      if (capabilities.topicsCanFail) test('a topic that fails fails alone: without an answer the others are stored and routed; with one the call fails', async () => {
         const f = make();
         const got = await listen(f, 'sub');
         await f.broker.addRoute('app', 'good', 'sub');
