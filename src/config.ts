@@ -17,6 +17,11 @@ export const AppSchema = v.object({
   allowAnonymous: v.optional(v.boolean(), false),
   /** Clients may send `publish` frames (otherwise only the server API publishes). @default false */
   allowClientPublish: v.optional(v.boolean(), false),
+  /**
+   * Topic prefixes that track presence (join/leave frames, the presence request); `""` makes
+   * every topic a presence topic. Absent: none. @default []
+   */
+  presenceTopics: v.optional(v.array(v.pipe(v.string(), v.maxLength(200, 'presenceTopics: prefixes of at most 200 characters')))),
 });
 export type AppConfig = v.InferOutput<typeof AppSchema>;
 
@@ -32,6 +37,7 @@ export const DEMO_APP: AppConfig = Object.freeze({
   secret: 'demo-secret-not-for-production',
   allowAnonymous: true,
   allowClientPublish: true,
+  presenceTopics: ['room:'],
 });
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -98,6 +104,8 @@ export interface Config {
   readonly heartbeatIntervalMs: number;
   /** An instance whose last heartbeat is older than this is dead. */
   readonly instanceTtlMs: number;
+  /** Most members listed by a topic's presence (its `count` stays exact). */
+  readonly presenceMaxMembers: number;
 }
 
 export class ConfigError extends Error {
@@ -142,7 +150,7 @@ function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
   if (json === undefined) throw new ConfigError('APPS', 'a JSON array like [{"id":"app1","secret":"<16+ chars>"}], got invalid JSON');
   const result = v.safeParse(AppsSchema, json);
   if (!result.success) {
-    throw new ConfigError('APPS', `a JSON array of {id, secret, allowAnonymous?, allowClientPublish?}; ${describeIssue(result.issues[0])}`);
+    throw new ConfigError('APPS', `a JSON array of {id, secret, allowAnonymous?, allowClientPublish?, presenceTopics?}; ${describeIssue(result.issues[0])}`);
   }
   return { apps: result.output.map((a) => Object.freeze(a)), demoMode: false };
 }
@@ -192,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', 2000, 100, 60_000),
     instanceTtlMs: int(env, 'INSTANCE_TTL_MS', 10_000, 300, 600_000),
+    presenceMaxMembers: int(env, 'PRESENCE_MAX_MEMBERS', 1000, 1, 100_000),
   } satisfies Config);
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Broker } from './broker.ts';
 import type { Inbox } from './inbox.ts';
+import type { Presence } from './presence.ts';
 import type { InstanceRegistry } from './registry.ts';
 import type { SessionDirectory } from './sessions.ts';
 
@@ -14,6 +15,8 @@ export interface ClusterBackend {
   readonly broker: Broker;
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
+  /** Who is subscribed to the presence topics, and their joins and leaves. */
+  readonly presence: Presence;
   /**
    * Connects (waits until the store answers), removes routes an earlier process with this
    * instance ID left behind (it may have crashed and restarted before being reaped), and
@@ -27,7 +30,7 @@ export interface ClusterBackend {
    * state (a Redis restart): the instance re-registers and re-adds its routes.
    */
   onRestored(listener: () => void): void;
-  /** Removes what this instance owns in the store (inbox, routes, registry entry): graceful stop. */
+  /** Removes what this instance owns in the store (inbox, routes, presence, registry entry): graceful stop. */
   retire(): Promise<void>;
   /** Releases connections; called last on shutdown. */
   close(): Promise<void>;

@@ -10,6 +10,8 @@ import type { InstanceInfo } from '../cluster/registry.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
+import { TopicSchema } from '../protocol/names.ts';
+import type { TopicPresence } from '../protocol/frames.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Admission, Apps } from './auth.ts';
 import { readJsonBody } from './body.ts';
@@ -17,6 +19,7 @@ import { upgradeWebSocket, type DirectFrames } from './bun.ts';
 import { DEMO_PAGE } from './demoPage.ts';
 import { encodeError } from './frames.ts';
 import { httpError, type ErrorBody } from './httpErrors.ts';
+import { tracksPresence, type PresenceTracker } from './presenceTracker.ts';
 import type { Session } from './session.ts';
 import type { Socket } from './socket.ts';
 import { describeIssue } from '../protocol/issues.ts';
@@ -26,6 +29,7 @@ export interface GatewayPort {
   readonly instanceId: string;
   readonly apps: Apps;
   readonly publisher: TopicPublisher;
+  readonly presence: Pick<PresenceTracker, 'members'>;
   readonly maxFrameBytes: number;
   readonly log: Logger;
   isReady(): boolean;
@@ -112,6 +116,22 @@ export function createApp(port: GatewayPort): Hono {
     }
     const offset = await port.publisher.publish(target.id, parsed.output.topic, parsed.output.data);
     return c.json({ offset } satisfies PublishResponse);
+  });
+
+  // Topic presence (docs/users.md, "Presence"): authenticated like publish.
+  app.get('/api/apps/:app/topics/:topic/presence', async (c) => {
+    const target = port.apps.get(c.req.param('app'));
+    if (!target) throw httpError(404, ErrorCode.UnknownApp, `unknown app ${JSON.stringify(c.req.param('app'))}`);
+    if (!port.apps.checkBearer(target, c.req.header('authorization'))) {
+      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app secret> required');
+    }
+    if (!port.isReady()) throw httpError(503, ErrorCode.Unavailable, 'instance not ready');
+    const topic = v.safeParse(TopicSchema, c.req.param('topic'));
+    if (!topic.success) throw httpError(400, ErrorCode.InvalidRequest, describeIssue(topic.issues[0]));
+    if (!tracksPresence(target, topic.output)) {
+      throw httpError(400, ErrorCode.NoPresence, `topic ${topic.output} does not track presence (see presenceTopics of app ${target.id})`);
+    }
+    return c.json((await port.presence.members(target.id, topic.output)) satisfies TopicPresence);
   });
 
   app.get('/ws', async (c, next) => {

@@ -1,7 +1,7 @@
 /** Encoding of server frames. The message frame is on the hot path: built once per topic. */
 import type { ErrorCode } from '../protocol/codes.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
-import type { ErrorFrame, WelcomeFrame } from '../protocol/frames.ts';
+import type { ErrorFrame, JoinFrame, LeaveFrame, TopicPresence, WelcomeFrame } from '../protocol/frames.ts';
 
 /** `data` is JSON text already; splicing it avoids a parse and a re-encode per message. */
 export function encodeMessage(topic: string, offset: string, data: string): string {
@@ -49,4 +49,16 @@ export function encodeResumeToken(resumeToken: string): string {
 
 export function encodePong(id: string): string {
   return `{"type":"pong","id":${JSON.stringify(id)}}`;
+}
+
+// ---- topic presence ------------------------------------------------------------------------
+
+/** A join or leave on a presence topic: built once per event, fanned out natively. */
+export function encodePresenceEvent(type: 'join' | 'leave', topic: string, user: string): string {
+  return JSON.stringify({ type, topic, user } satisfies JoinFrame | LeaveFrame);
+}
+
+/** The ack of a topic presence request. */
+export function encodePresenceAck(id: string, presence: TopicPresence): string {
+  return JSON.stringify({ type: 'ack', id, presence });
 }

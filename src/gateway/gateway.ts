@@ -19,6 +19,7 @@ import { Apps, type Admission } from './auth.ts';
 import { serve, type RunningServer } from './bun.ts';
 import { dispatchEnvelopes } from './dispatch.ts';
 import { Hub } from './hub.ts';
+import { PresenceTracker } from './presenceTracker.ts';
 import { ResumeTokens } from './resumeTokens.ts';
 import type { Session } from './session.ts';
 import { SessionIndex } from './sessionIndex.ts';
@@ -48,6 +49,8 @@ export class Gateway implements Service {
   readonly hub: Hub;
   readonly publisher: TopicPublisher;
   readonly sessions: SessionIndex;
+  /** This instance's share of topic presence. */
+  readonly presence: PresenceTracker;
   readonly maxFrameBytes: number;
   readonly log: Logger;
   private readonly membership: Membership;
@@ -69,6 +72,7 @@ export class Gateway implements Service {
     const resumeTokens = new ResumeTokens(this.apps, config.resumeWindowMs);
     this.hub = new Hub(config.instanceId, backend.broker, log);
     this.publisher = new TopicPublisher(backend.broker);
+    this.presence = new PresenceTracker(config.instanceId, backend.presence, config.presenceMaxMembers, log);
     this.sessions = new SessionIndex(
       { instanceId: config.instanceId, resumeWindowMs: config.resumeWindowMs, ownershipTtlMs: config.rpcMaxTimeoutMs + config.resumeWindowMs },
       this.apps,
@@ -81,6 +85,7 @@ export class Gateway implements Service {
         history: backend.broker,
         publisher: this.publisher,
         jobs: { instanceId: config.instanceId, jobs, sessions: backend.sessions, limits: config, log },
+        presence: this.presence,
         limits: config,
         log,
       },
@@ -91,7 +96,11 @@ export class Gateway implements Service {
       backend,
       { instanceId: config.instanceId, region: config.region, heartbeatIntervalMs: config.heartbeatIntervalMs },
       () => ({ address: this.server ? `${this.server.hostname}:${this.server.port}` : '', sessions: this.sessions.size }),
-      () => this.hub.restoreRoutes(),
+      // Routes first: the joins that restoring presence may cause are routed to the subscribers here too.
+      async () => {
+        await this.hub.restoreRoutes();
+        this.presence.restore();
+      },
       log,
     );
   }
@@ -128,6 +137,7 @@ export class Gateway implements Service {
       dispatchEnvelopes({
         message: (envelope) => this.hub.deliver(envelope),
         rpc: (envelope) => this.sessions.deliverReply(envelope),
+        presence: (envelope) => this.hub.deliverPresence(envelope),
       }),
     );
     if (this.state !== 'starting') {
@@ -199,8 +209,14 @@ export class Gateway implements Service {
       { name: 'stop accepting', timeoutMs: STOP_STEP_TIMEOUT_MS.stopAccepting, stop: () => this.stopAccepting() },
       { name: 'drain sessions', timeoutMs: this.config.drainTimeoutMs + STOP_STEP_TIMEOUT_MS.closeSessions, stop: () => this.drainSessions() },
       { name: 'stop inbox reader', timeoutMs: STOP_STEP_TIMEOUT_MS.inboxReader, stop: () => this.backend.inbox.stop() },
-      { name: 'retire', timeoutMs: STOP_STEP_TIMEOUT_MS.retire, stop: () => this.backend.retire() },
+      { name: 'retire', timeoutMs: STOP_STEP_TIMEOUT_MS.retire, stop: () => this.retire() },
     ];
+  }
+
+  /** Presence writes end; the retire takes whatever presence is left out, with its leaves. */
+  private async retire(): Promise<void> {
+    this.presence.stop();
+    await this.backend.retire();
   }
 
   private async stopAccepting(): Promise<void> {

@@ -16,11 +16,11 @@
  *   that joins the native topic now starts; the subscribe ack reports it.
  */
 import { HISTORY_PAGE_MESSAGES, type Broker } from '../cluster/broker.ts';
-import type { TopicMessageEnvelope } from '../protocol/envelope.ts';
+import type { PresenceEnvelope, TopicMessageEnvelope } from '../protocol/envelope.ts';
 import { compareOffsets } from '../protocol/offset.ts';
 import { SerialQueue } from '../lib/serialQueue.ts';
 import type { Logger } from '../lib/log.ts';
-import { encodeMessage } from './frames.ts';
+import { encodeMessage, encodePresenceEvent } from './frames.ts';
 import type { LocalFanout } from './socket.ts';
 
 /** The runtime topic name for (app, topic). App IDs cannot contain ':', so this is unambiguous. */
@@ -82,6 +82,8 @@ export class Hub {
   emittedMessages = 0;
   /** Messages fetched from history to fill a gap. */
   backfilledMessages = 0;
+  /** Presence joins and leaves emitted to local topics. */
+  presenceEvents = 0;
 
   constructor(
     private readonly instanceId: string,
@@ -239,6 +241,21 @@ export class Hub {
     if (t.last === null) return t.joined;
     if (t.filling) return t.filling;
     return this.drain(t);
+  }
+
+  /**
+   * Joins and leaves of a presence topic, to the sessions on its native topic here: each
+   * event encoded once. They do not wait in the topic's queue: while a gap is filled, an event
+   * may go out before messages stored ahead of it (docs/users.md, "Presence"). Sessions still
+   * replaying history (not on the native topic yet) do not get them; they ask for presence
+   * after their subscribe ack.
+   */
+  deliverPresence(envelope: PresenceEnvelope): void {
+    const t = this.topics.get(nativeTopic(envelope.app, envelope.topic));
+    if (!t || t.subscribers === 0 || !this.fanout) return;
+    for (const user of envelope.joined) this.fanout.publish(t.key, encodePresenceEvent('join', t.topic, user));
+    for (const user of envelope.left) this.fanout.publish(t.key, encodePresenceEvent('leave', t.topic, user));
+    this.presenceEvents += envelope.joined.length + envelope.left.length;
   }
 
   /** Emits queued envelopes in order; pauses to fill a gap from history. */

@@ -9,16 +9,17 @@ import type { AppConfig } from '../config.ts';
 import { HISTORY_PAGE_MESSAGES, type Broker } from '../cluster/broker.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { ErrorCode } from '../protocol/codes.ts';
-import { parseClientFrame, type PublishFrame, type SubscribeFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
+import { parseClientFrame, type PublishFrame, type SubscribeFrame, type TopicPresenceFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
 import { compareOffsets } from '../protocol/offset.ts';
 import { fewAdd, fewDelete, fewHas, fewSize, fewValues, type FewStrings } from '../lib/fewStrings.ts';
 import type { Logger } from '../lib/log.ts';
 import { parseJson } from '../lib/json.ts';
-import { encodeAck, encodeError, encodeMessage, encodePong, encodeRpc, encodeSubscribeAck } from './frames.ts';
+import { encodeAck, encodeError, encodeMessage, encodePong, encodePresenceAck, encodeRpc, encodeSubscribeAck } from './frames.ts';
 import { JobTracker, type JobTrackerContext } from '../rpc/jobTracker.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import type { Claimed } from '../cluster/sessions.ts';
 import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
+import { tracksPresence, type PresenceTracker } from './presenceTracker.ts';
 import type { Socket } from './socket.ts';
 
 export interface SessionLimits {
@@ -36,6 +37,8 @@ export interface SessionContext {
   publisher: TopicPublisher;
   /** Shared by the job trackers of all sessions. */
   jobs: JobTrackerContext;
+  /** This instance's share of topic presence. */
+  presence: PresenceTracker;
   limits: SessionLimits;
   log: Logger;
 }
@@ -65,6 +68,8 @@ export class Session {
   private closed = false;
   /** Replies that arrived during a resume, before the welcome went out; null otherwise. */
   private resuming: RpcEnvelope[] | null = null;
+  /** Presence topics this session counts in (subscribed, with a user ID); null for most sessions. */
+  private present: FewStrings = null;
 
   constructor(
     readonly id: string,
@@ -153,6 +158,9 @@ export class Session {
         break;
       case 'rpc':
         void this.jobs.start(frame, (code, message) => this.send(encodeError(frame.id, code, message)));
+        break;
+      case 'presence':
+        void this.topicPresence(frame);
         break;
     }
   }
@@ -277,6 +285,8 @@ export class Session {
       await joined;
       if (this.closed || !fewHas(this.held, topic)) return GONE;
       this.socket.subscribe(native);
+      // After the native subscribe: the session gets its own join, routed here now that the route exists.
+      this.enterPresence(topic);
       // Read in the same turn as the subscribe: every message the hub emits after it reaches us.
       return { position: hub.lastDelivered(app, topic), recovered: null };
     }
@@ -291,6 +301,7 @@ export class Session {
     (this.recoveries ??= new Map()).set(topic, buffer);
     try {
       await joined;
+      if (!this.closed && fewHas(this.held, topic)) this.enterPresence(topic);
       return (await this.replay(topic, since, buffer)) ?? GONE;
     } catch (error) {
       this.endRecovery(topic);
@@ -372,6 +383,7 @@ export class Session {
   private detach(topic: string): void {
     if (!fewHas(this.held, topic)) return;
     this.held = fewDelete(this.held, topic);
+    this.leavePresence(topic);
     this.endRecovery(topic);
     this.socket.unsubscribe(nativeTopic(this.app.id, topic));
     this.ctx.hub.leave(this.app.id, topic);
@@ -396,6 +408,40 @@ export class Session {
     }
   }
 
+  // ---- topic presence ----------------------------------------------------------------------
+
+  /** Counts this session in the topic's presence, when the topic tracks it and the session has a user. */
+  private enterPresence(topic: string): void {
+    if (this.userId === null || !tracksPresence(this.app, topic) || fewHas(this.present, topic)) return;
+    this.present = fewAdd(this.present, topic);
+    this.ctx.presence.join(this.app.id, topic, this.userId);
+  }
+
+  private leavePresence(topic: string): void {
+    if (!fewHas(this.present, topic)) return;
+    this.present = fewDelete(this.present, topic);
+    this.ctx.presence.leave(this.app.id, topic, this.userId!);
+  }
+
+  /** Who is on a presence topic: for its subscribers only. */
+  private async topicPresence(frame: TopicPresenceFrame): Promise<void> {
+    if (!tracksPresence(this.app, frame.topic)) {
+      this.send(encodeError(frame.id, ErrorCode.NoPresence, `topic ${frame.topic} does not track presence (see presenceTopics of app ${this.app.id})`));
+      return;
+    }
+    if (!fewHas(this.held, frame.topic)) {
+      this.send(encodeError(frame.id, ErrorCode.Forbidden, `presence of ${frame.topic} is for its subscribers; subscribe first`));
+      return;
+    }
+    try {
+      const presence = await this.ctx.presence.members(this.app.id, frame.topic);
+      this.send(encodePresenceAck(frame.id, presence));
+    } catch (error) {
+      this.ctx.log.error('presence request failed', { session: this.id, topic: frame.topic, error });
+      this.send(encodeError(frame.id, ErrorCode.Internal, 'presence failed; retry'));
+    }
+  }
+
   /** Forgets every subscription; called once when the connection has closed. */
   close(): void {
     if (this.closed) return;
@@ -403,6 +449,8 @@ export class Session {
     if (this.recoveries) for (const topic of this.recoveries.keys()) this.endRecovery(topic);
     for (const topic of fewValues(this.held)) this.ctx.hub.leave(this.app.id, topic);
     this.held = null;
+    for (const topic of fewValues(this.present)) this.ctx.presence.leave(this.app.id, topic, this.userId!);
+    this.present = null;
     // Paused replays wake up, see the session closed, and stop.
     this.drained();
   }

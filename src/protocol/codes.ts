@@ -33,6 +33,8 @@ export const ErrorCode = {
   NoSuchMethod: 'no_such_method',
   /** RPC: the worker reported a failure. */
   JobFailed: 'job_failed',
+  /** Presence asked of a topic that does not track it (no prefix in the app's `presenceTopics`). */
+  NoPresence: 'no_presence',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

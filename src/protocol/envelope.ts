@@ -38,5 +38,22 @@ export const RpcEnvelopeSchema = v.variant('reply', [
 ]);
 export type RpcEnvelope = v.InferOutput<typeof RpcEnvelopeSchema>;
 
-export const EnvelopeSchema = v.union([TopicMessageEnvelopeSchema, RpcEnvelopeSchema]);
+// ---- presence (topic presence: docs/users.md, "Presence") ---------------------------------
+
+/**
+ * Users whose first session joined a topic's presence (`joined`) or whose last one left it
+ * (`left`), sent to every instance routed for the topic. Written by the presence script (or
+ * MemoryPresence) in the same step that changed the counts; the receiving hub turns each user
+ * into a `join` or `leave` frame for the topic's local subscribers.
+ */
+export const PresenceEnvelopeSchema = v.object({
+  kind: v.literal('presence'),
+  app: AppIdSchema,
+  topic: TopicSchema,
+  joined: v.optional(v.array(v.string()), []),
+  left: v.optional(v.array(v.string()), []),
+});
+export type PresenceEnvelope = v.InferOutput<typeof PresenceEnvelopeSchema>;
+
+export const EnvelopeSchema = v.union([TopicMessageEnvelopeSchema, RpcEnvelopeSchema, PresenceEnvelopeSchema]);
 export type Envelope = v.InferOutput<typeof EnvelopeSchema>;

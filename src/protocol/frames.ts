@@ -86,12 +86,21 @@ export const RpcFrameSchema = v.object({
 });
 export type RpcFrame = v.InferOutput<typeof RpcFrameSchema>;
 
+// Topic presence (docs/users.md, "Presence"): who is subscribed to a presence topic.
+export const TopicPresenceFrameSchema = v.object({
+  type: v.literal('presence'),
+  id: RequestIdSchema,
+  topic: TopicSchema,
+});
+export type TopicPresenceFrame = v.InferOutput<typeof TopicPresenceFrameSchema>;
+
 export const ClientFrameSchema = v.variant('type', [
   SubscribeFrameSchema,
   UnsubscribeFrameSchema,
   PublishFrameSchema,
   PingFrameSchema,
   RpcFrameSchema,
+  TopicPresenceFrameSchema,
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
@@ -101,6 +110,7 @@ const CLIENT_FRAME_SCHEMAS = {
   publish: PublishFrameSchema,
   ping: PingFrameSchema,
   rpc: RpcFrameSchema,
+  presence: TopicPresenceFrameSchema,
 } as const;
 
 export type ClientFrameResult = { ok: true; frame: ClientFrame } | { ok: false; issue: string };
@@ -135,6 +145,23 @@ export const WelcomeFrameSchema = v.object({
 });
 export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
 
+// ---- topic presence (docs/users.md, "Presence") ------------------------------------------
+
+export const PresenceMemberSchema = v.object({
+  user: v.string(),
+  /** The user's sessions subscribed to the topic, over every instance. */
+  sessions: v.pipe(v.number(), v.integer(), v.minValue(1)),
+});
+export type PresenceMember = v.InferOutput<typeof PresenceMemberSchema>;
+
+export const TopicPresenceSchema = v.object({
+  /** Users present (exact). */
+  count: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** Up to PRESENCE_MAX_MEMBERS of them (all when `count` is not above it), sorted by user ID. */
+  members: v.array(PresenceMemberSchema),
+});
+export type TopicPresence = v.InferOutput<typeof TopicPresenceSchema>;
+
 export const AckFrameSchema = v.object({
   type: v.literal('ack'),
   id: v.string(),
@@ -147,6 +174,8 @@ export const AckFrameSchema = v.object({
   recovered: v.optional(topicMapSchema(v.boolean())),
   /** Publish: the offset the message got in its topic. */
   offset: v.optional(v.string()),
+  /** Presence of a topic: the exact number of users, and up to PRESENCE_MAX_MEMBERS of them. */
+  presence: v.optional(TopicPresenceSchema),
 });
 export type AckFrame = v.InferOutput<typeof AckFrameSchema>;
 
@@ -196,6 +225,22 @@ export const ResumeTokenFrameSchema = v.object({
 });
 export type ResumeTokenFrame = v.InferOutput<typeof ResumeTokenFrameSchema>;
 
+/** A user's first session subscribed to a presence topic. */
+export const JoinFrameSchema = v.object({
+  type: v.literal('join'),
+  topic: v.string(),
+  user: v.string(),
+});
+export type JoinFrame = v.InferOutput<typeof JoinFrameSchema>;
+
+/** A user's last session left a presence topic (unsubscribe, disconnect, or its instance died). */
+export const LeaveFrameSchema = v.object({
+  type: v.literal('leave'),
+  topic: v.string(),
+  user: v.string(),
+});
+export type LeaveFrame = v.InferOutput<typeof LeaveFrameSchema>;
+
 export const ServerFrameSchema = v.variant('type', [
   WelcomeFrameSchema,
   AckFrameSchema,
@@ -205,6 +250,8 @@ export const ServerFrameSchema = v.variant('type', [
   ResultFrameSchema,
   ProgressFrameSchema,
   ResumeTokenFrameSchema,
+  JoinFrameSchema,
+  LeaveFrameSchema,
 ]);
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
 

@@ -10,6 +10,7 @@ import { RedisReaper } from '../../src/cluster/redis/redisReaper.ts';
 import { RedisRegistry } from '../../src/cluster/redis/redisRegistry.ts';
 import { RedisBroker } from '../../src/cluster/redis/redisBroker.ts';
 import { RedisInbox } from '../../src/cluster/redis/redisInbox.ts';
+import { RedisPresence } from '../../src/cluster/redis/redisPresence.ts';
 import type { Envelope } from '../../src/protocol/envelope.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { deleteKeysUnder, keysUnder, REDIS_URL, requireRedis, testClient, uniquePrefix } from '../support/redis.ts';
@@ -20,6 +21,7 @@ const admin = testClient();
 let client: RedisClient;
 let registry: RedisRegistry;
 let broker: RedisBroker;
+let presence: RedisPresence;
 
 beforeAll(async () => {
   await requireRedis();
@@ -27,6 +29,7 @@ beforeAll(async () => {
   registry = new RedisRegistry(client, keys, 1000, silentLogger);
   const inbox = new RedisInbox(client, keys, 'reaper-test', { batchSize: 100, blockTimeInMs: 100, maxLength: 1000 }, silentLogger);
   broker = new RedisBroker(client, keys, { historySize: 100, historyMaxAgeMs: 60_000, dedupeWindowMs: 60_000, cluster: false, inboxMaxLength: 1000 }, inbox);
+  presence = new RedisPresence(client, keys, { cluster: false, inboxMaxLength: 1000 }, inbox);
 });
 afterAll(async () => {
   await deleteKeysUnder(admin, prefix);
@@ -35,7 +38,7 @@ afterAll(async () => {
 });
 
 function reaper(selfId: string, claimed: Envelope[][]): RedisReaper {
-  return new RedisReaper(client, keys, registry, broker, selfId, { intervalMs: 1000, orphanScanEvery: 1, maxClaimedEntries: 1000 }, async (e) => void claimed.push(e), silentLogger);
+  return new RedisReaper(client, keys, registry, broker, presence, selfId, { intervalMs: 1000, orphanScanEvery: 1, maxClaimedEntries: 1000 }, async (e) => void claimed.push(e), silentLogger);
 }
 
 function envelope(i: number): string {

@@ -8,8 +8,10 @@ import type { ClusterBackend } from '../backend.ts';
 import type { Addressed, EnvelopeHandler, Inbox } from '../inbox.ts';
 import type { InstanceInfo, InstanceRegistry } from '../registry.ts';
 import type { SessionDirectory } from '../sessions.ts';
+import type { Presence } from '../presence.ts';
 import { MemoryBroker } from './memoryBroker.ts';
 import { MemoryInbox } from './memoryInbox.ts';
+import { MemoryPresence } from './memoryPresence.ts';
 import { MemoryRegistry } from './memoryRegistry.ts';
 import { MemorySessions } from './memorySessions.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
@@ -38,6 +40,7 @@ export class MemoryCluster {
   readonly inboxes = new Map<string, InboxState>();
   readonly instances = new Map<string, InstanceInfo>();
   readonly sessions = new MemorySessions();
+  readonly presence: MemoryPresence;
   readonly instanceTtlMs: number;
   readonly log: Logger;
 
@@ -48,6 +51,7 @@ export class MemoryCluster {
       historyMaxAgeMs: options.historyMaxAgeMs ?? 86_400_000,
       dedupeWindowMs: options.dedupeWindowMs ?? 600_000,
     });
+    this.presence = new MemoryPresence(this.broker, this);
     this.instanceTtlMs = options.instanceTtlMs ?? 15_000;
   }
 
@@ -97,12 +101,14 @@ export class MemoryBackend implements ClusterBackend {
   readonly broker: MemoryBroker;
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
+  readonly presence: Presence;
 
   constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {
     this.inbox = new MemoryInbox(cluster, instanceId);
     this.broker = cluster.broker;
     this.registry = new MemoryRegistry(cluster);
     this.sessions = cluster.sessions;
+    this.presence = cluster.presence;
   }
 
   async start(): Promise<void> {}
@@ -116,6 +122,7 @@ export class MemoryBackend implements ClusterBackend {
 
   async retire(): Promise<void> {
     await this.broker.removeRoutes(this.instanceId);
+    await this.presence.removeInstance(this.instanceId);
     this.cluster.inboxes.delete(this.instanceId);
     this.cluster.instances.delete(this.instanceId);
   }

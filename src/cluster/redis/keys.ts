@@ -1,8 +1,8 @@
 /**
  * Every Redis key Switchyard writes, in one place. Hash tags (`{…}`) keep the keys that a
  * script touches together in one Redis Cluster slot:
- *   {t:app:topic}  history stream + route set of one topic
- *   {i:instance}   inbox stream + route index of one instance
+ *   {t:app:topic}  history stream + route set + presence of one topic
+ *   {i:instance}   inbox stream + route index + presence index of one instance
  *   {s:session}    owner + mailbox + open jobs of one session (job replies while disconnected)
  *   {reg}          the instance registry
  * App IDs and topics cannot contain `{` or `}` (see protocol/names.ts).
@@ -41,6 +41,34 @@ export class Keys {
   /** Set: IDs of the instances with local subscribers of the topic. */
   routes(app: string, topic: string): string {
     return `${this.prefix}{t:${app}:${topic}}:r`;
+  }
+
+  /** Hash: user -> sessions subscribed to a presence topic over every instance (HLEN: the count). */
+  presenceUsers(app: string, topic: string): string {
+    return `${this.prefix}{t:${app}:${topic}}:pu`;
+  }
+
+  /** Hash: user -> sessions one instance holds on a presence topic (taken out whole when it dies). */
+  presenceOf(app: string, topic: string, instanceId: string): string {
+    return `${this.prefix}{t:${app}:${topic}}:pi:${instanceId}`;
+  }
+
+  /** Set of `app:topic` where the instance holds presence: lets a reaper remove it all. */
+  instancePresence(instanceId: string): string {
+    return `${this.prefix}{i:${instanceId}}:presence`;
+  }
+
+  /** SCAN pattern matching every instance's presence index. */
+  get instancePresencePattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{i:*}:presence`;
+  }
+
+  /** The instance ID in a presence index key, or null. */
+  instanceOfPresence(key: string): string | null {
+    const head = `${this.prefix}{i:`;
+    const tail = '}:presence';
+    if (!key.startsWith(head) || !key.endsWith(tail)) return null;
+    return key.slice(head.length, -tail.length);
   }
 
   /** Stream: the instance's inbox, read through the consumer group INBOX_GROUP. */

@@ -1,6 +1,6 @@
 /**
- * The Redis cluster backend: broker (history, routes, publish), inbox, registry and session
- * directory in one Redis (standalone or Cluster), plus the reaper. Owns its connections;
+ * The Redis cluster backend: broker (history, routes, publish), inbox, registry, session
+ * directory and presence in one Redis (standalone or Cluster), plus the reaper. Owns its connections;
  * `start()` waits until Redis answers.
  */
 import type { Envelope } from '../../protocol/envelope.ts';
@@ -12,6 +12,7 @@ import { connectRedis, type RedisClient } from './connection.ts';
 import { Keys } from './keys.ts';
 import { RedisBroker } from './redisBroker.ts';
 import { RedisInbox, type RedisInboxOptions } from './redisInbox.ts';
+import { RedisPresence } from './redisPresence.ts';
 import { RedisReaper } from './redisReaper.ts';
 import { RedisRegistry } from './redisRegistry.ts';
 import { RedisSessions } from './redisSessions.ts';
@@ -47,6 +48,7 @@ export class RedisBackend implements ClusterBackend {
   readonly registry: RedisRegistry;
   readonly reaper: RedisReaper;
   readonly sessions: RedisSessions;
+  readonly presence: RedisPresence;
   /** Where a job reply goes when the instance that should deliver it cannot. */
   readonly delivery: SessionDelivery;
   private readonly restoredListeners: (() => void)[] = [];
@@ -69,6 +71,7 @@ export class RedisBackend implements ClusterBackend {
       },
       this.inbox,
     );
+    this.presence = new RedisPresence(this.client, this.keys, { cluster: options.cluster, inboxMaxLength: options.inbox.maxLength }, this.inbox);
     this.delivery = new SessionDelivery(this.inbox, this.sessions, options.resumeWindowMs, log);
     this.registry = new RedisRegistry(this.client, this.keys, options.instanceTtlMs, log);
     this.reaper = new RedisReaper(
@@ -76,6 +79,7 @@ export class RedisBackend implements ClusterBackend {
       this.keys,
       this.registry,
       this.broker,
+      this.presence,
       options.instanceId,
       { intervalMs: options.reapIntervalMs, orphanScanEvery: 10, maxClaimedEntries: options.inbox.maxLength },
       (envelopes, dead) => this.handOver(envelopes, dead),
@@ -98,6 +102,9 @@ export class RedisBackend implements ClusterBackend {
     // subscribers yet, so none of them is right.
     const stale = await this.broker.removeRoutes(this.options.instanceId);
     if (stale > 0) this.log.info('removed routes left by an earlier process with this instance ID', { routes: stale });
+    // Its sessions are gone too: they leave presence (with leave events).
+    const leaves = await this.presence.removeInstance(this.options.instanceId);
+    if (leaves > 0) this.log.info('removed presence left by an earlier process with this instance ID', { leaves });
     if (this.options.reapIntervalMs > 0) await this.reaper.start();
   }
 
@@ -119,7 +126,8 @@ export class RedisBackend implements ClusterBackend {
     const replies = { sent: 0, parked: 0, orphaned: 0 };
     for (const envelope of envelopes) {
       if (envelope.kind !== 'rpc') {
-        messages += 1;
+        // Presence events were for the dead instance's subscribers, who ask again where they reconnect.
+        if (envelope.kind === 'message') messages += 1;
         continue;
       }
       replies[await this.delivery.handOver(envelope, dead)] += 1;
@@ -129,6 +137,8 @@ export class RedisBackend implements ClusterBackend {
 
   async retire(): Promise<void> {
     await this.broker.removeRoutes(this.options.instanceId);
+    // Sessions that left during the drain have left presence already; this takes out the rest.
+    await this.presence.removeInstance(this.options.instanceId);
     await this.inbox.destroy();
     await this.registry.remove(this.options.instanceId);
   }

@@ -14,6 +14,8 @@ import claim from './lua/claim.lua' with { type: 'text' };
 import openJob from './lua/openJob.lua' with { type: 'text' };
 import park from './lua/park.lua' with { type: 'text' };
 import release from './lua/release.lua' with { type: 'text' };
+import presence from './lua/presence.lua' with { type: 'text' };
+import presenceMembers from './lua/presenceMembers.lua' with { type: 'text' };
 
 export type StreamEntry = [id: string, fields: string[]];
 
@@ -31,6 +33,9 @@ export interface ScriptedClient {
   syRelease(owner: string, mailbox: string, open: string, instanceId: string): Promise<number>;
   syReadSince(history: string, since: string, minId: string, count: number): Promise<[string, string, StreamEntry[]] | []>;
   syPosition(history: string, ttlMs: number): Promise<string>;
+  /** See lua/presence.lua: three KEYS, then ARGV. */
+  syPresence(...keysAndArgs: (string | number)[]): Promise<[string[], string[], string[], 0 | 1]>;
+  syPresenceMembers(users: string, limit: number): Promise<[number, string[]]>;
 }
 
 /** Registers the scripts on a client (idempotent per client). */
@@ -51,6 +56,8 @@ export function withScripts(client: RedisClient): RedisClient & ScriptedClient {
     client.defineCommand('syRelease', { numberOfKeys: 3, lua: release });
     client.defineCommand('syReadSince', { numberOfKeys: 1, lua: lastId + trim + readSince });
     client.defineCommand('syPosition', { numberOfKeys: 1, lua: lastId + position });
+    client.defineCommand('syPresence', { numberOfKeys: 3, lua: presence });
+    client.defineCommand('syPresenceMembers', { numberOfKeys: 1, lua: presenceMembers });
   }
   return client as RedisClient & ScriptedClient;
 }
