@@ -34,6 +34,8 @@ class LocalTopic {
   /** The next write states every local user and drops the others (restore). */
   full = false;
   flushing: Promise<void> | null = null;
+  /** Settles once the write that takes the current changes is done (allocated on demand). */
+  written: PromiseWithResolvers<void> | null = null;
   constructor(readonly app: string, readonly topic: string) {}
 }
 
@@ -49,13 +51,18 @@ export class PresenceTracker {
     private readonly log: Logger,
   ) {}
 
-  /** One more session of `user` subscribed to the topic here. */
-  join(app: string, topic: string, user: string): void {
+  /**
+   * One more session of `user` subscribed to the topic here. Resolves once the store counts it
+   * (or the write failed: it is retried, and the caller need not wait for that), so that a
+   * subscribe ack sent after it is followed by a presence answer that includes the session.
+   */
+  join(app: string, topic: string, user: string): Promise<void> {
     const key = nativeTopic(app, topic);
     let t = this.topics.get(key);
     if (!t) this.topics.set(key, (t = new LocalTopic(app, topic)));
     t.local.set(user, (t.local.get(user) ?? 0) + 1);
     this.changed(key, t, user);
+    return (t.written ??= Promise.withResolvers<void>()).promise;
   }
 
   /** One session of `user` less on the topic here. */
@@ -111,8 +118,10 @@ export class PresenceTracker {
       while ((t.dirty.size > 0 || t.full) && !this.stopped) {
         const full = t.full;
         const users = t.dirty;
+        const written = t.written;
         t.full = false;
         t.dirty = new Set();
+        t.written = null;
         const sessions = new Map<string, number>();
         for (const user of full ? t.local.keys() : users) sessions.set(user, t.local.get(user) ?? 0);
         for (const user of users) if (!sessions.has(user)) sessions.set(user, 0);
@@ -123,10 +132,15 @@ export class PresenceTracker {
           for (const user of users) t.dirty.add(user);
           if (full) t.full = true;
           await sleep(RETRY_MS);
+        } finally {
+          written?.resolve();
         }
       }
     } finally {
       t.flushing = null;
+      // Stopped with changes left: nobody waits for them (the retire takes the instance's presence out).
+      t.written?.resolve();
+      t.written = null;
       if (t.local.size === 0 && t.dirty.size === 0 && !t.full && this.topics.get(key) === t) this.topics.delete(key);
     }
   }

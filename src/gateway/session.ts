@@ -285,10 +285,15 @@ export class Session {
       await joined;
       if (this.closed || !fewHas(this.held, topic)) return GONE;
       this.socket.subscribe(native);
-      // After the native subscribe: the session gets its own join, routed here now that the route exists.
-      this.enterPresence(topic);
       // Read in the same turn as the subscribe: every message the hub emits after it reaches us.
-      return { position: hub.lastDelivered(app, topic), recovered: null };
+      const position = hub.lastDelivered(app, topic);
+      // After the native subscribe: the session gets its own join, routed here now that the route exists.
+      const present = this.enterPresence(topic);
+      if (present) {
+        await present;
+        if (this.closed || !fewHas(this.held, topic)) return GONE;
+      }
+      return { position, recovered: null };
     }
     // No await between join() and startRecovery(): nothing emitted after the join is missed.
     const buffer = hub.startRecovery(app, topic, {
@@ -301,7 +306,7 @@ export class Session {
     (this.recoveries ??= new Map()).set(topic, buffer);
     try {
       await joined;
-      if (!this.closed && fewHas(this.held, topic)) this.enterPresence(topic);
+      if (!this.closed && fewHas(this.held, topic)) await this.enterPresence(topic);
       return (await this.replay(topic, since, buffer)) ?? GONE;
     } catch (error) {
       this.endRecovery(topic);
@@ -410,11 +415,14 @@ export class Session {
 
   // ---- topic presence ----------------------------------------------------------------------
 
-  /** Counts this session in the topic's presence, when the topic tracks it and the session has a user. */
-  private enterPresence(topic: string): void {
-    if (this.userId === null || !tracksPresence(this.app, topic) || fewHas(this.present, topic)) return;
+  /**
+   * Counts this session in the topic's presence, when the topic tracks it and the session has
+   * a user; the promise settles once the store counts it (the subscribe ack waits for it).
+   */
+  private enterPresence(topic: string): Promise<void> | null {
+    if (this.userId === null || !tracksPresence(this.app, topic) || fewHas(this.present, topic)) return null;
     this.present = fewAdd(this.present, topic);
-    this.ctx.presence.join(this.app.id, topic, this.userId);
+    return this.ctx.presence.join(this.app.id, topic, this.userId);
   }
 
   private leavePresence(topic: string): void {
