@@ -5,6 +5,7 @@
  * graceful stop that leaves no instance keys on any master.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { sign } from 'hono/jwt';
 import { Keys } from '../../src/cluster/redis/keys.ts';
 import { APP_A } from '../support/gateway.ts';
 import { instanceIds, publishWhenReady, waitWithLogs } from '../support/gatewayProbe.ts';
@@ -56,7 +57,7 @@ function gatewayEnv(id: string, seedUrl: string): Record<string, string> {
     REDIS_CLUSTER: 'true',
     REDIS_KEY_PREFIX: prefix,
     INSTANCE_ID: id,
-    APPS: JSON.stringify([APP_A]),
+    APPS: JSON.stringify([{ ...APP_A, presenceTopics: ['room:'] }]),
     LOG_LEVEL: 'debug',
     // A short TTL lets the reaper test see a killed instance as dead within about 2 s.
     HEARTBEAT_INTERVAL_MS: '200',
@@ -142,6 +143,35 @@ test('recovery with `since` on the other instance replays what followed, then go
   await publishWhenReady(one.port, APP_A, topic, 'recover-live');
   await wait(() => second.messages(topic).some((f) => f.data === 'recover-live'), 'the live message after the replay');
   expect(second.messages(topic).map((f) => f.data)).toEqual(['recover-2', 'recover-3', 'recover-live']);
+});
+
+test('presence: joins, leaves and members across both instances, for rooms on every master', async () => {
+  const c = cluster!;
+  // A room per master, by where its keys hash.
+  const rooms: string[] = [];
+  for (let i = 0; rooms.length < c.nodes.length; i++) {
+    const room = `room:${i}`;
+    if ((await c.nodeOf(keys.presenceUsers(APP_A.id, room))) === rooms.length) rooms.push(room);
+  }
+  const as = async (g: GatewayProcess, user: string) => {
+    const token = await sign({ sub: user }, APP_A.secret, 'HS256');
+    const client = await WsClient.open(`ws://127.0.0.1:${g.port}/ws?app=${APP_A.id}&token=${token}`);
+    clients.push(client);
+    return client;
+  };
+  const [one, two] = [gateways[0]!, gateways[1]!];
+  const alice = await as(one, 'alice');
+  const bob = await as(two, 'bob');
+  expect((await alice.request({ type: 'subscribe', topics: rooms })).type).toBe('ack');
+  expect((await bob.request({ type: 'subscribe', topics: rooms })).type).toBe('ack');
+  for (const room of rooms) {
+    await wait(() => alice.frames.some((f) => f.type === 'join' && f.topic === room && f.user === 'bob'), `bob's join in ${room} on the other instance`);
+    expect(await bob.request({ type: 'presence', topic: room })).toMatchObject({
+      presence: { count: 2, members: [{ user: 'alice', sessions: 1 }, { user: 'bob', sessions: 1 }] },
+    });
+  }
+  bob.close();
+  for (const room of rooms) await wait(() => alice.frames.some((f) => f.type === 'leave' && f.topic === room && f.user === 'bob'), `bob's leave in ${room}`);
 });
 
 test('an instance killed with SIGKILL is reaped: its inbox, routes and registry entry leave every master', async () => {
