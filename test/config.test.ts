@@ -25,6 +25,14 @@ describe('config', () => {
     expect(c.apps).toEqual([{ id: 'shop', secret: '0123456789abcdef', allowAnonymous: false, allowClientPublish: false }]);
   });
 
+  test('presence: the demo app tracks room:, other apps what presenceTopics says; PRESENCE_MAX_MEMBERS defaults to 1000', () => {
+    expect(DEMO_APP.presenceTopics).toEqual(['room:']);
+    const c = loadConfig({ APPS: '[{"id":"shop","secret":"0123456789abcdef","presenceTopics":["room:","doc/"]}]', PRESENCE_MAX_MEMBERS: '50' });
+    expect(c.apps[0]!.presenceTopics).toEqual(['room:', 'doc/']);
+    expect(c.presenceMaxMembers).toBe(50);
+    expect(loadConfig({}).presenceMaxMembers).toBe(1000);
+  });
+
   test.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
@@ -38,6 +46,8 @@ describe('config', () => {
     [{ INSTANCE_ID: 'has space' }, 'INSTANCE_ID'],
     [{ MAX_FRAME_BYTES: '1.5' }, 'MAX_FRAME_BYTES'],
     [{ RPC_QUEUE_TYPE: 'stream' }, 'RPC_QUEUE_TYPE'],
+    [{ PRESENCE_MAX_MEMBERS: '0' }, 'PRESENCE_MAX_MEMBERS'],
+    [{ APPS: '[{"id":"a","secret":"0123456789abcdef","presenceTopics":"room:"}]' }, 'APPS'],
   ])('%p is rejected naming %s', (env, variable) => {
     let caught: unknown;
     try {

@@ -13,6 +13,7 @@ describe('client frames', () => {
       { type: 'publish', id: '3', topic: 'a', data: { x: [1, 2] } },
       { type: 'publish', id: '3b', topic: 'a', data: null },
       { type: 'ping', id: '4' },
+      { type: 'presence', id: '12', topic: 'room:doc-42' },
     ];
     for (const f of frames) expect(v.safeParse(ClientFrameSchema, f).success).toBe(true);
   });
@@ -28,6 +29,8 @@ describe('client frames', () => {
       { type: 'ping' },
       { type: 'ping', id: '' },
       { type: 'ping', id: 'x'.repeat(65) },
+      { type: 'presence', id: '12' },
+      { type: 'presence', id: '12', topic: 'room doc' },
     ];
     for (const f of bad) expect(v.safeParse(ClientFrameSchema, f).success).toBe(false);
   });
@@ -95,6 +98,9 @@ describe('server frames', () => {
       { type: 'message', topic: 'a', offset: '1-0', data: 'x' },
       { type: 'error', id: null, code: 'invalid_frame', message: 'm' },
       { type: 'pong', id: '4' },
+      { type: 'join', topic: 'room:doc-42', user: 'alice' },
+      { type: 'leave', topic: 'room:doc-42', user: 'alice' },
+      { type: 'ack', id: '12', presence: { count: 2, members: [{ user: 'alice', sessions: 2 }, { user: 'bob', sessions: 1 }] } },
     ];
     for (const f of frames) expect(v.safeParse(ServerFrameSchema, f).success).toBe(true);
   });
