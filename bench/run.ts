@@ -20,6 +20,7 @@ import { runBridgeLatency } from './scenarios/bridgeLatency.ts';
 import { runRpc } from './scenarios/rpc.ts';
 import { runClusterFanout } from './scenarios/clusterFanout.ts';
 import { runClusterLatency } from './scenarios/clusterLatency.ts';
+import { runPresence } from './scenarios/presence.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
 import type { ServerKind } from './servers.ts';
 
@@ -135,6 +136,7 @@ const RUNNERS: Record<ScenarioName, ScenarioRun> = {
   rpc: scenarioRun(runRpc),
   'cluster-fanout': scenarioRun(runClusterFanout),
   'cluster-latency': scenarioRun(runClusterLatency),
+  presence: scenarioRun(runPresence),
 };
 
 async function main(): Promise<void> {
