@@ -3,7 +3,9 @@
  * subscribers on every instance and only the instances with subscribers; a presence request
  * or the server API on any instance sees every instance's members; an instance killed with
  * SIGKILL has its sessions leave presence, with leave events, once it is reaped (within
- * INSTANCE_TTL_MS plus two heartbeats); a graceful stop leaves nothing of its presence behind.
+ * INSTANCE_TTL_MS plus two heartbeats); a graceful stop leaves nothing of its presence behind;
+ * an instance reaped while paused states its sessions again when it comes back; one restarted
+ * under its ID takes out what its predecessor held.
  * Heartbeats are fast (200 ms, TTL 1500 ms) so that reaping happens within the test.
  */
 import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
@@ -162,4 +164,46 @@ test('a graceful stop: its sessions leave with leave events, and nothing of its 
   expect(await httpPresence(a, topic)).toEqual({ count: 1, members: [{ user: 'watcher', sessions: 1 }] });
   const left = (await keysUnder(cluster.redis, cluster.prefix)).filter((k) => k.endsWith('{i:sb}:presence') || k.endsWith(':pi:sb'));
   expect(left).toEqual([]);
+}, 30_000);
+
+test('an instance taken for dead while paused: its users leave, and join again when it comes back', async () => {
+  const cluster = newCluster('pause');
+  const [a, p] = (await cluster.startAll(['wa', 'wp'])) as [ClusterInstance, ClusterInstance];
+  const topic = 'room:doc-pause';
+  const watcher = await connect(a, 'watcher');
+  await subscribe(watcher, topic);
+  const paused = await connect(p, 'hugo');
+  await subscribe(paused, topic);
+  await waitForEvent(watcher, topic, 'join hugo');
+  p.process.proc.kill('SIGSTOP');
+  try {
+    await waitForEvent(watcher, topic, 'leave hugo', INSTANCE_TTL_MS + 2 * HEARTBEAT_INTERVAL_MS + SLACK_MS);
+  } finally {
+    p.process.proc.kill('SIGCONT');
+  }
+  // Its next heartbeat finds the registry entry gone: routes and presence are stated again.
+  await waitFor(async () => {
+    const res = await fetch(`${a.http}/api/apps/${APP.id}/topics/${encodeURIComponent(topic)}/presence`, { headers: { authorization: `Bearer ${APP.secret}` } });
+    return ((await res.json()) as { count: number }).count === 2;
+  }, { timeoutMs: 10_000, what: 'hugo to be present again' });
+  await waitFor(() => events(watcher, topic).length === 4, { what: "hugo's second join" });
+  expect(events(watcher, topic)).toEqual(['join watcher', 'join hugo', 'leave hugo', 'join hugo']);
+}, 30_000);
+
+test('restarted under its ID after kill -9, before being reaped: what its predecessor held leaves at once', async () => {
+  const cluster = newCluster('restart');
+  // Nobody is reaped within this test: the leave can only come from the restarted process.
+  const long = { INSTANCE_TTL_MS: '60000' };
+  const a = await cluster.start('ra', long);
+  await cluster.start('rr', long);
+  const topic = 'room:doc-restart';
+  const watcher = await connect(a, 'watcher');
+  await subscribe(watcher, topic);
+  await subscribe(await connect(cluster.get('rr'), 'ines'), topic);
+  await waitForEvent(watcher, topic, 'join ines');
+  expect(await cluster.stop('rr', 'SIGKILL')).not.toBe(0);
+  await cluster.start('rr', long);
+  await waitForEvent(watcher, topic, 'leave ines');
+  expect(await httpPresence(a, topic)).toEqual({ count: 1, members: [{ user: 'watcher', sessions: 1 }] });
+  expect(cluster.logs()).toContain('removed presence left by an earlier process with this instance ID');
 }, 30_000);
