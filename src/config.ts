@@ -94,6 +94,10 @@ export interface Config {
   readonly idleTimeoutSec: number;
   /** On shutdown, how long sessions get to leave after the drain notice. */
   readonly drainTimeoutMs: number;
+  /** `hash`: connections that name a room go to the room's home instance (consistent hashing). */
+  readonly routing: 'none' | 'hash';
+  /** Hash routing: sessions whose room moved to another instance are told to reconnect spread over this long. */
+  readonly rebalanceWindowMs: number;
   /** How often this instance refreshes its registry entry. */
   readonly heartbeatIntervalMs: number;
   /** An instance whose last heartbeat is older than this is dead. */
@@ -190,6 +194,8 @@ export function loadConfig(env: Env = process.env): Config {
     sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     idleTimeoutSec: int(env, 'IDLE_TIMEOUT_SEC', 120, 0, 960),
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
+    routing: str(env, 'ROUTING', 'none', /^(none|hash)$/, 'none or hash') as 'none' | 'hash',
+    rebalanceWindowMs: int(env, 'REBALANCE_WINDOW_MS', 10_000, 0, 600_000),
     heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', 2000, 100, 60_000),
     instanceTtlMs: int(env, 'INSTANCE_TTL_MS', 10_000, 300, 600_000),
   } satisfies Config);

@@ -10,6 +10,7 @@ import type { InstanceInfo } from '../cluster/registry.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
+import { TopicSchema } from '../protocol/names.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Admission, Apps } from './auth.ts';
 import { readJsonBody } from './body.ts';
@@ -18,6 +19,7 @@ import { DEMO_PAGE } from './demoPage.ts';
 import { encodeError } from './frames.ts';
 import { httpError, type ErrorBody } from './httpErrors.ts';
 import type { Session } from './session.ts';
+import type { Placement } from './placement.ts';
 import type { Socket } from './socket.ts';
 import { describeIssue } from '../protocol/issues.ts';
 
@@ -32,7 +34,9 @@ export interface GatewayPort {
   liveInstances(): Promise<InstanceInfo[]>;
   /** Reasons the instance is not ready (empty when ready). */
   readiness(): string[];
-  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session;
+  /** Hash routing's room placement; null unless ROUTING=hash. */
+  readonly placement: Placement | null;
+  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string, room?: string): Session;
   closeSession(session: Session): void;
 }
 
@@ -44,15 +48,22 @@ export interface GatewayPort {
 class SessionEvents implements WSEvents, DirectFrames {
   private session: Session | null = null;
 
-  constructor(private readonly port: GatewayPort, private admission: Admission | null, private resume: string | undefined) {}
+  constructor(
+    private readonly port: GatewayPort,
+    private admission: Admission | null,
+    private resume: string | undefined,
+    private room: string | undefined,
+  ) {}
 
   onOpen(_event: Event, ws: WSContext): void {
     const socket = ws.raw as Socket;
     // Needed only here: dropped so that an open connection does not keep them.
     const admission = this.admission!;
     const resume = this.resume;
+    const room = this.room;
     this.admission = null;
     this.resume = undefined;
+    this.room = undefined;
     if (!admission.ok) {
       socket.send(encodeError(null, admission.code, admission.message));
       socket.close(admission.closeCode, admission.message);
@@ -63,7 +74,7 @@ class SessionEvents implements WSEvents, DirectFrames {
       socket.close(CloseCode.NotReady, 'not ready');
       return;
     }
-    this.session = this.port.openSession(socket, admission, resume);
+    this.session = this.port.openSession(socket, admission, resume, room);
   }
 
   /** Frames from the runtime directly (see gateway/bun.ts). */
@@ -118,6 +129,15 @@ export function createApp(port: GatewayPort): Hono {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       throw httpError(426, ErrorCode.InvalidRequest, 'WebSocket upgrade required');
     }
+    const room = c.req.query('room');
+    if (room !== undefined && !v.is(TopicSchema, room)) throw httpError(400, ErrorCode.InvalidRequest, 'room: 1-200 of the characters a topic may have');
+    const home = room === undefined ? null : port.placement?.misdirected(room);
+    if (home) {
+      // Before the WebSocket opens: Fly's proxy replays the upgrade to the home machine; off
+      // Fly, the header and the body name the home's URL for the client or another proxy.
+      const body = { error: { code: ErrorCode.Misdirected, message: `room ${JSON.stringify(room)} lives on instance ${home.instanceId}` }, home };
+      return c.json(body, 421, { 'fly-replay': `instance=${home.instanceId}`, 'x-switchyard-home': home.url });
+    }
     await next();
   });
 
@@ -125,7 +145,7 @@ export function createApp(port: GatewayPort): Hono {
     '/ws',
     upgradeWebSocket(async (c) => {
       const admission = await port.apps.admit(c.req.query('app'), c.req.query('token'));
-      return new SessionEvents(port, admission, c.req.query('resume'));
+      return new SessionEvents(port, admission, c.req.query('resume'), c.req.query('room'));
     }),
   );
 

@@ -19,6 +19,7 @@ import { Apps, type Admission } from './auth.ts';
 import { serve, type RunningServer } from './bun.ts';
 import { dispatchEnvelopes } from './dispatch.ts';
 import { Hub } from './hub.ts';
+import { Placement } from './placement.ts';
 import { ResumeTokens } from './resumeTokens.ts';
 import type { Session } from './session.ts';
 import { SessionIndex } from './sessionIndex.ts';
@@ -50,6 +51,8 @@ export class Gateway implements Service {
   readonly sessions: SessionIndex;
   readonly maxFrameBytes: number;
   readonly log: Logger;
+  /** Hash routing's room placement; null unless ROUTING=hash. */
+  readonly placement: Placement | null;
   private readonly membership: Membership;
   private readonly sweep: SessionSweep;
   private server: RunningServer | null = null;
@@ -86,6 +89,14 @@ export class Gateway implements Service {
       },
       log,
     );
+    this.placement =
+      config.routing === 'hash'
+        ? new Placement(
+            { instanceId: config.instanceId, refreshIntervalMs: config.heartbeatIntervalMs, rebalanceWindowMs: config.rebalanceWindowMs },
+            () => this.membership.live(),
+            log.child({ component: 'placement' }),
+          )
+        : null;
     this.sweep = new SessionSweep(this.sessions, config.sendBufferLimitBytes, resumeTokens, log);
     this.membership = new Membership(
       backend,
@@ -124,6 +135,7 @@ export class Gateway implements Service {
     this.hub.attach(this.server);
     await this.membership.start();
     if (this.state !== 'starting') return;
+    await this.placement?.start();
     await this.backend.inbox.start(
       dispatchEnvelopes({
         message: (envelope) => this.hub.deliver(envelope),
@@ -164,11 +176,14 @@ export class Gateway implements Service {
     return reasons;
   }
 
-  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session {
-    return this.sessions.open(socket, admission, resume);
+  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string, room?: string): Session {
+    const session = this.sessions.open(socket, admission, resume);
+    if (room !== undefined) this.placement?.track(session, room);
+    return session;
   }
 
   closeSession(session: Session): void {
+    this.placement?.untrack(session);
     this.sessions.close(session);
   }
 
@@ -204,6 +219,7 @@ export class Gateway implements Service {
   }
 
   private async stopAccepting(): Promise<void> {
+    await this.placement?.stop();
     await this.membership.stop();
     await this.sweep.stop();
     this.server?.stopListening();
