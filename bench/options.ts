@@ -44,6 +44,8 @@ export interface HarnessSizes {
   readonly idleSessions: number;
   /** Distinct topics the idle sessions subscribe to, round-robin; by default one per session. */
   readonly idleTopics: number;
+  /** Loopback addresses (127.0.0.1 and up) the idle sessions are spread over; more than one makes the server listen on 0.0.0.0. */
+  readonly idleAddresses: number;
 }
 
 /** The sizes of the benchmark issue. */
@@ -63,6 +65,7 @@ const FULL: HarnessSizes = {
   latencyRatePerSec: 1000,
   idleSessions: 10_000,
   idleTopics: 10_000,
+  idleAddresses: 1,
 };
 
 /** --quick: a smoke run of the harness (< 30 s). */
@@ -94,6 +97,7 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
     rate: 'latencyRatePerSec',
     sessions: 'idleSessions',
     'idle-topics': 'idleTopics',
+    'idle-addresses': 'idleAddresses',
   },
   fractional: ['warmupSec', 'latencyWarmupSec', 'seconds', 'latencyRatePerSec'],
   sameAs: { idleTopics: 'idleSessions' },
@@ -112,6 +116,8 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
   --rate N               latency publishes per second (default ${FULL.latencyRatePerSec})
   --sessions N           idle subscribed sessions (default ${FULL.idleSessions})
   --idle-topics N        distinct topics of the idle sessions (default: one per session)
+  --idle-addresses N     spread the idle sessions over 127.0.0.1 .. 127.0.0.N (one address
+                         runs out of ports near 28,000; default ${FULL.idleAddresses})
   --workers N            subscriber load-generator processes (default ${FULL.workers})
   --open-concurrency N   sessions each worker opens at once (default ${FULL.openConcurrency})
   --payload-bytes N      approximate size of each message's data (default ${FULL.payloadBytes})
