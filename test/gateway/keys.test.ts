@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, test } from 'bun:test';
 import { base64url } from 'jose';
 import { Apps } from '../../src/gateway/auth.ts';
-import { loadConfig, type AppConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { BACKENDS } from '../support/backends.ts';
 import { useGateway, type TestGateway } from '../support/gateway.ts';
 import { hs256, keyPair, type KeyPair } from '../support/tokens.ts';
@@ -127,7 +127,7 @@ for (const backend of BACKENDS) describe(backend, () => {
   // Registered before useGateway's: the key pairs exist once the file's beforeAll ran, and
   // the gateway reads APPS when its own beforeAll starts it.
   beforeAll(() => {
-    const apps: AppConfig[] = [
+    const apps: unknown[] = [
       { id: 'rot', secrets: [NEW, OLD], apiKeys: [API_1, API_2], allowAnonymous: false, allowClientPublish: false },
       { id: 'pk', publicKeys: [rsa.pem, ec.jwk, ed.pem], apiKeys: [API_1], allowAnonymous: false, allowClientPublish: false },
     ];

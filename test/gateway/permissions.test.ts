@@ -95,7 +95,7 @@ for (const backend of BACKENDS) describe(backend, () => {
   beforeAll(() => {
     gw = fixture.gw;
   });
-  const as = async (sub: string | null, claims: Record<string, unknown> = {}, app = PERM) =>
+  const as = async (sub: string | null, claims: Record<string, unknown> = {}, app: { id: string; secret: string } = PERM) =>
     fixture.open(gw.wsUrl(app.id, sub === null && app === OPEN ? undefined : await hs256(app.secret, sub, claims)));
 
   describe('subscribe claim', () => {
@@ -188,7 +188,7 @@ for (const backend of BACKENDS) describe(backend, () => {
       const c = await as('alice', { subscribe: ['news', 'room:*'] });
       await c.request({ type: 'subscribe', topics: ['news', 'room:1', 'room:2'] });
       const ack = await c.request({ type: 'refresh', token: await hs256(SECRET, 'alice', { subscribe: ['news', 'room:2'] }) });
-      expect(ack).toEqual({ type: 'ack', id: ack.id });
+      expect(ack).toEqual({ type: 'ack', id: ack.id as string });
       const notice = c.frames.findIndex((f) => f.type === 'unsubscribed');
       expect(c.frames[notice]).toEqual({ type: 'unsubscribed', topics: ['room:1'], reason: 'forbidden' });
       expect(notice).toBeLessThan(c.frames.indexOf(ack));
