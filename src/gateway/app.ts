@@ -12,6 +12,8 @@ import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
 import { TopicSchema } from '../protocol/names.ts';
 import type { Logger } from '../lib/log.ts';
+import type { AppConfig } from '../config.ts';
+import type { AppQuotas } from './appQuotas.ts';
 import type { Admission, Apps } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { upgradeWebSocket, type DirectFrames } from './bun.ts';
@@ -38,6 +40,10 @@ export interface GatewayPort {
   readonly placement: Placement | null;
   openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string, room?: string): Session;
   closeSession(session: Session): void;
+  // ---- security (issue 11) ----
+  readonly quotas: AppQuotas;
+  /** Whether a session of the app may open on this instance (its maxConnections). */
+  hasRoomFor(app: AppConfig): boolean;
 }
 
 /**
@@ -74,6 +80,13 @@ class SessionEvents implements WSEvents, DirectFrames {
       socket.close(CloseCode.NotReady, 'not ready');
       return;
     }
+    // Checked here, in the same turn as openSession(), so that concurrent upgrades cannot pass it together.
+    if (!this.port.hasRoomFor(admission.app)) {
+      const message = `app ${admission.app.id} has its ${admission.app.maxConnections} sessions on this instance; reconnect later or elsewhere`;
+      socket.send(encodeError(null, ErrorCode.LimitExceeded, message));
+      socket.close(CloseCode.TooManyConnections, 'too many connections');
+      return;
+    }
     this.session = this.port.openSession(socket, admission, resume, room);
   }
 
@@ -108,15 +121,24 @@ export function createApp(port: GatewayPort): Hono {
     return reasons.length === 0 ? c.json({ ready: true }) : c.json({ ready: false, reasons }, 503);
   });
 
-  app.get('/api/instances', async (c) => c.json({ instances: await port.liveInstances() }));
+  app.get('/api/instances', async (c) => {
+    if (!port.apps.checkOperator(c.req.header('authorization'))) {
+      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <an app API key or OPERATOR_TOKEN> required');
+    }
+    return c.json({ instances: await port.liveInstances() });
+  });
 
   app.post('/api/apps/:app/publish', async (c) => {
     const target = port.apps.get(c.req.param('app'));
     if (!target) throw httpError(404, ErrorCode.UnknownApp, `unknown app ${JSON.stringify(c.req.param('app'))}`);
     if (!port.apps.checkBearer(target, c.req.header('authorization'))) {
-      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app secret> required');
+      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app API key> required');
     }
     if (!port.isReady()) throw httpError(503, ErrorCode.Unavailable, 'instance not ready');
+    // Before the body is read: a refused publish costs no parsing.
+    if (!port.quotas.tryPublish(target)) {
+      throw httpError(429, ErrorCode.RateLimited, `app ${target.id} is over its ${target.maxPublishPerSec} publishes/s on this instance; not published`);
+    }
     const parsed = v.safeParse(PublishRequestSchema, await readJsonBody(c.req.raw, port.maxFrameBytes));
     if (!parsed.success) {
       throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));
@@ -128,6 +150,12 @@ export function createApp(port: GatewayPort): Hono {
   app.get('/ws', async (c, next) => {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       throw httpError(426, ErrorCode.InvalidRequest, 'WebSocket upgrade required');
+    }
+    // Browsers always send Origin; other clients may not, and are not refused for it.
+    const target = port.apps.get(c.req.query('app'));
+    const origin = c.req.header('origin');
+    if (target?.allowedOrigins && origin !== undefined && !target.allowedOrigins.includes(origin)) {
+      throw httpError(403, ErrorCode.Forbidden, `origin ${JSON.stringify(origin.slice(0, 200))} may not open sessions of app ${target.id}`);
     }
     const room = c.req.query('room');
     if (room !== undefined && !v.is(TopicSchema, room)) throw httpError(400, ErrorCode.InvalidRequest, 'room: 1-200 of the characters a topic may have');

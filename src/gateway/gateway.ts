@@ -14,7 +14,9 @@ import type { JobPublisher } from '../rpc/jobs.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
 import { stopInOrder, type StopStep } from '../lib/serviceList.ts';
+import type { AppConfig } from '../config.ts';
 import { createApp } from './app.ts';
+import { AppQuotas } from './appQuotas.ts';
 import { Apps, type Admission } from './auth.ts';
 import { serve, type RunningServer } from './bun.ts';
 import { dispatchEnvelopes } from './dispatch.ts';
@@ -53,6 +55,7 @@ export class Gateway implements Service {
   readonly log: Logger;
   /** Hash routing's room placement; null unless ROUTING=hash. */
   readonly placement: Placement | null;
+  readonly quotas = new AppQuotas();
   private readonly membership: Membership;
   private readonly sweep: SessionSweep;
   private server: RunningServer | null = null;
@@ -68,7 +71,7 @@ export class Gateway implements Service {
     this.instanceId = config.instanceId;
     this.log = log;
     this.maxFrameBytes = config.maxFrameBytes;
-    this.apps = new Apps(config.apps);
+    this.apps = new Apps(config.apps, config.operatorToken);
     const resumeTokens = new ResumeTokens(this.apps, config.resumeWindowMs);
     this.hub = new Hub(config.instanceId, backend.broker, log);
     this.publisher = new TopicPublisher(backend.broker);
@@ -86,6 +89,8 @@ export class Gateway implements Service {
         jobs: { instanceId: config.instanceId, jobs, sessions: backend.sessions, limits: config, log },
         limits: config,
         log,
+        auth: this.apps,
+        quotas: this.quotas,
       },
       log,
     );
@@ -180,6 +185,14 @@ export class Gateway implements Service {
     const session = this.sessions.open(socket, admission, resume);
     if (room !== undefined) this.placement?.track(session, room);
     return session;
+  }
+
+  /**
+   * Whether a session of `app` may open here: under its maxConnections on this instance.
+   * (The cluster-wide maxSessionsPerUser of the users issue is checked here too.)
+   */
+  hasRoomFor(app: AppConfig): boolean {
+    return app.maxConnections === undefined || this.sessions.countOf(app.id) < app.maxConnections;
   }
 
   closeSession(session: Session): void {

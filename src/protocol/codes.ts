@@ -65,6 +65,10 @@ export const CloseCode = {
   SlowConsumer: 4001,
   /** The instance cannot serve (cluster backend unreachable); reconnect elsewhere. */
   NotReady: 4002,
+  /** The session's token expired without a refresh; get a new token, reconnect and resume. */
+  TokenExpired: 4003,
+  /** The app has `maxConnections` sessions on this instance already; reconnect (elsewhere) later. */
+  TooManyConnections: 4004,
   /**
    * Hash routing (ROUTING=hash): the session's room now lives on another instance (an
    * instance joined or left the ring); reconnect through the load balancer and resume.

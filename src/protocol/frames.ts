@@ -86,12 +86,26 @@ export const RpcFrameSchema = v.object({
 });
 export type RpcFrame = v.InferOutput<typeof RpcFrameSchema>;
 
+// ---- security (issue 11) ----
+/** Compact JWTs are short; this bounds what a refresh makes the server parse. */
+const MAX_TOKEN_CHARS = 8192;
+
+/** A fresh client token for the session: same `sub`; its permissions and expiry replace the old. */
+export const RefreshFrameSchema = v.object({
+  type: v.literal('refresh'),
+  id: RequestIdSchema,
+  token: v.pipe(v.string(), v.minLength(1, 'token: a JWT'), v.maxLength(MAX_TOKEN_CHARS, `token: at most ${MAX_TOKEN_CHARS} characters`)),
+});
+export type RefreshFrame = v.InferOutput<typeof RefreshFrameSchema>;
+// ---- end security ----
+
 export const ClientFrameSchema = v.variant('type', [
   SubscribeFrameSchema,
   UnsubscribeFrameSchema,
   PublishFrameSchema,
   PingFrameSchema,
   RpcFrameSchema,
+  RefreshFrameSchema,
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
@@ -101,6 +115,7 @@ const CLIENT_FRAME_SCHEMAS = {
   publish: PublishFrameSchema,
   ping: PingFrameSchema,
   rpc: RpcFrameSchema,
+  refresh: RefreshFrameSchema,
 } as const;
 
 export type ClientFrameResult = { ok: true; frame: ClientFrame } | { ok: false; issue: string };
@@ -196,6 +211,19 @@ export const ResumeTokenFrameSchema = v.object({
 });
 export type ResumeTokenFrame = v.InferOutput<typeof ResumeTokenFrameSchema>;
 
+// ---- security (issue 11) ----
+/**
+ * Topics the session no longer holds without having asked: a refresh whose token does not
+ * allow them any more (`reason: "forbidden"`). Nothing of them arrives after this frame.
+ */
+export const UnsubscribedFrameSchema = v.object({
+  type: v.literal('unsubscribed'),
+  topics: v.array(v.string()),
+  reason: v.string(),
+});
+export type UnsubscribedFrame = v.InferOutput<typeof UnsubscribedFrameSchema>;
+// ---- end security ----
+
 export const ServerFrameSchema = v.variant('type', [
   WelcomeFrameSchema,
   AckFrameSchema,
@@ -205,6 +233,7 @@ export const ServerFrameSchema = v.variant('type', [
   ResultFrameSchema,
   ProgressFrameSchema,
   ResumeTokenFrameSchema,
+  UnsubscribedFrameSchema,
 ]);
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
 
