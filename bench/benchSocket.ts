@@ -31,6 +31,10 @@ export class BenchSocket extends RequestSession<string | undefined> {
     return this.request((id) => JSON.stringify({ type: 'subscribe', id, topics }));
   }
 
+  unsubscribe(topics: string[]): Promise<string | undefined> {
+    return this.request((id) => JSON.stringify({ type: 'unsubscribe', id, topics }));
+  }
+
   /** `data` is JSON text already, so a publisher can build its payload without re-encoding. */
   publish(topic: string, data: string): Promise<string | undefined> {
     return this.request((id) => `{"type":"publish","id":"${id}","topic":${JSON.stringify(topic)},"data":${data}}`);

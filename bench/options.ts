@@ -10,6 +10,7 @@ import { parseOptions as parseFlags, usage, type OptionGroup, type ScenarioFamil
 import { SERVER_KINDS, type ServerKind } from './servers.ts';
 import { AMQP_FAMILY, AMQP_OPTIONS, type AmqpOptions } from './amqp/options.ts';
 import { CLUSTER_FAMILY, CLUSTER_OPTIONS, type ClusterOptions } from './cluster/options.ts';
+import { SECURITY_FAMILY, SECURITY_OPTIONS, type SecurityOptions } from './security/options.ts';
 import { PRESENCE_FAMILY, PRESENCE_OPTIONS, type PresenceOptions } from './presence/options.ts';
 
 export { UsageError } from './core/options.ts';
@@ -45,6 +46,8 @@ export interface HarnessSizes {
   readonly idleSessions: number;
   /** Distinct topics the idle sessions subscribe to, round-robin; by default one per session. */
   readonly idleTopics: number;
+  /** Loopback addresses (127.0.0.1 and up) the idle sessions are spread over; more than one makes the server listen on 0.0.0.0. */
+  readonly idleAddresses: number;
 }
 
 /** The sizes of the benchmark issue. */
@@ -64,6 +67,7 @@ const FULL: HarnessSizes = {
   latencyRatePerSec: 1000,
   idleSessions: 10_000,
   idleTopics: 10_000,
+  idleAddresses: 1,
 };
 
 /** --quick: a smoke run of the harness (< 30 s). */
@@ -95,6 +99,7 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
     rate: 'latencyRatePerSec',
     sessions: 'idleSessions',
     'idle-topics': 'idleTopics',
+    'idle-addresses': 'idleAddresses',
   },
   fractional: ['warmupSec', 'latencyWarmupSec', 'seconds', 'latencyRatePerSec'],
   sameAs: { idleTopics: 'idleSessions' },
@@ -113,6 +118,8 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
   --rate N               latency publishes per second (default ${FULL.latencyRatePerSec})
   --sessions N           idle subscribed sessions (default ${FULL.idleSessions})
   --idle-topics N        distinct topics of the idle sessions (default: one per session)
+  --idle-addresses N     spread the idle sessions over 127.0.0.1 .. 127.0.0.N (one address
+                         runs out of ports near 28,000; default ${FULL.idleAddresses})
   --workers N            subscriber load-generator processes (default ${FULL.workers})
   --open-concurrency N   sessions each worker opens at once (default ${FULL.openConcurrency})
   --payload-bytes N      approximate size of each message's data (default ${FULL.payloadBytes})
@@ -135,12 +142,12 @@ export const SINGLE_FAMILY: ScenarioFamily<SingleScenarioName, BenchOptions> = {
 };
 
 /** Every family, in the order they run and report. */
-export const FAMILIES = [SINGLE_FAMILY, AMQP_FAMILY, CLUSTER_FAMILY, PRESENCE_FAMILY] as const;
-const GROUPS = [HARNESS_OPTIONS, AMQP_OPTIONS, CLUSTER_OPTIONS, PRESENCE_OPTIONS] as const;
+export const FAMILIES = [SINGLE_FAMILY, AMQP_FAMILY, CLUSTER_FAMILY, SECURITY_FAMILY, PRESENCE_FAMILY] as const;
+const GROUPS = [HARNESS_OPTIONS, AMQP_OPTIONS, CLUSTER_OPTIONS, SECURITY_OPTIONS, PRESENCE_OPTIONS] as const;
 
 export type ScenarioName = (typeof FAMILIES)[number]['scenarios'][number];
 
-export interface BenchOptions extends HarnessSizes, AmqpOptions, ClusterOptions, PresenceOptions {
+export interface BenchOptions extends HarnessSizes, AmqpOptions, ClusterOptions, SecurityOptions, PresenceOptions {
   readonly scenarios: readonly ScenarioName[];
   readonly servers: readonly ServerKind[];
   readonly quick: boolean;

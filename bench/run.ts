@@ -20,6 +20,8 @@ import { runBridgeLatency } from './scenarios/bridgeLatency.ts';
 import { runRpc } from './scenarios/rpc.ts';
 import { runClusterFanout } from './scenarios/clusterFanout.ts';
 import { runClusterLatency } from './scenarios/clusterLatency.ts';
+import { runAuthConnect } from './scenarios/authConnect.ts';
+import { runAuthSubscribe } from './scenarios/authSubscribe.ts';
 import { runPresence } from './scenarios/presence.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
 import type { ServerKind } from './servers.ts';
@@ -136,6 +138,8 @@ const RUNNERS: Record<ScenarioName, ScenarioRun> = {
   rpc: scenarioRun(runRpc),
   'cluster-fanout': scenarioRun(runClusterFanout),
   'cluster-latency': scenarioRun(runClusterLatency),
+  'auth-connect': scenarioRun(runAuthConnect),
+  'auth-subscribe': scenarioRun(runAuthSubscribe),
   presence: scenarioRun(runPresence),
 };
 

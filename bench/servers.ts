@@ -56,10 +56,10 @@ export function childEnvironment(vars: Record<string, string>): Record<string, s
  * Only these variables reach the servers: a shell's APPS or REDIS_URL must not turn the
  * in-memory single instance into something else, and runs must be reproducible.
  */
-export function environment(port: number): Record<string, string> {
+export function environment(port: number, host = '127.0.0.1'): Record<string, string> {
   return childEnvironment({
     PORT: String(port),
-    HOST: '127.0.0.1',
+    HOST: host,
     LOG_LEVEL: 'warn',
     // The publisher connection sends far more than the default 100 frames/s.
     RATE_LIMIT_FRAMES_PER_SEC: '1000000',
@@ -69,12 +69,17 @@ export function environment(port: number): Record<string, string> {
   });
 }
 
-export async function startServer(kind: ServerKind, logPath: string): Promise<RunningServer> {
+/**
+ * `host`: where the server listens. `0.0.0.0` lets the load generator reach it on many
+ * loopback addresses (127.0.0.1, .2, …): one address runs out of ephemeral ports near 28,000
+ * connections. The load only ever comes from this machine.
+ */
+export async function startServer(kind: ServerKind, logPath: string, host = '127.0.0.1'): Promise<RunningServer> {
   const port = freePort();
   const proc: Subprocess = Bun.spawn({
     cmd: command(kind),
     cwd: REPO_ROOT,
-    env: environment(port),
+    env: environment(port, host),
     // Logs (JSON lines on stdout) go to a file; a crash's stack trace (stderr) stays visible.
     stdio: ['ignore', Bun.file(logPath), 'inherit'],
   });
@@ -117,8 +122,8 @@ export async function waitReady(proc: Subprocess, port: number, logPath: string,
 }
 
 /** Runs `fn` against a fresh server process and stops it afterwards, whatever happens. */
-export async function withServer<T>(kind: ServerKind, logPath: string, fn: (server: RunningServer) => Promise<T>): Promise<T> {
-  const server = await startServer(kind, logPath);
+export async function withServer<T>(kind: ServerKind, logPath: string, fn: (server: RunningServer) => Promise<T>, host?: string): Promise<T> {
+  const server = await startServer(kind, logPath, host);
   try {
     return await fn(server);
   } finally {

@@ -26,21 +26,32 @@ export async function withWorkers<T>(prefix: string, count: number, deadlineEpoc
 
 /**
  * Opens one session per topic on the server at `url`, the topics split evenly over `workers`;
- * each worker opens `concurrency` at once. Resolves with the longest time (ms) a worker took.
+ * each worker opens `concurrency` at once. With several URLs (the same server on several
+ * loopback addresses), each worker's share is split over them in turn. Resolves with the
+ * longest time (ms) a worker took.
  */
 export async function openSubscribers(
   workers: readonly LoadWorker[],
-  url: string,
+  url: string | readonly string[],
   topics: readonly string[],
   o: { concurrency: number; measureLatency: boolean },
   timeoutMs: number,
 ): Promise<number> {
+  const urls = typeof url === 'string' ? [url] : url;
   const opened = await Promise.all(
-    split(topics, workers.length).map((share, i) =>
-      workers[i]!.request({ op: 'openSubscribers', url, topics: share, concurrency: o.concurrency, measureLatency: o.measureLatency }, timeoutMs),
-    ),
+    split(topics, workers.length).map(async (share, i) => {
+      let elapsedMs = 0;
+      for (const [k, part] of split(share, urls.length).entries()) {
+        const reply = await workers[i]!.request(
+          { op: 'openSubscribers', url: urls[k]!, topics: part, concurrency: o.concurrency, measureLatency: o.measureLatency },
+          timeoutMs,
+        );
+        elapsedMs += reply.elapsedMs;
+      }
+      return elapsedMs;
+    }),
   );
-  return Math.max(...opened.map((r) => r.elapsedMs));
+  return Math.max(...opened);
 }
 
 /** Splits `items` into `parts` nearly equal consecutive slices. */

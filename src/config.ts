@@ -7,22 +7,61 @@ import * as v from 'valibot';
 import { AppIdSchema } from './protocol/names.ts';
 import { describeIssue } from './protocol/issues.ts';
 import { parseJson } from './lib/json.ts';
+import { describePublicKey } from './lib/publicKeys.ts';
+
+const KeySchema = (what: string) => v.pipe(v.string(), v.minLength(16, `${what}: at least 16 characters`));
+const OneOrTwoKeysSchema = (what: string) =>
+  v.pipe(v.array(KeySchema(what)), v.minLength(1, `${what}: one or two keys`), v.maxLength(2, `${what}: one or two keys (two while rotating)`));
+
+/** A public key for client tokens: a PEM string or a JWK object (see lib/publicKeys.ts). */
+const PublicKeySchema = v.pipe(
+  v.union([v.string(), v.looseObject({ kty: v.string() })], 'publicKeys: each a PEM string or a JWK object'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const described = describePublicKey(dataset.value);
+    if (typeof described === 'string') addIssue({ message: `publicKeys: ${described}` });
+  }),
+);
+
+/** A browser origin as the Origin header carries it: `scheme://host[:port]`, nothing else. */
+const OriginSchema = v.pipe(
+  v.string(),
+  v.check((o) => URL.canParse(o) && new URL(o).origin === o, 'allowedOrigins: each an origin like https://app.example.com (scheme, host, port; no path or trailing slash)'),
+);
 
 /** One app: its clients and topics never meet another app's. */
-export const AppSchema = v.object({
-  id: AppIdSchema,
-  /** HS256 secret for client tokens, and the Bearer token of the server API. */
-  secret: v.pipe(v.string(), v.minLength(16, 'secret: at least 16 characters')),
-  /** Sessions without a token (userId null) are allowed. @default false */
-  allowAnonymous: v.optional(v.boolean(), false),
-  /** Clients may send `publish` frames (otherwise only the server API publishes). @default false */
-  allowClientPublish: v.optional(v.boolean(), false),
-  /**
-   * Topic prefixes that track presence (join/leave frames, the presence request); `""` makes
-   * every topic a presence topic. Absent: none. @default []
-   */
-  presenceTopics: v.optional(v.array(v.pipe(v.string(), v.maxLength(200, 'presenceTopics: prefixes of at most 200 characters')))),
-});
+export const AppSchema = v.pipe(
+  v.object({
+    id: AppIdSchema,
+    /** Shorthand for `secrets: [secret]`, and for `apiKeys: [secret]` when `apiKeys` is absent. */
+    secret: v.optional(KeySchema('secret')),
+    /** HS256 keys of client tokens: both verify; the first also signs resume tokens. */
+    secrets: v.optional(OneOrTwoKeysSchema('secrets')),
+    /** Public keys of client tokens (RS256, ES256, EdDSA), PEM or JWK; each verifies. */
+    publicKeys: v.optional(v.pipe(v.array(PublicKeySchema), v.minLength(1, 'publicKeys: at least one'), v.maxLength(4, 'publicKeys: at most 4'))),
+    /** Bearer tokens of the server API: both are accepted. */
+    apiKeys: v.optional(OneOrTwoKeysSchema('apiKeys')),
+    /** Sessions without a token (userId null) are allowed. @default false */
+    allowAnonymous: v.optional(v.boolean(), false),
+    /** Clients may send `publish` frames (otherwise only the server API publishes). @default false */
+    allowClientPublish: v.optional(v.boolean(), false),
+    /** Browser origins that may open sessions; absent: any. Upgrades without an Origin header are allowed. */
+    allowedOrigins: v.optional(v.pipe(v.array(OriginSchema), v.minLength(1, 'allowedOrigins: at least one (omit it to allow any)'))),
+    /** Sessions of this app one instance holds at most; more are closed with 4004. @default unlimited */
+    maxConnections: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, 'maxConnections: at least 1'))),
+    /** Publishes per second of this app on one instance (server API and clients together). @default unlimited */
+    maxPublishPerSec: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, 'maxPublishPerSec: at least 1'))),
+    /**
+     * Topic prefixes that track presence (join/leave frames, the presence request); `""` makes
+     * every topic a presence topic. Absent: none. @default []
+     */
+    presenceTopics: v.optional(v.array(v.pipe(v.string(), v.maxLength(200, 'presenceTopics: prefixes of at most 200 characters')))),
+  }),
+  v.check((a) => !(a.secret !== undefined && a.secrets !== undefined), 'give secret or secrets, not both'),
+  v.check((a) => a.secret !== undefined || a.secrets !== undefined || a.publicKeys !== undefined, 'a key for client tokens: secret, secrets or publicKeys'),
+  // Resume tokens are MACed with the first secret, else the first API key (see Apps).
+  v.check((a) => a.secret !== undefined || a.secrets !== undefined || a.apiKeys !== undefined, 'an app with publicKeys only needs secrets or apiKeys too (they sign resume tokens)'),
+);
 export type AppConfig = v.InferOutput<typeof AppSchema>;
 
 const AppsSchema = v.pipe(
@@ -100,12 +139,20 @@ export interface Config {
   readonly idleTimeoutSec: number;
   /** On shutdown, how long sessions get to leave after the drain notice. */
   readonly drainTimeoutMs: number;
+  /** `hash`: connections that name a room go to the room's home instance (consistent hashing). */
+  readonly routing: 'none' | 'hash';
+  /** Hash routing: sessions whose room moved to another instance are told to reconnect spread over this long. */
+  readonly rebalanceWindowMs: number;
   /** How often this instance refreshes its registry entry. */
   readonly heartbeatIntervalMs: number;
   /** An instance whose last heartbeat is older than this is dead. */
   readonly instanceTtlMs: number;
   /** Most members listed by a topic's presence (its `count` stays exact). */
   readonly presenceMaxMembers: number;
+
+  // ---- security (issue 11) ----
+  /** Bearer token for operator endpoints (GET /api/instances) besides any app's API key; absent: API keys only. */
+  readonly operatorToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +180,13 @@ function str(env: Env, name: string, fallback: string, pattern: RegExp, what: st
   return raw;
 }
 
+function optionalStr(env: Env, name: string, pattern: RegExp, what: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!pattern.test(raw)) throw new ConfigError(name, what);
+  return raw;
+}
+
 function url(env: Env, name: string, schemes: readonly string[]): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -150,7 +204,7 @@ function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
   if (json === undefined) throw new ConfigError('APPS', 'a JSON array like [{"id":"app1","secret":"<16+ chars>"}], got invalid JSON');
   const result = v.safeParse(AppsSchema, json);
   if (!result.success) {
-    throw new ConfigError('APPS', `a JSON array of {id, secret, allowAnonymous?, allowClientPublish?, presenceTopics?}; ${describeIssue(result.issues[0])}`);
+    throw new ConfigError('APPS', `a JSON array of {id, secret | secrets | publicKeys, apiKeys?, allowAnonymous?, allowClientPublish?, allowedOrigins?, maxConnections?, maxPublishPerSec?, presenceTopics?}; ${describeIssue(result.issues[0])}`);
   }
   return { apps: result.output.map((a) => Object.freeze(a)), demoMode: false };
 }
@@ -198,9 +252,13 @@ export function loadConfig(env: Env = process.env): Config {
     sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     idleTimeoutSec: int(env, 'IDLE_TIMEOUT_SEC', 120, 0, 960),
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
+    routing: str(env, 'ROUTING', 'none', /^(none|hash)$/, 'none or hash') as 'none' | 'hash',
+    rebalanceWindowMs: int(env, 'REBALANCE_WINDOW_MS', 10_000, 0, 600_000),
     heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', 2000, 100, 60_000),
     instanceTtlMs: int(env, 'INSTANCE_TTL_MS', 10_000, 300, 600_000),
     presenceMaxMembers: int(env, 'PRESENCE_MAX_MEMBERS', 1000, 1, 100_000),
+    // ---- security (issue 11) ----
+    operatorToken: optionalStr(env, 'OPERATOR_TOKEN', /^[\x21-\x7e]{16,256}$/, '16-256 printable ASCII characters without spaces'),
   } satisfies Config);
 }
 

@@ -60,3 +60,66 @@ describe('config', () => {
     expect((caught as ConfigError).message).toStartWith(`${variable}: expected `);
   });
 });
+
+describe('config: security options (issue 11)', () => {
+  const problem = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.message;
+      throw error;
+    }
+    return '(accepted)';
+  };
+  const apps = (app: Record<string, unknown>) => ({ APPS: JSON.stringify([{ id: 'a', ...app }]) });
+  const KEY = '0123456789abcdef';
+
+  test('keys, origins and quotas of an app are read as given', () => {
+    const app = { id: 'a', secrets: [KEY, `${KEY}x`], apiKeys: [`${KEY}y`], allowedOrigins: ['https://app.example.com', 'http://localhost:3000'], maxConnections: 100, maxPublishPerSec: 50 };
+    expect(loadConfig({ APPS: JSON.stringify([app]) }).apps[0]).toEqual({ ...app, allowAnonymous: false, allowClientPublish: false });
+    expect(loadConfig({ OPERATOR_TOKEN: 'op-token-0123456789' }).operatorToken).toBe('op-token-0123456789');
+    expect(loadConfig({}).operatorToken).toBeUndefined();
+  });
+
+  test('a public key in PEM or JWK is accepted; private keys, small RSA keys and other curves are not', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = ec.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const jwk = ec.publicKey.export({ format: 'jwk' });
+    expect(problem(apps({ publicKeys: [pem, jwk], apiKeys: [KEY] }))).toBe('(accepted)');
+    expect(problem(apps({ publicKeys: [ec.privateKey.export({ type: 'pkcs8', format: 'pem' })], apiKeys: [KEY] }))).toContain('a private key: give the public key only');
+    expect(problem(apps({ publicKeys: [ec.privateKey.export({ format: 'jwk' })], apiKeys: [KEY] }))).toContain('a private JWK');
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'pem' });
+    expect(problem(apps({ publicKeys: [p384], apiKeys: [KEY] }))).toContain('only P-256 (ES256)');
+    const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' });
+    expect(problem(apps({ publicKeys: [rsa1024], apiKeys: [KEY] }))).toContain('at least 2048');
+    expect(problem(apps({ publicKeys: ['not a key'], apiKeys: [KEY] }))).toContain('publicKeys: not a readable public key');
+    expect(problem(apps({ publicKeys: [{ ...jwk, alg: 'RS256' }], apiKeys: [KEY] }))).toContain('the JWK says alg "RS256" but the key is for ES256');
+  });
+
+  test.each([
+    [{ secret: KEY, secrets: [KEY] }, 'give secret or secrets, not both'],
+    [{ apiKeys: [KEY] }, 'a key for client tokens: secret, secrets or publicKeys'],
+    [{ secrets: [] }, 'secrets: one or two keys'],
+    [{ secrets: [KEY, KEY, KEY] }, 'secrets: one or two keys (two while rotating)'],
+    [{ secrets: ['short'] }, 'secrets: at least 16 characters'],
+    [{ secret: KEY, apiKeys: [KEY, KEY, KEY] }, 'apiKeys: one or two keys (two while rotating)'],
+    [{ secret: KEY, allowedOrigins: ['https://app.example.com/'] }, 'allowedOrigins: each an origin'],
+    [{ secret: KEY, allowedOrigins: ['app.example.com'] }, 'allowedOrigins: each an origin'],
+    [{ secret: KEY, allowedOrigins: [] }, 'allowedOrigins: at least one'],
+    [{ secret: KEY, maxConnections: 0 }, 'maxConnections: at least 1'],
+    [{ secret: KEY, maxPublishPerSec: 1.5 }, 'APPS: expected'],
+  ])('APPS %p is refused: %s', (app, message) => {
+    expect(problem(apps(app))).toContain(message);
+  });
+
+  test('an app with public keys only needs an API key or a secret (resume tokens)', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const pem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' });
+    expect(problem(apps({ publicKeys: [pem] }))).toContain('an app with publicKeys only needs secrets or apiKeys too');
+  });
+
+  test('OPERATOR_TOKEN: 16 or more printable characters', () => {
+    expect(problem({ OPERATOR_TOKEN: 'short' })).toStartWith('OPERATOR_TOKEN: expected 16-256 printable ASCII');
+  });
+});

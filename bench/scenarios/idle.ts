@@ -9,7 +9,10 @@ import { withServer, type ServerKind } from '../servers.ts';
 import { openSubscribers, withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
-const OPEN_TIMEOUT_MS = 120_000;
+/** Opening may take 2 minutes plus 1 ms per session past 10,000 (100,000 sessions: 3.5 minutes); it only bounds a stuck run. */
+function openTimeoutMs(sessions: number): number {
+  return 120_000 + Math.max(0, sessions - 10_000);
+}
 /** Time for the server to finish what the connection storm left behind (GC, buffers). */
 const SETTLE_MS = 2000;
 
@@ -33,6 +36,7 @@ export interface IdleResult {
 
 export function runIdle(kind: ServerKind, ctx: ScenarioContext): Promise<IdleResult> {
   const { options: o } = ctx;
+  // Several loopback addresses: the server must listen on all of them.
   return withServer(kind, ctx.logPath, (server) =>
     withWorkers(`${kind}-idle`, o.workers, ctx.workerDeadlineMs, async (workers) => {
       await sleep(SETTLE_MS / 2);
@@ -40,7 +44,8 @@ export function runIdle(kind: ServerKind, ctx: ScenarioContext): Promise<IdleRes
       const before = await snapshot(server, workers);
       const startedMs = nowMs();
       const topics = Array.from({ length: o.idleSessions }, (_, i) => `bench.idle.${i % o.idleTopics}`);
-      await openSubscribers(workers, server.wsUrl, topics, { concurrency: o.openConcurrency, measureLatency: false }, OPEN_TIMEOUT_MS);
+      const urls = Array.from({ length: o.idleAddresses }, (_, k) => server.wsUrl.replace('127.0.0.1', `127.0.0.${k + 1}`));
+      await openSubscribers(workers, urls, topics, { concurrency: o.openConcurrency, measureLatency: false }, openTimeoutMs(o.idleSessions));
       const openSeconds = (nowMs() - startedMs) / 1000;
       const opened = await snapshot(server, workers);
       ctx.progress(`${kind}: ${o.idleSessions} sessions open in ${openSeconds.toFixed(2)} s; letting them idle`);
@@ -62,5 +67,6 @@ export function runIdle(kind: ServerKind, ctx: ScenarioContext): Promise<IdleRes
         processesStarted: span.processesStarted,
       };
     }),
+    o.idleAddresses > 1 ? '0.0.0.0' : undefined,
   );
 }

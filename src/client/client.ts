@@ -181,6 +181,17 @@ export class SwitchyardClient {
   }
 
   /**
+   * Hands the session a fresh token before its current one expires (the server closes an
+   * expired session with 4003). Same `sub`; its permissions replace the old ones: topics
+   * they no longer allow are dropped (reported to `error` listeners with code `forbidden`).
+   * Rejects with a RequestError (`unauthorized`, `forbidden`) when the server refuses it.
+   */
+  async refresh(token: string): Promise<void> {
+    await this.ready();
+    await this.request({ type: 'refresh', token });
+  }
+
+  /**
    * Where this client resumes a topic from: the offset of the last message received, or the
    * position its subscribe ack gave when that is newer (null until either).
    */
@@ -255,6 +266,11 @@ export class SwitchyardClient {
       }
       case 'resumeToken':
         this.resumeToken = frame.resumeToken;
+        break;
+      case 'unsubscribed':
+        // Not resubscribed after a reconnect: the server took them away.
+        for (const topic of frame.topics) this.topics.delete(topic);
+        for (const l of this.listeners.error) l({ code: frame.reason, message: `unsubscribed by the server: ${frame.topics.join(' ')}` });
         break;
       case 'progress': {
         this.jobs.get(frame.id)?.onProgress?.(frame.data);

@@ -13,6 +13,8 @@ import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
 import { TopicSchema } from '../protocol/names.ts';
 import type { TopicPresence } from '../protocol/frames.ts';
 import type { Logger } from '../lib/log.ts';
+import type { AppConfig } from '../config.ts';
+import type { AppQuotas } from './appQuotas.ts';
 import type { Admission, Apps } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { upgradeWebSocket, type DirectFrames } from './bun.ts';
@@ -21,6 +23,7 @@ import { encodeError } from './frames.ts';
 import { httpError, type ErrorBody } from './httpErrors.ts';
 import { tracksPresence, type PresenceTracker } from './presenceTracker.ts';
 import type { Session } from './session.ts';
+import type { Placement } from './placement.ts';
 import type { Socket } from './socket.ts';
 import { describeIssue } from '../protocol/issues.ts';
 
@@ -36,8 +39,14 @@ export interface GatewayPort {
   liveInstances(): Promise<InstanceInfo[]>;
   /** Reasons the instance is not ready (empty when ready). */
   readiness(): string[];
-  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session;
+  /** Hash routing's room placement; null unless ROUTING=hash. */
+  readonly placement: Placement | null;
+  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string, room?: string): Session;
   closeSession(session: Session): void;
+  // ---- security (issue 11) ----
+  readonly quotas: AppQuotas;
+  /** Whether a session of the app may open on this instance (its maxConnections). */
+  hasRoomFor(app: AppConfig): boolean;
 }
 
 /**
@@ -48,15 +57,22 @@ export interface GatewayPort {
 class SessionEvents implements WSEvents, DirectFrames {
   private session: Session | null = null;
 
-  constructor(private readonly port: GatewayPort, private admission: Admission | null, private resume: string | undefined) {}
+  constructor(
+    private readonly port: GatewayPort,
+    private admission: Admission | null,
+    private resume: string | undefined,
+    private room: string | undefined,
+  ) {}
 
   onOpen(_event: Event, ws: WSContext): void {
     const socket = ws.raw as Socket;
     // Needed only here: dropped so that an open connection does not keep them.
     const admission = this.admission!;
     const resume = this.resume;
+    const room = this.room;
     this.admission = null;
     this.resume = undefined;
+    this.room = undefined;
     if (!admission.ok) {
       socket.send(encodeError(null, admission.code, admission.message));
       socket.close(admission.closeCode, admission.message);
@@ -67,7 +83,14 @@ class SessionEvents implements WSEvents, DirectFrames {
       socket.close(CloseCode.NotReady, 'not ready');
       return;
     }
-    this.session = this.port.openSession(socket, admission, resume);
+    // Checked here, in the same turn as openSession(), so that concurrent upgrades cannot pass it together.
+    if (!this.port.hasRoomFor(admission.app)) {
+      const message = `app ${admission.app.id} has its ${admission.app.maxConnections} sessions on this instance; reconnect later or elsewhere`;
+      socket.send(encodeError(null, ErrorCode.LimitExceeded, message));
+      socket.close(CloseCode.TooManyConnections, 'too many connections');
+      return;
+    }
+    this.session = this.port.openSession(socket, admission, resume, room);
   }
 
   /** Frames from the runtime directly (see gateway/bun.ts). */
@@ -101,15 +124,24 @@ export function createApp(port: GatewayPort): Hono {
     return reasons.length === 0 ? c.json({ ready: true }) : c.json({ ready: false, reasons }, 503);
   });
 
-  app.get('/api/instances', async (c) => c.json({ instances: await port.liveInstances() }));
+  app.get('/api/instances', async (c) => {
+    if (!port.apps.checkOperator(c.req.header('authorization'))) {
+      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <an app API key or OPERATOR_TOKEN> required');
+    }
+    return c.json({ instances: await port.liveInstances() });
+  });
 
   app.post('/api/apps/:app/publish', async (c) => {
     const target = port.apps.get(c.req.param('app'));
     if (!target) throw httpError(404, ErrorCode.UnknownApp, `unknown app ${JSON.stringify(c.req.param('app'))}`);
     if (!port.apps.checkBearer(target, c.req.header('authorization'))) {
-      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app secret> required');
+      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app API key> required');
     }
     if (!port.isReady()) throw httpError(503, ErrorCode.Unavailable, 'instance not ready');
+    // Before the body is read: a refused publish costs no parsing.
+    if (!port.quotas.tryPublish(target)) {
+      throw httpError(429, ErrorCode.RateLimited, `app ${target.id} is over its ${target.maxPublishPerSec} publishes/s on this instance; not published`);
+    }
     const parsed = v.safeParse(PublishRequestSchema, await readJsonBody(c.req.raw, port.maxFrameBytes));
     if (!parsed.success) {
       throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));
@@ -123,7 +155,7 @@ export function createApp(port: GatewayPort): Hono {
     const target = port.apps.get(c.req.param('app'));
     if (!target) throw httpError(404, ErrorCode.UnknownApp, `unknown app ${JSON.stringify(c.req.param('app'))}`);
     if (!port.apps.checkBearer(target, c.req.header('authorization'))) {
-      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app secret> required');
+      throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app API key> required');
     }
     if (!port.isReady()) throw httpError(503, ErrorCode.Unavailable, 'instance not ready');
     const topic = v.safeParse(TopicSchema, c.req.param('topic'));
@@ -138,6 +170,21 @@ export function createApp(port: GatewayPort): Hono {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       throw httpError(426, ErrorCode.InvalidRequest, 'WebSocket upgrade required');
     }
+    // Browsers always send Origin; other clients may not, and are not refused for it.
+    const target = port.apps.get(c.req.query('app'));
+    const origin = c.req.header('origin');
+    if (target?.allowedOrigins && origin !== undefined && !target.allowedOrigins.includes(origin)) {
+      throw httpError(403, ErrorCode.Forbidden, `origin ${JSON.stringify(origin.slice(0, 200))} may not open sessions of app ${target.id}`);
+    }
+    const room = c.req.query('room');
+    if (room !== undefined && !v.is(TopicSchema, room)) throw httpError(400, ErrorCode.InvalidRequest, 'room: 1-200 of the characters a topic may have');
+    const home = room === undefined ? null : port.placement?.misdirected(room);
+    if (home) {
+      // Before the WebSocket opens: Fly's proxy replays the upgrade to the home machine; off
+      // Fly, the header and the body name the home's URL for the client or another proxy.
+      const body = { error: { code: ErrorCode.Misdirected, message: `room ${JSON.stringify(room)} lives on instance ${home.instanceId}` }, home };
+      return c.json(body, 421, { 'fly-replay': `instance=${home.instanceId}`, 'x-switchyard-home': home.url });
+    }
     await next();
   });
 
@@ -145,7 +192,7 @@ export function createApp(port: GatewayPort): Hono {
     '/ws',
     upgradeWebSocket(async (c) => {
       const admission = await port.apps.admit(c.req.query('app'), c.req.query('token'));
-      return new SessionEvents(port, admission, c.req.query('resume'));
+      return new SessionEvents(port, admission, c.req.query('resume'), c.req.query('room'));
     }),
   );
 

@@ -28,7 +28,7 @@ export const DEMO_PAGE = `<!doctype html>
   <button id="connect">Reconnect</button>
 </div>
 <div class="row">
-  <input id="topics" value="news" size="24" placeholder="topics, comma separated">
+  <input id="topics" value="news" size="24" placeholder="topics, space separated">
   <button id="subscribe">Subscribe</button>
   <button id="unsubscribe">Unsubscribe</button>
 </div>
@@ -69,7 +69,7 @@ function connect() {
   };
   ws.onclose = (e) => { $('status').textContent = 'closed (' + e.code + (e.reason ? ' ' + e.reason : '') + ')'; };
 }
-function topicList() { return $('topics').value.split(',').map((t) => t.trim()).filter(Boolean); }
+function topicList() { return $('topics').value.split(/\\s+/).filter(Boolean); }
 $('connect').onclick = connect;
 $('subscribe').onclick = () => send({ type: 'subscribe', id: String(++seq), topics: topicList() });
 $('unsubscribe').onclick = () => send({ type: 'unsubscribe', id: String(++seq), topics: topicList() });

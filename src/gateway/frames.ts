@@ -1,7 +1,7 @@
 /** Encoding of server frames. The message frame is on the hot path: built once per topic. */
 import type { ErrorCode } from '../protocol/codes.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
-import type { ErrorFrame, JoinFrame, LeaveFrame, TopicPresence, WelcomeFrame } from '../protocol/frames.ts';
+import type { ErrorFrame, JoinFrame, LeaveFrame, TopicPresence, UnsubscribedFrame, WelcomeFrame } from '../protocol/frames.ts';
 
 /** `data` is JSON text already; splicing it avoids a parse and a re-encode per message. */
 export function encodeMessage(topic: string, offset: string, data: string): string {
@@ -49,6 +49,11 @@ export function encodeResumeToken(resumeToken: string): string {
 
 export function encodePong(id: string): string {
   return `{"type":"pong","id":${JSON.stringify(id)}}`;
+}
+
+/** Topics taken from the session by the server (a refresh that no longer allows them). */
+export function encodeUnsubscribed(topics: string[], reason: string): string {
+  return JSON.stringify({ type: 'unsubscribed', topics, reason } satisfies UnsubscribedFrame);
 }
 
 // ---- topic presence ------------------------------------------------------------------------

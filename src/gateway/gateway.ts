@@ -14,11 +14,14 @@ import type { JobPublisher } from '../rpc/jobs.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
 import { stopInOrder, type StopStep } from '../lib/serviceList.ts';
+import type { AppConfig } from '../config.ts';
 import { createApp } from './app.ts';
+import { AppQuotas } from './appQuotas.ts';
 import { Apps, type Admission } from './auth.ts';
 import { serve, type RunningServer } from './bun.ts';
 import { dispatchEnvelopes } from './dispatch.ts';
 import { Hub } from './hub.ts';
+import { Placement } from './placement.ts';
 import { PresenceTracker } from './presenceTracker.ts';
 import { ResumeTokens } from './resumeTokens.ts';
 import type { Session } from './session.ts';
@@ -53,6 +56,9 @@ export class Gateway implements Service {
   readonly presence: PresenceTracker;
   readonly maxFrameBytes: number;
   readonly log: Logger;
+  /** Hash routing's room placement; null unless ROUTING=hash. */
+  readonly placement: Placement | null;
+  readonly quotas = new AppQuotas();
   private readonly membership: Membership;
   private readonly sweep: SessionSweep;
   private server: RunningServer | null = null;
@@ -68,7 +74,7 @@ export class Gateway implements Service {
     this.instanceId = config.instanceId;
     this.log = log;
     this.maxFrameBytes = config.maxFrameBytes;
-    this.apps = new Apps(config.apps);
+    this.apps = new Apps(config.apps, config.operatorToken);
     const resumeTokens = new ResumeTokens(this.apps, config.resumeWindowMs);
     this.hub = new Hub(config.instanceId, backend.broker, log);
     this.publisher = new TopicPublisher(backend.broker);
@@ -88,9 +94,19 @@ export class Gateway implements Service {
         presence: this.presence,
         limits: config,
         log,
+        auth: this.apps,
+        quotas: this.quotas,
       },
       log,
     );
+    this.placement =
+      config.routing === 'hash'
+        ? new Placement(
+            { instanceId: config.instanceId, refreshIntervalMs: config.heartbeatIntervalMs, rebalanceWindowMs: config.rebalanceWindowMs },
+            () => this.membership.live(),
+            log.child({ component: 'placement' }),
+          )
+        : null;
     this.sweep = new SessionSweep(this.sessions, config.sendBufferLimitBytes, resumeTokens, log);
     this.membership = new Membership(
       backend,
@@ -133,6 +149,7 @@ export class Gateway implements Service {
     this.hub.attach(this.server);
     await this.membership.start();
     if (this.state !== 'starting') return;
+    await this.placement?.start();
     await this.backend.inbox.start(
       dispatchEnvelopes({
         message: (envelope) => this.hub.deliver(envelope),
@@ -174,11 +191,22 @@ export class Gateway implements Service {
     return reasons;
   }
 
-  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session {
-    return this.sessions.open(socket, admission, resume);
+  openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string, room?: string): Session {
+    const session = this.sessions.open(socket, admission, resume);
+    if (room !== undefined) this.placement?.track(session, room);
+    return session;
+  }
+
+  /**
+   * Whether a session of `app` may open here: under its maxConnections on this instance.
+   * (The cluster-wide maxSessionsPerUser of the users issue is checked here too.)
+   */
+  hasRoomFor(app: AppConfig): boolean {
+    return app.maxConnections === undefined || this.sessions.countOf(app.id) < app.maxConnections;
   }
 
   closeSession(session: Session): void {
+    this.placement?.untrack(session);
     this.sessions.close(session);
   }
 
@@ -220,6 +248,7 @@ export class Gateway implements Service {
   }
 
   private async stopAccepting(): Promise<void> {
+    await this.placement?.stop();
     await this.membership.stop();
     await this.sweep.stop();
     this.server?.stopListening();

@@ -9,18 +9,21 @@ import type { AppConfig } from '../config.ts';
 import { HISTORY_PAGE_MESSAGES, type Broker } from '../cluster/broker.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { ErrorCode } from '../protocol/codes.ts';
-import { parseClientFrame, type PublishFrame, type SubscribeFrame, type TopicPresenceFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
+import { parseClientFrame, type PublishFrame, type RefreshFrame, type SubscribeFrame, type TopicPresenceFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
 import { compareOffsets } from '../protocol/offset.ts';
 import { fewAdd, fewDelete, fewHas, fewSize, fewValues, type FewStrings } from '../lib/fewStrings.ts';
 import type { Logger } from '../lib/log.ts';
 import { parseJson } from '../lib/json.ts';
-import { encodeAck, encodeError, encodeMessage, encodePong, encodePresenceAck, encodeRpc, encodeSubscribeAck } from './frames.ts';
+import { encodeAck, encodeError, encodeMessage, encodePong, encodePresenceAck, encodeRpc, encodeSubscribeAck, encodeUnsubscribed } from './frames.ts';
 import { JobTracker, type JobTrackerContext } from '../rpc/jobTracker.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
 import type { Claimed } from '../cluster/sessions.ts';
 import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
 import { tracksPresence, type PresenceTracker } from './presenceTracker.ts';
 import type { Socket } from './socket.ts';
+import type { AppQuotas } from './appQuotas.ts';
+import type { Apps } from './auth.ts';
+import { OPEN_GRANT, refusedSubscribe, type Grant } from './permissions.ts';
 
 export interface SessionLimits {
   maxFrameBytes: number;
@@ -41,6 +44,11 @@ export interface SessionContext {
   presence: PresenceTracker;
   limits: SessionLimits;
   log: Logger;
+  // ---- security (issue 11) ----
+  /** Verifies the tokens of `refresh` frames. */
+  auth: Pick<Apps, 'verifyToken'>;
+  /** Per-app quotas of the instance (client publishes count towards maxPublishPerSec). */
+  quotas: AppQuotas;
 }
 
 /** What subscribing one topic came to, for the ack. */
@@ -68,6 +76,10 @@ export class Session {
   private closed = false;
   /** Replies that arrived during a resume, before the welcome went out; null otherwise. */
   private resuming: RpcEnvelope[] | null = null;
+  /** What the session's token allows (set once opened, replaced by refresh frames); shared by most sessions. */
+  private grant: Grant = OPEN_GRANT;
+  /** Refreshes run one after the other, so the last one sent is the one that holds. */
+  private refreshing: Promise<void> | null = null;
   /** Presence topics this session counts in (subscribed, with a user ID); null for most sessions. */
   private present: FewStrings = null;
 
@@ -159,6 +171,9 @@ export class Session {
       case 'rpc':
         void this.jobs.start(frame, (code, message) => this.send(encodeError(frame.id, code, message)));
         break;
+      case 'refresh':
+        this.queueRefresh(frame);
+        break;
       case 'presence':
         void this.topicPresence(frame);
         break;
@@ -209,6 +224,11 @@ export class Session {
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {
     const topics = [...new Set(frame.topics)];
+    const refused = refusedSubscribe(this.grant, this.userId, topics);
+    if (refused !== undefined) {
+      this.send(encodeError(frame.id, ErrorCode.Forbidden, `topic ${JSON.stringify(refused)} is not allowed for this session; nothing subscribed`));
+      return;
+    }
     const fresh = topics.filter((t) => !fewHas(this.held, t));
     if (fewSize(this.held) + fresh.length > this.ctx.limits.maxSubscriptionsPerSession) {
       this.send(
@@ -404,6 +424,14 @@ export class Session {
       this.send(encodeError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow client publish`));
       return;
     }
+    if (this.grant.publish !== null && !this.grant.publish.allows(frame.topic)) {
+      this.send(encodeError(frame.id, ErrorCode.Forbidden, `topic ${JSON.stringify(frame.topic)} is not allowed for this session`));
+      return;
+    }
+    if (!this.ctx.quotas.tryPublish(this.app)) {
+      this.send(encodeError(frame.id, ErrorCode.RateLimited, `app ${this.app.id} is over its ${this.app.maxPublishPerSec} publishes/s on this instance; not published`));
+      return;
+    }
     try {
       const offset = await this.ctx.publisher.publish(this.app.id, frame.topic, frame.data);
       this.send(encodeAck({ id: frame.id, offset }));
@@ -412,6 +440,52 @@ export class Session {
       this.send(encodeError(frame.id, ErrorCode.Internal, 'publish failed; retry'));
     }
   }
+
+  // ---- security (issue 11) ----
+
+  /** The grant of the token the session was opened with (by SessionIndex, before any frame). */
+  authorize(grant: Grant): void {
+    this.grant = grant;
+  }
+
+  /** When the session's token expires (the sweep closes it then with 4003); null: never. */
+  get expiresAtMs(): number | null {
+    return this.grant.expiresAtMs;
+  }
+
+  private queueRefresh(frame: RefreshFrame): void {
+    const previous = this.refreshing ?? Promise.resolve();
+    const current = previous.then(() => this.refresh(frame));
+    this.refreshing = current;
+    void current.finally(() => {
+      if (this.refreshing === current) this.refreshing = null;
+    });
+  }
+
+  /**
+   * Replaces the session's grant with a fresh token's: same `sub` required. Held topics the
+   * new token does not allow are left (an `unsubscribed` frame lists them) before the ack.
+   * A refused refresh changes nothing: the old token holds until it expires.
+   */
+  private async refresh(frame: RefreshFrame): Promise<void> {
+    const verified = await this.ctx.auth.verifyToken(this.app, frame.token);
+    if (this.closed) return;
+    if (!verified.ok) {
+      this.send(encodeError(frame.id, ErrorCode.Unauthorized, verified.message));
+      return;
+    }
+    if (verified.userId !== this.userId) {
+      this.send(encodeError(frame.id, ErrorCode.Forbidden, 'the refresh token must carry the same sub as the session'));
+      return;
+    }
+    this.grant = verified.grant;
+    const held = [...fewValues(this.held)];
+    const dropped = held.filter((topic) => refusedSubscribe(verified.grant, this.userId, [topic]) !== undefined);
+    for (const topic of dropped) this.detach(topic);
+    if (dropped.length > 0) this.send(encodeUnsubscribed(dropped, ErrorCode.Forbidden));
+    this.send(encodeAck({ id: frame.id }));
+  }
+  // ---- end security ----
 
   // ---- topic presence ----------------------------------------------------------------------
 

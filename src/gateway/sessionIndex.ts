@@ -38,6 +38,8 @@ export class SessionIndex implements Iterable<Session> {
   private readonly detached = new Map<string, Detached>();
   /** Once draining, a session that leaves is not kept for resuming here. */
   private keepLeavers = true;
+  /** Connected sessions per app ID, for the app's maxConnections. */
+  private readonly perApp = new Map<string, number>();
 
   constructor(
     private readonly options: SessionIndexOptions,
@@ -51,6 +53,11 @@ export class SessionIndex implements Iterable<Session> {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Sessions of `appId` connected here. */
+  countOf(appId: string): number {
+    return this.perApp.get(appId) ?? 0;
   }
 
   has(session: Session): boolean {
@@ -81,7 +88,9 @@ export class SessionIndex implements Iterable<Session> {
     // A connection that resumes a session still open here (the old socket not closed yet) takes it over.
     this.byId.get(id)?.disconnect(CloseCode.Normal, 'resumed on another connection');
     const session = new Session(id, app, userId, socket, this.ctx, carried);
+    session.authorize(admission.grant);
     this.sessions.add(session);
+    this.perApp.set(app.id, this.countOf(app.id) + 1);
     this.byId.set(id, session);
     const welcome = encodeWelcome({
       sessionId: id,
@@ -108,7 +117,11 @@ export class SessionIndex implements Iterable<Session> {
   /** The connection closed. A session with jobs running stays resumable here for the window. */
   close(session: Session): void {
     session.close();
-    this.sessions.delete(session);
+    if (this.sessions.delete(session)) {
+      const left = this.countOf(session.app.id) - 1;
+      if (left > 0) this.perApp.set(session.app.id, left);
+      else this.perApp.delete(session.app.id);
+    }
     if (this.byId.get(session.id) !== session) return; // taken over by a resumed connection
     this.byId.delete(session.id);
     if (session.pendingJobs === 0 || this.options.resumeWindowMs === 0 || !this.keepLeavers) {

@@ -1,6 +1,7 @@
 /**
  * The periodic pass over this instance's sessions: closes the ones that cannot keep up
- * (4001) and hands fresh resume tokens to the ones with jobs running (see ResumeTokens).
+ * (4001) and the ones whose token expired without a refresh (4003), and hands fresh resume
+ * tokens to the ones with jobs running (see ResumeTokens).
  */
 import { CloseCode } from '../protocol/codes.ts';
 import type { Logger } from '../lib/log.ts';
@@ -33,7 +34,23 @@ export class SessionSweep implements Service {
 
   private sweep(): void {
     this.disconnectSlowConsumers();
+    this.disconnectExpired();
     this.resumeTokens.refresh(this.sessions);
+  }
+
+  /**
+   * Closes sessions whose token expired (its `exp` plus the clock skew, the moment a new
+   * connection with it is refused) with 4003, within one sweep interval of it. A comparison
+   * per session: no timer per session.
+   */
+  private disconnectExpired(nowMs = Date.now()): void {
+    for (const session of this.sessions) {
+      const expiresAtMs = session.expiresAtMs;
+      if (expiresAtMs !== null && expiresAtMs <= nowMs) {
+        this.log.info('session token expired', { session: session.id });
+        session.disconnect(CloseCode.TokenExpired, 'token expired; get a new token and reconnect');
+      }
+    }
   }
 
   /**

@@ -1,12 +1,15 @@
 /**
- * `bun run token --app <app> --sub <user> [--ttl 1h]`: prints a client token (an HS256 JWT
- * signed with the app's secret) for development and scripts, like Centrifugo's `gentoken`.
+ * `bun run token --app <app> --sub <user> [--ttl 1h] [--subscribe <pattern>]… [--publish <pattern>]…`:
+ * prints a client token (an HS256 JWT signed with the app's first secret, with the topic
+ * permissions given) for development and scripts, like Centrifugo's `gentoken`.
  * Reads APPS exactly as the gateway does (without it: the demo app). Any problem is one line
  * on stderr and exit status 1.
  */
 import { parseArgs } from 'node:util';
+import * as v from 'valibot';
 import { ConfigError, loadConfig } from '../config.ts';
-import { signClientToken } from '../gateway/auth.ts';
+import { signClientToken, type TokenPermissions } from '../gateway/auth.ts';
+import { TopicPatternSchema } from '../protocol/names.ts';
 
 const UNIT_SEC = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 /** A year: a longer-lived token is a password that cannot be changed. */
@@ -27,17 +30,35 @@ function parseTtl(raw: string): number {
   return seconds;
 }
 
-let values: { app?: string; sub?: string; ttl?: string };
+const USAGE = 'usage: bun run token --app <app> --sub <user> [--ttl 1h] [--subscribe <pattern>]... [--publish <pattern>]...';
+
+let values: { app?: string; sub?: string; ttl?: string; subscribe?: string[]; publish?: string[] };
 try {
   ({ values } = parseArgs({
-    options: { app: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string', default: '1h' } },
+    options: {
+      app: { type: 'string' },
+      sub: { type: 'string' },
+      ttl: { type: 'string', default: '1h' },
+      // Repeated rather than comma-separated: topics may contain commas (user-limited topics).
+      subscribe: { type: 'string', multiple: true },
+      publish: { type: 'string', multiple: true },
+    },
   }));
 } catch (error) {
-  fail(`${error instanceof Error ? error.message : String(error)}; usage: bun run token --app <app> --sub <user> [--ttl 1h]`);
+  fail(`${error instanceof Error ? error.message : String(error)}; ${USAGE}`);
 }
-if (!values.app) fail('--app <app> is required; usage: bun run token --app <app> --sub <user> [--ttl 1h]');
+if (!values.app) fail(`--app <app> is required; ${USAGE}`);
 if (!values.sub || values.sub.length > 256) fail('--sub <user ID> is required (1-256 characters)');
 const ttlSec = parseTtl(values.ttl ?? '1h');
+const permissions: TokenPermissions = {};
+for (const claim of ['subscribe', 'publish'] as const) {
+  const patterns = values[claim];
+  if (patterns === undefined) continue;
+  for (const pattern of patterns) {
+    if (!v.is(TopicPatternSchema, pattern)) fail(`--${claim}: ${JSON.stringify(pattern)} is not a topic or a topic prefix followed by *`);
+  }
+  permissions[claim] = patterns;
+}
 
 let apps;
 try {
@@ -50,4 +71,7 @@ const app = apps.find((a) => a.id === values.app);
 if (!app) {
   fail(`unknown app ${JSON.stringify(values.app)}; configured: ${apps.map((a) => a.id).join(', ')} (APPS defines apps; without it only "demo" exists)`);
 }
-process.stdout.write(`${await signClientToken(app, values.sub, ttlSec)}\n`);
+if (app.secrets === undefined && app.secret === undefined) {
+  fail(`app ${JSON.stringify(app.id)} has publicKeys only: sign its tokens with the matching private key (bun run token signs HS256 with the app's first secret)`);
+}
+process.stdout.write(`${await signClientToken(app, values.sub, ttlSec, undefined, permissions)}\n`);

@@ -33,6 +33,11 @@ export const ErrorCode = {
   NoSuchMethod: 'no_such_method',
   /** RPC: the worker reported a failure. */
   JobFailed: 'job_failed',
+  /**
+   * Hash routing: the connection named a room whose home is another instance (HTTP 421,
+   * before the WebSocket opens; the body and headers name that instance).
+   */
+  Misdirected: 'misdirected',
   /** Presence asked of a topic that does not track it (no prefix in the app's `presenceTopics`). */
   NoPresence: 'no_presence',
 } as const;
@@ -62,6 +67,15 @@ export const CloseCode = {
   SlowConsumer: 4001,
   /** The instance cannot serve (cluster backend unreachable); reconnect elsewhere. */
   NotReady: 4002,
+  /** The session's token expired without a refresh; get a new token, reconnect and resume. */
+  TokenExpired: 4003,
+  /** The app has `maxConnections` sessions on this instance already; reconnect (elsewhere) later. */
+  TooManyConnections: 4004,
+  /**
+   * Hash routing (ROUTING=hash): the session's room now lives on another instance (an
+   * instance joined or left the ring); reconnect through the load balancer and resume.
+   */
+  RoomMoved: 4008,
 
   /** Missing, invalid or expired token. */
   Unauthorized: 4500,

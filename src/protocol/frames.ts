@@ -86,6 +86,19 @@ export const RpcFrameSchema = v.object({
 });
 export type RpcFrame = v.InferOutput<typeof RpcFrameSchema>;
 
+// ---- security (issue 11) ----
+/** Compact JWTs are short; this bounds what a refresh makes the server parse. */
+const MAX_TOKEN_CHARS = 8192;
+
+/** A fresh client token for the session: same `sub`; its permissions and expiry replace the old. */
+export const RefreshFrameSchema = v.object({
+  type: v.literal('refresh'),
+  id: RequestIdSchema,
+  token: v.pipe(v.string(), v.minLength(1, 'token: a JWT'), v.maxLength(MAX_TOKEN_CHARS, `token: at most ${MAX_TOKEN_CHARS} characters`)),
+});
+export type RefreshFrame = v.InferOutput<typeof RefreshFrameSchema>;
+// ---- end security ----
+
 // Topic presence (docs/users.md, "Presence"): who is subscribed to a presence topic.
 export const TopicPresenceFrameSchema = v.object({
   type: v.literal('presence'),
@@ -100,6 +113,7 @@ export const ClientFrameSchema = v.variant('type', [
   PublishFrameSchema,
   PingFrameSchema,
   RpcFrameSchema,
+  RefreshFrameSchema,
   TopicPresenceFrameSchema,
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
@@ -110,6 +124,7 @@ const CLIENT_FRAME_SCHEMAS = {
   publish: PublishFrameSchema,
   ping: PingFrameSchema,
   rpc: RpcFrameSchema,
+  refresh: RefreshFrameSchema,
   presence: TopicPresenceFrameSchema,
 } as const;
 
@@ -225,6 +240,19 @@ export const ResumeTokenFrameSchema = v.object({
 });
 export type ResumeTokenFrame = v.InferOutput<typeof ResumeTokenFrameSchema>;
 
+// ---- security (issue 11) ----
+/**
+ * Topics the session no longer holds without having asked: a refresh whose token does not
+ * allow them any more (`reason: "forbidden"`). Nothing of them arrives after this frame.
+ */
+export const UnsubscribedFrameSchema = v.object({
+  type: v.literal('unsubscribed'),
+  topics: v.array(v.string()),
+  reason: v.string(),
+});
+export type UnsubscribedFrame = v.InferOutput<typeof UnsubscribedFrameSchema>;
+// ---- end security ----
+
 /** A user's first session subscribed to a presence topic. */
 export const JoinFrameSchema = v.object({
   type: v.literal('join'),
@@ -250,6 +278,7 @@ export const ServerFrameSchema = v.variant('type', [
   ResultFrameSchema,
   ProgressFrameSchema,
   ResumeTokenFrameSchema,
+  UnsubscribedFrameSchema,
   JoinFrameSchema,
   LeaveFrameSchema,
 ]);

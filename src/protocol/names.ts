@@ -8,12 +8,23 @@ import * as v from 'valibot';
 export const AppIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'app id: 1-64 of A-Z a-z 0-9 _ -'));
 
 /**
- * Topics: 1-200 characters of letters, digits and `_ - . : @ / = #`. A bounded alphabet keeps
- * topics safe as Redis key parts, log fields and metric labels.
+ * Topics: 1-200 characters of letters, digits and `_ - . : @ / = # ,`. A bounded alphabet keeps
+ * topics safe as Redis key parts (no `{` or `}`, which would change a key's hash slot; no
+ * space or quote), log fields and metric labels. `#` and `,` make user-limited topics
+ * (`dialog#alice,bob`, see gateway/permissions.ts).
  */
 export const TopicSchema = v.pipe(
   v.string(),
-  v.regex(/^[A-Za-z0-9_\-.:@/=#]{1,200}$/, 'topic: 1-200 of A-Z a-z 0-9 _ - . : @ / = #'),
+  v.regex(/^[A-Za-z0-9_\-.:@/=#,]{1,200}$/, 'topic: 1-200 of A-Z a-z 0-9 _ - . : @ / = # ,'),
+);
+
+/**
+ * A topic pattern in a client token's `subscribe` or `publish` claim: a topic name, or a
+ * prefix of one followed by `*` (`room:*`; `*` alone matches every topic).
+ */
+export const TopicPatternSchema = v.pipe(
+  v.string(),
+  v.regex(/^(?:[A-Za-z0-9_\-.:@/=#,]{1,200}|[A-Za-z0-9_\-.:@/=#,]{0,199}\*)$/, 'topic pattern: a topic, or a topic prefix followed by *'),
 );
 
 /** Request IDs chosen by the client, echoed in ack/error/pong. */

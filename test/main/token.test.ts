@@ -5,6 +5,7 @@
  * command's one-line errors.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { generateKeyPairSync } from 'node:crypto';
 import { APP_STRICT, startGateway, type TestGateway } from '../support/gateway.ts';
 import { WsClient } from '../support/wsClient.ts';
 
@@ -60,7 +61,29 @@ test('bun run token without APPS signs for the demo app', async () => {
   expect(await welcomeWith(demo, 'demo', r.stdout.trim())).toMatchObject({ type: 'welcome', userId: 'bob' });
 });
 
+test('bun run token --subscribe/--publish (repeated): the session may subscribe and publish those topics only', async () => {
+  const r = run(['bun', 'src/main/token.ts', '--app', 'demo', '--sub', 'alice', '--subscribe', 'news', '--subscribe', 'dialog#alice,bob', '--publish', 'room:*']);
+  expect(r.stderr).toBe('');
+  const claims = JSON.parse(Buffer.from(r.stdout.trim().split('.')[1]!, 'base64url').toString());
+  expect(claims).toMatchObject({ sub: 'alice', subscribe: ['news', 'dialog#alice,bob'], publish: ['room:*'] });
+  const c = await WsClient.open(demo.wsUrl('demo', r.stdout.trim()));
+  expect(await c.request({ type: 'subscribe', topics: ['news', 'dialog#alice,bob'] })).toMatchObject({ type: 'ack' });
+  expect(await c.request({ type: 'subscribe', topics: ['other'] })).toMatchObject({ code: 'forbidden' });
+  expect(await c.request({ type: 'publish', topic: 'room:1', data: 1 })).toMatchObject({ type: 'ack' });
+  expect(await c.request({ type: 'publish', topic: 'news', data: 1 })).toMatchObject({ code: 'forbidden' });
+  c.close();
+});
+
+test('an app with public keys only: exit 1, its tokens are signed with the private key', () => {
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const APPS = JSON.stringify([{ id: 'pk', publicKeys: [publicKey.export({ type: 'spki', format: 'pem' })], apiKeys: ['api-key-0123456789'] }]);
+  const r = run(['bun', 'src/main/token.ts', '--app', 'pk', '--sub', 'alice'], { APPS });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toStartWith('token: app "pk" has publicKeys only: sign its tokens with the matching private key');
+});
+
 test.each([
+  ['a bad --subscribe pattern', ['--app', 'demo', '--sub', 'alice', '--subscribe', 'a b'], 'token: --subscribe: "a b" is not a topic'],
   ['an unknown app', ['--app', 'shop', '--sub', 'alice'], 'token: unknown app "shop"; configured: demo'],
   ['a bad --ttl', ['--app', 'demo', '--sub', 'alice', '--ttl', '2 hours'], 'token: --ttl: expected a number with s, m, h or d'],
   ['a --ttl over a year', ['--app', 'demo', '--sub', 'alice', '--ttl', '366d'], 'token: --ttl: expected'],

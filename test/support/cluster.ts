@@ -11,7 +11,7 @@ import { compareOffsets } from '../../src/protocol/offset.ts';
 import { shouldReconnect } from '../../src/protocol/codes.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { publishHttp } from './gateway.ts';
-import { spawnGateway, type GatewayProcess } from './process.ts';
+import { spawnGateway, TEST_OPERATOR_TOKEN, type GatewayProcess } from './process.ts';
 import { deleteKeysUnder, keysUnder, REDIS_URL, testClient } from './redis.ts';
 import { WsClient } from './wsClient.ts';
 
@@ -164,7 +164,7 @@ export class TestCluster {
 
   /** IDs listed by GET /api/instances of a running instance, sorted. */
   async listedInstances(via: string): Promise<string[]> {
-    const res = await fetch(`${this.get(via).http}/api/instances`);
+    const res = await fetch(`${this.get(via).http}/api/instances`, { headers: { authorization: `Bearer ${TEST_OPERATOR_TOKEN}` } });
     if (!res.ok) throw new Error(`GET /api/instances: ${res.status}`);
     const body = (await res.json()) as { instances: { id: string }[] };
     return body.instances.map((i) => i.id).sort();

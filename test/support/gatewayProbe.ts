@@ -4,7 +4,7 @@
  * the gateways' recent log lines, so that a timeout explains itself.
  */
 import { waitFor } from '../../src/lib/waitFor.ts';
-import type { GatewayProcess } from './process.ts';
+import { TEST_OPERATOR_TOKEN, type GatewayProcess } from './process.ts';
 
 /** Status and reasons of GET /readyz. */
 export async function readiness(port: number): Promise<{ status: number; reasons: string[] }> {
@@ -13,9 +13,9 @@ export async function readiness(port: number): Promise<{ status: number; reasons
   return { status: res.status, reasons: body.reasons ?? [] };
 }
 
-/** Instance IDs listed by GET /api/instances, sorted. */
+/** Instance IDs listed by GET /api/instances (with the tests' operator token), sorted. */
 export async function instanceIds(port: number): Promise<string[]> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/instances`);
+  const res = await fetch(`http://127.0.0.1:${port}/api/instances`, { headers: { authorization: `Bearer ${TEST_OPERATOR_TOKEN}` } });
   if (!res.ok) throw new Error(`GET /api/instances: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { instances: { id: string }[] };
   return body.instances.map((i) => i.id).sort();

@@ -13,6 +13,9 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
+/** OPERATOR_TOKEN of every spawned gateway (unless the test sets its own): GET /api/instances needs it. */
+export const TEST_OPERATOR_TOKEN = 'operator-token-of-the-tests';
+
 /** Ports this test process has handed out: the OS may offer a released port again at once. */
 const handedOut = new Set<number>();
 
@@ -39,7 +42,7 @@ export async function spawnGateway(env: Record<string, string> = {}): Promise<Ga
   const port = env.PORT ? Number(env.PORT) : freePort();
   const proc = Bun.spawn(['bun', 'src/main/gateway.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', OPERATOR_TOKEN: TEST_OPERATOR_TOKEN, ...env, PORT: String(port) },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

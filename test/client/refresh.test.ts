@@ -1,0 +1,51 @@
+/**
+ * Tokens and the client SDK: `refresh()` replaces the session's permissions (topics no
+ * longer allowed are dropped and reported), and a session closed with 4003 (token expired)
+ * reconnects with a fresh token from the token provider and goes on receiving its topics.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { SwitchyardClient } from '../../src/client/index.ts';
+import { CLOCK_SKEW_SEC } from '../../src/gateway/auth.ts';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { APP_A, publishHttp, startGateway, type TestGateway } from '../support/gateway.ts';
+import { hs256, nowSec } from '../support/tokens.ts';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway('memory');
+});
+afterAll(() => gw.stop());
+
+const base = () => gw.wsUrl(APP_A.id).split('?')[0]!;
+
+test('refresh(): the new permissions replace the old, dropped topics are reported', async () => {
+  const client = new SwitchyardClient({ urls: [base()], app: APP_A.id, token: await hs256(APP_A.secret, 'alice', { subscribe: ['news', 'room:*'] }) });
+  const errors: { code: string; message: string }[] = [];
+  client.on('error', (e) => errors.push(e));
+  await client.subscribe('news', 'room:1');
+  await client.refresh(await hs256(APP_A.secret, 'alice', { subscribe: ['news'] }));
+  expect(errors).toEqual([{ code: 'forbidden', message: 'unsubscribed by the server: room:1' }]);
+  await expect(client.refresh(await hs256(APP_A.secret, 'bob'))).rejects.toMatchObject({ code: 'forbidden' });
+  await expect(client.subscribe('room:2')).rejects.toMatchObject({ code: 'forbidden' });
+  client.close();
+});
+
+test('closed with 4003 when the token expires, the client reconnects with a fresh token and keeps its topics', async () => {
+  let calls = 0;
+  const token = async () => {
+    calls += 1;
+    // The first token expires 1-2 s from now; later ones last an hour.
+    const exp = calls === 1 ? nowSec() - CLOCK_SKEW_SEC + 2 : nowSec() + 3600;
+    return hs256(APP_A.secret, 'alice', { iat: nowSec() - 60, exp });
+  };
+  const client = new SwitchyardClient({ urls: [base()], app: APP_A.id, token, minReconnectDelayMs: 10 });
+  const got: unknown[] = [];
+  client.on('message', (m) => got.push(m.data));
+  await client.subscribe('feed');
+  const first = client.sessionId;
+  await waitFor(() => client.sessionId !== first && client.state === 'open', { timeoutMs: 10_000, what: 'a new session after 4003' });
+  expect(calls).toBe(2);
+  await publishHttp(gw.http, APP_A, 'feed', 'after the refresh');
+  await waitFor(() => got.includes('after the refresh'), { what: 'a message on the resubscribed topic' });
+  client.close();
+});
