@@ -17,6 +17,17 @@ export const AppSchema = v.object({
   allowAnonymous: v.optional(v.boolean(), false),
   /** Clients may send `publish` frames (otherwise only the server API publishes). @default false */
   allowClientPublish: v.optional(v.boolean(), false),
+  // ---- users (docs/users.md) ----
+  /**
+   * Clients may send direct messages (`send` frames) to the app's users. @default false
+   * (left undefined rather than defaulted, so that app objects written before it stay valid)
+   */
+  allowDirect: v.optional(v.boolean()),
+  /**
+   * Sessions one user may hold at once across the cluster; a connection over it is refused
+   * with close code 4504. Absent: no limit.
+   */
+  maxSessionsPerUser: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, 'maxSessionsPerUser: at least 1'))),
 });
 export type AppConfig = v.InferOutput<typeof AppSchema>;
 
@@ -32,6 +43,7 @@ export const DEMO_APP: AppConfig = Object.freeze({
   secret: 'demo-secret-not-for-production',
   allowAnonymous: true,
   allowClientPublish: true,
+  allowDirect: true,
 });
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -98,6 +110,10 @@ export interface Config {
   readonly heartbeatIntervalMs: number;
   /** An instance whose last heartbeat is older than this is dead. */
   readonly instanceTtlMs: number;
+  /** Unconfirmed direct messages kept per user; older ones are dropped (and the inbox marked lost). */
+  readonly userInboxMaxLength: number;
+  /** Unconfirmed direct messages older than this are dropped (and the inbox marked lost). */
+  readonly userInboxTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -142,7 +158,7 @@ function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
   if (json === undefined) throw new ConfigError('APPS', 'a JSON array like [{"id":"app1","secret":"<16+ chars>"}], got invalid JSON');
   const result = v.safeParse(AppsSchema, json);
   if (!result.success) {
-    throw new ConfigError('APPS', `a JSON array of {id, secret, allowAnonymous?, allowClientPublish?}; ${describeIssue(result.issues[0])}`);
+    throw new ConfigError('APPS', `a JSON array of {id, secret, allowAnonymous?, allowClientPublish?, allowDirect?, maxSessionsPerUser?}; ${describeIssue(result.issues[0])}`);
   }
   return { apps: result.output.map((a) => Object.freeze(a)), demoMode: false };
 }
@@ -192,6 +208,8 @@ export function loadConfig(env: Env = process.env): Config {
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', 2000, 100, 60_000),
     instanceTtlMs: int(env, 'INSTANCE_TTL_MS', 10_000, 300, 600_000),
+    userInboxMaxLength: int(env, 'USER_INBOX_MAX_LENGTH', 1000, 1, 1_000_000),
+    userInboxTtlMs: int(env, 'USER_INBOX_TTL_MS', 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
   } satisfies Config);
 }
 

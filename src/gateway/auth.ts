@@ -6,7 +6,9 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { sign, verify } from 'hono/jwt';
 import type { AppConfig } from '../config.ts';
+import * as v from 'valibot';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
+import { UserIdSchema } from '../protocol/names.ts';
 
 /**
  * Seconds a token's `iat`, `nbf` and `exp` may be off, for clocks that differ between the
@@ -57,8 +59,9 @@ export class Apps {
     const timeProblem = checkTimes(claims, nowSec);
     if (timeProblem) return refuse(timeProblem);
     const sub = claims.sub;
-    if (sub !== undefined && (typeof sub !== 'string' || sub.length === 0 || sub.length > 256)) {
-      return refuse('token sub must be a non-empty string');
+    // The user ID shape (protocol/names.ts): it names the user's Redis keys and is the `to` of direct messages.
+    if (sub !== undefined && !v.is(UserIdSchema, sub)) {
+      return refuse('token sub must be a user id: 1-128 of A-Z a-z 0-9 _ - . @ : = + |');
     }
     if (sub === undefined && !app.allowAnonymous) return refuse('token has no sub');
     return { ok: true, app, userId: sub ?? null };

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { connectRedis, type RedisClient } from '../../src/cluster/redis/connection.ts';
 import { INBOX_GROUP, Keys } from '../../src/cluster/redis/keys.ts';
 import { RedisReaper } from '../../src/cluster/redis/redisReaper.ts';
+import { RedisUsers } from '../../src/cluster/redis/redisUsers.ts';
 import { RedisRegistry } from '../../src/cluster/redis/redisRegistry.ts';
 import { RedisBroker } from '../../src/cluster/redis/redisBroker.ts';
 import { RedisInbox } from '../../src/cluster/redis/redisInbox.ts';
@@ -35,7 +36,7 @@ afterAll(async () => {
 });
 
 function reaper(selfId: string, claimed: Envelope[][]): RedisReaper {
-  return new RedisReaper(client, keys, registry, broker, selfId, { intervalMs: 1000, orphanScanEvery: 1, maxClaimedEntries: 1000 }, async (e) => void claimed.push(e), silentLogger);
+  return new RedisReaper(client, keys, registry, broker, new RedisUsers(client, keys), selfId, { intervalMs: 1000, orphanScanEvery: 1, maxClaimedEntries: 1000 }, async (e) => void claimed.push(e), silentLogger);
 }
 
 function envelope(i: number): string {
