@@ -101,3 +101,16 @@ test('an orphaned inbox (no registry entry) is removed after two scans, not one'
   const left = (await keysUnder(admin, prefix)).filter((k) => k.includes('orphan-4') || k.includes('dead-'));
   expect(left).toEqual([]);
 });
+
+test("a dead instance's sessions leave the user registry; other instances' stay", async () => {
+  const users = new RedisUsers(client, keys);
+  await crashedInstance('dead-5', Date.now() - 60_000);
+  await users.add('a', 'bob', 'dead-5');
+  await users.add('a', 'bob', 'dead-5');
+  await users.add('a', 'bob', 'alive-1');
+  await users.add('a', 'carol', 'dead-5');
+  await reaper('alive-1', []).tick();
+  expect(await users.count('a', ['bob', 'carol'])).toEqual(new Map([['bob', 1], ['carol', 0]]));
+  expect(await admin.exists(keys.instanceUsers('dead-5'))).toBe(0);
+  await users.remove('a', 'bob', 'alive-1');
+});
