@@ -78,7 +78,7 @@ test('a direct message goes from instance A to the recipient on instance B, and 
   const ack = await alice.request({ type: 'send', to: 'bob', data: { hi: 'bob' } });
   expect(ack.type).toBe('ack');
   const got = await bob.waitFor((f) => f.type === 'direct');
-  expect(got).toEqual({ type: 'direct', messageId: ack.messageId, from: 'alice', data: { hi: 'bob' } });
+  expect(got).toEqual({ type: 'direct', messageId: String(ack.messageId), from: 'alice', data: { hi: 'bob' } });
   const after = await Promise.all(['ua', 'ub', 'uc'].map((id) => cluster.inboxEntriesAdded(id)));
   // One envelope, to bob's instance only.
   expect(after[1]! - before[1]!).toBe(1);
