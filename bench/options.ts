@@ -10,6 +10,7 @@ import { parseOptions as parseFlags, usage, type OptionGroup, type ScenarioFamil
 import { SERVER_KINDS, type ServerKind } from './servers.ts';
 import { AMQP_FAMILY, AMQP_OPTIONS, type AmqpOptions } from './amqp/options.ts';
 import { CLUSTER_FAMILY, CLUSTER_OPTIONS, type ClusterOptions } from './cluster/options.ts';
+import { USERS_FAMILY, USERS_OPTIONS, type UsersOptions } from './users/options.ts';
 
 export { UsageError } from './core/options.ts';
 
@@ -134,12 +135,12 @@ export const SINGLE_FAMILY: ScenarioFamily<SingleScenarioName, BenchOptions> = {
 };
 
 /** Every family, in the order they run and report. */
-export const FAMILIES = [SINGLE_FAMILY, AMQP_FAMILY, CLUSTER_FAMILY] as const;
-const GROUPS = [HARNESS_OPTIONS, AMQP_OPTIONS, CLUSTER_OPTIONS] as const;
+export const FAMILIES = [SINGLE_FAMILY, AMQP_FAMILY, CLUSTER_FAMILY, USERS_FAMILY] as const;
+const GROUPS = [HARNESS_OPTIONS, AMQP_OPTIONS, CLUSTER_OPTIONS, USERS_OPTIONS] as const;
 
 export type ScenarioName = (typeof FAMILIES)[number]['scenarios'][number];
 
-export interface BenchOptions extends HarnessSizes, AmqpOptions, ClusterOptions {
+export interface BenchOptions extends HarnessSizes, AmqpOptions, ClusterOptions, UsersOptions {
   readonly scenarios: readonly ScenarioName[];
   readonly servers: readonly ServerKind[];
   readonly quick: boolean;

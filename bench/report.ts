@@ -6,6 +6,7 @@
 import { familyReport, kib, latencyRows, machineRows, ms, num, pct, sumRounds, type FamilyReport, type ReportFamily } from './core/report.ts';
 import { AMQP_REPORT } from './amqp/report.ts';
 import { CLUSTER_REPORT } from './cluster/report.ts';
+import { USERS_REPORT } from './users/report.ts';
 import type { BenchOptions } from './options.ts';
 import type { FanoutResult } from './scenarios/fanout.ts';
 import type { IdleResult } from './scenarios/idle.ts';
@@ -90,4 +91,4 @@ const SINGLE_REPORT: ReportFamily<{ fanout: FanoutResult; latency: LatencyResult
 };
 
 /** Every family's report, in the order the families run (bench/options.ts FAMILIES). */
-export const REPORT_FAMILIES: readonly FamilyReport<BenchOptions>[] = [familyReport(SINGLE_REPORT), familyReport(AMQP_REPORT), familyReport(CLUSTER_REPORT)];
+export const REPORT_FAMILIES: readonly FamilyReport<BenchOptions>[] = [familyReport(SINGLE_REPORT), familyReport(AMQP_REPORT), familyReport(CLUSTER_REPORT), familyReport(USERS_REPORT)];

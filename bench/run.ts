@@ -20,6 +20,8 @@ import { runBridgeLatency } from './scenarios/bridgeLatency.ts';
 import { runRpc } from './scenarios/rpc.ts';
 import { runClusterFanout } from './scenarios/clusterFanout.ts';
 import { runClusterLatency } from './scenarios/clusterLatency.ts';
+import { runDirectLatency } from './scenarios/directLatency.ts';
+import { runOfflineDrain } from './scenarios/offlineDrain.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
 import type { ServerKind } from './servers.ts';
 
@@ -135,6 +137,8 @@ const RUNNERS: Record<ScenarioName, ScenarioRun> = {
   rpc: scenarioRun(runRpc),
   'cluster-fanout': scenarioRun(runClusterFanout),
   'cluster-latency': scenarioRun(runClusterLatency),
+  'direct-latency': scenarioRun(runDirectLatency),
+  'offline-drain': scenarioRun(runOfflineDrain),
 };
 
 async function main(): Promise<void> {
