@@ -6,6 +6,8 @@ import type { Broker } from './broker.ts';
 import type { Inbox } from './inbox.ts';
 import type { InstanceRegistry } from './registry.ts';
 import type { SessionDirectory } from './sessions.ts';
+import type { UserInbox } from './userInbox.ts';
+import type { UserRegistry } from './users.ts';
 
 export interface ClusterBackend {
   readonly kind: 'memory' | 'redis';
@@ -14,6 +16,10 @@ export interface ClusterBackend {
   readonly broker: Broker;
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
+  /** Which instances hold sessions of a user (precise delivery, user status, the session quota). */
+  readonly users: UserRegistry;
+  /** The durable per-user inbox and the send path of direct messages. */
+  readonly userInbox: UserInbox;
   /**
    * Connects (waits until the store answers), removes routes an earlier process with this
    * instance ID left behind (it may have crashed and restarted before being reaped), and
@@ -27,7 +33,7 @@ export interface ClusterBackend {
    * state (a Redis restart): the instance re-registers and re-adds its routes.
    */
   onRestored(listener: () => void): void;
-  /** Removes what this instance owns in the store (inbox, routes, registry entry): graceful stop. */
+  /** Removes what this instance owns in the store (inbox, routes, user registrations, registry entry): graceful stop. */
   retire(): Promise<void>;
   /** Releases connections; called last on shutdown. */
   close(): Promise<void>;

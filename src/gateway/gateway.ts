@@ -26,6 +26,7 @@ import { ResumeTokens } from './resumeTokens.ts';
 import type { Session } from './session.ts';
 import { SessionIndex } from './sessionIndex.ts';
 import { SessionSweep } from './sessionSweep.ts';
+import { UserSessions } from './userSessions.ts';
 import type { Socket } from './socket.ts';
 
 /**
@@ -51,6 +52,10 @@ export class Gateway implements Service {
   readonly hub: Hub;
   readonly publisher: TopicPublisher;
   readonly sessions: SessionIndex;
+  /** The users of the sessions here (user registry, direct delivery). */
+  readonly users: UserSessions;
+  readonly userInbox: ClusterBackend['userInbox'];
+  readonly userRegistry: ClusterBackend['users'];
   readonly maxFrameBytes: number;
   readonly log: Logger;
   /** Hash routing's room placement; null unless ROUTING=hash. */
@@ -75,6 +80,9 @@ export class Gateway implements Service {
     const resumeTokens = new ResumeTokens(this.apps, config.resumeWindowMs);
     this.hub = new Hub(config.instanceId, backend.broker, log);
     this.publisher = new TopicPublisher(backend.broker);
+    this.users = new UserSessions(config.instanceId, backend.users, log);
+    this.userInbox = backend.userInbox;
+    this.userRegistry = backend.users;
     this.sessions = new SessionIndex(
       { instanceId: config.instanceId, resumeWindowMs: config.resumeWindowMs, ownershipTtlMs: config.rpcMaxTimeoutMs + config.resumeWindowMs },
       this.apps,
@@ -88,11 +96,14 @@ export class Gateway implements Service {
         publisher: this.publisher,
         jobs: { instanceId: config.instanceId, jobs, sessions: backend.sessions, limits: config, log },
         limits: config,
+        users: { inbox: backend.userInbox, registry: backend.users },
         log,
         auth: this.apps,
         quotas: this.quotas,
       },
       log,
+      this.users,
+      backend.userInbox,
     );
     this.placement =
       config.routing === 'hash'
@@ -107,7 +118,10 @@ export class Gateway implements Service {
       backend,
       { instanceId: config.instanceId, region: config.region, heartbeatIntervalMs: config.heartbeatIntervalMs },
       () => ({ address: this.server ? `${this.server.hostname}:${this.server.port}` : '', sessions: this.sessions.size }),
-      () => this.hub.restoreRoutes(),
+      async () => {
+        await this.hub.restoreRoutes();
+        await this.users.restore();
+      },
       log,
     );
   }
@@ -145,6 +159,9 @@ export class Gateway implements Service {
       dispatchEnvelopes({
         message: (envelope) => this.hub.deliver(envelope),
         rpc: (envelope) => this.sessions.deliverReply(envelope),
+        // Not awaited: the message waits in its user inbox until confirmed, so the inbox entry
+        // can be acknowledged at once, and a long replay never holds this instance's inbox.
+        direct: (envelope) => this.users.deliver(envelope),
       }),
     );
     if (this.state !== 'starting') {

@@ -38,6 +38,10 @@ export const ErrorCode = {
    * before the WebSocket opens; the body and headers name that instance).
    */
   Misdirected: 'misdirected',
+
+  // ---- users (direct messages) ----
+  /** `received`: `upTo` is not the ID of one of this user's direct messages. */
+  UnknownMessage: 'unknown_message',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -83,6 +87,12 @@ export const CloseCode = {
   Forbidden: 4502,
   /** Too many invalid frames in a row: the peer does not speak the protocol. */
   ProtocolViolation: 4503,
+  /**
+   * The user already has the app's `maxSessionsPerUser` sessions in the cluster. Terminal:
+   * reconnecting with backoff fails the same way until one of the other sessions closes,
+   * which the client cannot see; retry on the user's request instead.
+   */
+  TooManySessions: 4504,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -5,7 +5,7 @@
 import * as v from 'valibot';
 import type { ErrorCode } from './codes.ts';
 import { MethodSchema } from './job.ts';
-import { RequestIdSchema, TopicSchema } from './names.ts';
+import { MAX_PRESENCE_USERS, MessageIdSchema, RequestIdSchema, TopicSchema, UserIdSchema } from './names.ts';
 import { OffsetSchema } from './offset.ts';
 import { describeIssue } from './issues.ts';
 
@@ -98,6 +98,36 @@ export const RefreshFrameSchema = v.object({
 });
 export type RefreshFrame = v.InferOutput<typeof RefreshFrameSchema>;
 // ---- end security ----
+// ---- client -> server: users (direct messages, user presence) ----------------------------
+
+/** A direct message to every session of user `to` (and to its user inbox until confirmed). */
+export const SendFrameSchema = v.object({
+  type: v.literal('send'),
+  id: RequestIdSchema,
+  to: UserIdSchema,
+  data: v.nonOptional(v.unknown(), 'data: required'),
+});
+export type SendFrame = v.InferOutput<typeof SendFrameSchema>;
+
+/** Confirms every direct message of the session's user up to and including `upTo`, for all its devices. */
+export const ReceivedFrameSchema = v.object({
+  type: v.literal('received'),
+  id: RequestIdSchema,
+  upTo: MessageIdSchema,
+});
+export type ReceivedFrame = v.InferOutput<typeof ReceivedFrameSchema>;
+
+/** User status: which of `users` have a session in the cluster. */
+export const UserPresenceFrameSchema = v.object({
+  type: v.literal('presence'),
+  id: RequestIdSchema,
+  users: v.pipe(
+    v.array(UserIdSchema),
+    v.minLength(1, 'users: at least one'),
+    v.maxLength(MAX_PRESENCE_USERS, `users: at most ${MAX_PRESENCE_USERS} per request`),
+  ),
+});
+export type UserPresenceFrame = v.InferOutput<typeof UserPresenceFrameSchema>;
 
 export const ClientFrameSchema = v.variant('type', [
   SubscribeFrameSchema,
@@ -106,6 +136,9 @@ export const ClientFrameSchema = v.variant('type', [
   PingFrameSchema,
   RpcFrameSchema,
   RefreshFrameSchema,
+  SendFrameSchema,
+  ReceivedFrameSchema,
+  UserPresenceFrameSchema,
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
@@ -116,6 +149,9 @@ const CLIENT_FRAME_SCHEMAS = {
   ping: PingFrameSchema,
   rpc: RpcFrameSchema,
   refresh: RefreshFrameSchema,
+  send: SendFrameSchema,
+  received: ReceivedFrameSchema,
+  presence: UserPresenceFrameSchema,
 } as const;
 
 export type ClientFrameResult = { ok: true; frame: ClientFrame } | { ok: false; issue: string };
@@ -147,6 +183,12 @@ export const WelcomeFrameSchema = v.object({
   resumeToken: v.optional(v.string()),
   /** Present when the connection asked to resume: whether it did. */
   resumed: v.optional(v.boolean()),
+  /**
+   * Sessions of a user in an app that allows direct messages: the user inbox. `pending`
+   * unconfirmed messages follow the welcome, in order, before any live one; `lost` is true
+   * when messages were dropped unconfirmed (USER_INBOX_MAX_LENGTH, USER_INBOX_TTL_MS).
+   */
+  inbox: v.optional(v.object({ pending: v.number(), lost: v.optional(v.literal(true)) })),
 });
 export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
 
@@ -162,6 +204,15 @@ export const AckFrameSchema = v.object({
   recovered: v.optional(topicMapSchema(v.boolean())),
   /** Publish: the offset the message got in its topic. */
   offset: v.optional(v.string()),
+  /** Send: the ID the direct message got in the recipient's user inbox. */
+  messageId: v.optional(v.string()),
+  /** User presence: per user asked about, whether it has a session in the cluster. */
+  online: v.optional(
+    v.pipe(
+      v.custom<object>((input) => typeof input === 'object' && input !== null && !Array.isArray(input), 'an object keyed by user'),
+      v.transform((input) => new Map(Object.entries(input as Record<string, unknown>).filter((e): e is [string, boolean] => typeof e[1] === 'boolean'))),
+    ),
+  ),
 });
 export type AckFrame = v.InferOutput<typeof AckFrameSchema>;
 
@@ -223,8 +274,17 @@ export const UnsubscribedFrameSchema = v.object({
 });
 export type UnsubscribedFrame = v.InferOutput<typeof UnsubscribedFrameSchema>;
 // ---- end security ----
+/** A direct message, on every session of its recipient. `from` is null for the server API and the bridge. */
+export const DirectFrameSchema = v.object({
+  type: v.literal('direct'),
+  messageId: v.string(),
+  from: v.nullable(v.string()),
+  data: v.unknown(),
+});
+export type DirectFrame = v.InferOutput<typeof DirectFrameSchema>;
 
 export const ServerFrameSchema = v.variant('type', [
+  DirectFrameSchema,
   WelcomeFrameSchema,
   AckFrameSchema,
   MessageFrameSchema,

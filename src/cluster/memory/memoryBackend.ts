@@ -12,6 +12,10 @@ import { MemoryBroker } from './memoryBroker.ts';
 import { MemoryInbox } from './memoryInbox.ts';
 import { MemoryRegistry } from './memoryRegistry.ts';
 import { MemorySessions } from './memorySessions.ts';
+import { MemoryUserInbox } from './memoryUserInbox.ts';
+import { MemoryUsers } from './memoryUsers.ts';
+import type { UserInbox } from '../userInbox.ts';
+import type { UserRegistry } from '../users.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 
 export interface MemoryClusterOptions {
@@ -23,6 +27,10 @@ export interface MemoryClusterOptions {
   instanceTtlMs?: number;
   /** How long a message ID is remembered for dedupe. @default 600_000 */
   dedupeWindowMs?: number;
+  /** Unconfirmed direct messages kept per user. @default 1000 */
+  userInboxMaxLength?: number;
+  /** Unconfirmed direct messages older than this are dropped. @default 604_800_000 (7 days) */
+  userInboxTtlMs?: number;
   /** Where failures of inbox handlers are reported. @default silentLogger */
   log?: Logger;
 }
@@ -38,6 +46,8 @@ export class MemoryCluster {
   readonly inboxes = new Map<string, InboxState>();
   readonly instances = new Map<string, InstanceInfo>();
   readonly sessions = new MemorySessions();
+  readonly users = new MemoryUsers();
+  readonly userInbox: MemoryUserInbox;
   readonly instanceTtlMs: number;
   readonly log: Logger;
 
@@ -49,6 +59,11 @@ export class MemoryCluster {
       dedupeWindowMs: options.dedupeWindowMs ?? 600_000,
     });
     this.instanceTtlMs = options.instanceTtlMs ?? 15_000;
+    this.userInbox = new MemoryUserInbox(this.users, this, {
+      maxLength: options.userInboxMaxLength ?? 1000,
+      ttlMs: options.userInboxTtlMs ?? 604_800_000,
+      dedupeWindowMs: options.dedupeWindowMs ?? 600_000,
+    });
   }
 
   /**
@@ -97,12 +112,16 @@ export class MemoryBackend implements ClusterBackend {
   readonly broker: MemoryBroker;
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
+  readonly users: UserRegistry;
+  readonly userInbox: UserInbox;
 
   constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {
     this.inbox = new MemoryInbox(cluster, instanceId);
     this.broker = cluster.broker;
     this.registry = new MemoryRegistry(cluster);
     this.sessions = cluster.sessions;
+    this.users = cluster.users;
+    this.userInbox = cluster.userInbox;
   }
 
   async start(): Promise<void> {}
@@ -116,6 +135,7 @@ export class MemoryBackend implements ClusterBackend {
 
   async retire(): Promise<void> {
     await this.broker.removeRoutes(this.instanceId);
+    await this.users.removeInstance(this.instanceId);
     this.cluster.inboxes.delete(this.instanceId);
     this.cluster.instances.delete(this.instanceId);
   }

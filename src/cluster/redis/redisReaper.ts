@@ -2,7 +2,7 @@
  * Cleans up after instances that died without retiring. Every live instance looks for dead
  * ones (no heartbeat within the TTL) and for orphaned inboxes (a stream whose instance is
  * not registered, seen on two scans in a row); one of them, the holder of a per-instance
- * lock, removes the dead instance's routes, renames its inbox away, claims what was left in
+ * lock, removes the dead instance's routes and user registrations, renames its inbox away, claims what was left in
  * it (pending and never read), hands it over (`handOver`), deletes it and the registry entry.
  */
 import type { Envelope } from '../../protocol/envelope.ts';
@@ -11,6 +11,7 @@ import type { Service } from '../../lib/service.ts';
 import { scanTargets, type RedisClient } from './connection.ts';
 import { INBOX_GROUP, type Keys } from './keys.ts';
 import type { Broker } from '../broker.ts';
+import type { UserRegistry } from '../users.ts';
 import { decodeEntry } from './inboxEntry.ts';
 import type { RedisRegistry } from './redisRegistry.ts';
 import type { StreamEntry } from './scripts.ts';
@@ -42,6 +43,8 @@ export class RedisReaper implements Service {
     private readonly keys: Keys,
     private readonly registry: RedisRegistry,
     private readonly broker: Pick<Broker, 'removeRoutes'>,
+    /** The dead instance's sessions leave the user registry with its routes. */
+    private readonly users: Pick<UserRegistry, 'removeInstance'>,
     private readonly selfId: string,
     private readonly options: ReaperOptions,
     private readonly handOver: HandOver,
@@ -99,6 +102,7 @@ export class RedisReaper implements Service {
     if (locked !== 'OK') return false;
     try {
       const routes = await this.broker.removeRoutes(id);
+      const users = await this.users.removeInstance(id);
       // What an interrupted earlier pass renamed away but did not finish.
       let left = await this.drain(id);
       // The inbox is renamed before its entries are claimed: from then on writers find no
@@ -107,7 +111,7 @@ export class RedisReaper implements Service {
       if (await this.renameInbox(id)) left += await this.drain(id);
       await this.registry.remove(id);
       this.reaped += 1;
-      this.log.info('reaped instance', { instance: id, reason, routes, leftInInbox: left });
+      this.log.info('reaped instance', { instance: id, reason, routes, users, leftInInbox: left });
       return true;
     } finally {
       await this.client.del(this.keys.reapLock(id));

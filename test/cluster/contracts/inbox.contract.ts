@@ -17,7 +17,7 @@ function message(i: number): Envelope {
 }
 
 function data(envelopes: readonly Envelope[]): string[] {
-  return envelopes.map((e) => (e.kind === 'message' ? e.data : e.requestId));
+  return envelopes.map((e) => (e.kind === 'rpc' ? e.requestId : e.data));
 }
 
 export function inboxContract(name: string, fixture: () => InboxFixture): void {
