@@ -11,6 +11,7 @@ import { SERVER_KINDS, type ServerKind } from './servers.ts';
 import { AMQP_FAMILY, AMQP_OPTIONS, type AmqpOptions } from './amqp/options.ts';
 import { CLUSTER_FAMILY, CLUSTER_OPTIONS, type ClusterOptions } from './cluster/options.ts';
 import { SECURITY_FAMILY, SECURITY_OPTIONS, type SecurityOptions } from './security/options.ts';
+import { USERS_FAMILY, USERS_OPTIONS, type UsersOptions } from './users/options.ts';
 import { PRESENCE_FAMILY, PRESENCE_OPTIONS, type PresenceOptions } from './presence/options.ts';
 
 export { UsageError } from './core/options.ts';
@@ -142,12 +143,12 @@ export const SINGLE_FAMILY: ScenarioFamily<SingleScenarioName, BenchOptions> = {
 };
 
 /** Every family, in the order they run and report. */
-export const FAMILIES = [SINGLE_FAMILY, AMQP_FAMILY, CLUSTER_FAMILY, SECURITY_FAMILY, PRESENCE_FAMILY] as const;
-const GROUPS = [HARNESS_OPTIONS, AMQP_OPTIONS, CLUSTER_OPTIONS, SECURITY_OPTIONS, PRESENCE_OPTIONS] as const;
+export const FAMILIES = [SINGLE_FAMILY, AMQP_FAMILY, CLUSTER_FAMILY, SECURITY_FAMILY, USERS_FAMILY, PRESENCE_FAMILY] as const;
+const GROUPS = [HARNESS_OPTIONS, AMQP_OPTIONS, CLUSTER_OPTIONS, SECURITY_OPTIONS, USERS_OPTIONS, PRESENCE_OPTIONS] as const;
 
 export type ScenarioName = (typeof FAMILIES)[number]['scenarios'][number];
 
-export interface BenchOptions extends HarnessSizes, AmqpOptions, ClusterOptions, SecurityOptions, PresenceOptions {
+export interface BenchOptions extends HarnessSizes, AmqpOptions, ClusterOptions, SecurityOptions, UsersOptions, PresenceOptions {
   readonly scenarios: readonly ScenarioName[];
   readonly servers: readonly ServerKind[];
   readonly quick: boolean;

@@ -7,6 +7,7 @@ import { familyReport, kib, latencyRows, machineRows, ms, num, pct, sumRounds, t
 import { AMQP_REPORT } from './amqp/report.ts';
 import { CLUSTER_REPORT } from './cluster/report.ts';
 import { SECURITY_REPORT } from './security/report.ts';
+import { USERS_REPORT } from './users/report.ts';
 import { PRESENCE_REPORT } from './presence/report.ts';
 import type { BenchOptions } from './options.ts';
 import type { FanoutResult } from './scenarios/fanout.ts';
@@ -92,4 +93,4 @@ const SINGLE_REPORT: ReportFamily<{ fanout: FanoutResult; latency: LatencyResult
 };
 
 /** Every family's report, in the order the families run (bench/options.ts FAMILIES). */
-export const REPORT_FAMILIES: readonly FamilyReport<BenchOptions>[] = [familyReport(SINGLE_REPORT), familyReport(AMQP_REPORT), familyReport(CLUSTER_REPORT), familyReport(SECURITY_REPORT), familyReport(PRESENCE_REPORT)];
+export const REPORT_FAMILIES: readonly FamilyReport<BenchOptions>[] = [familyReport(SINGLE_REPORT), familyReport(AMQP_REPORT), familyReport(CLUSTER_REPORT), familyReport(SECURITY_REPORT), familyReport(USERS_REPORT), familyReport(PRESENCE_REPORT)];

@@ -22,6 +22,8 @@ import { runClusterFanout } from './scenarios/clusterFanout.ts';
 import { runClusterLatency } from './scenarios/clusterLatency.ts';
 import { runAuthConnect } from './scenarios/authConnect.ts';
 import { runAuthSubscribe } from './scenarios/authSubscribe.ts';
+import { runDirectLatency } from './scenarios/directLatency.ts';
+import { runOfflineDrain } from './scenarios/offlineDrain.ts';
 import { runPresence } from './scenarios/presence.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
 import type { ServerKind } from './servers.ts';
@@ -140,6 +142,8 @@ const RUNNERS: Record<ScenarioName, ScenarioRun> = {
   'cluster-latency': scenarioRun(runClusterLatency),
   'auth-connect': scenarioRun(runAuthConnect),
   'auth-subscribe': scenarioRun(runAuthSubscribe),
+  'direct-latency': scenarioRun(runDirectLatency),
+  'offline-drain': scenarioRun(runOfflineDrain),
   presence: scenarioRun(runPresence),
 };
 

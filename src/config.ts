@@ -51,6 +51,17 @@ export const AppSchema = v.pipe(
     maxConnections: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, 'maxConnections: at least 1'))),
     /** Publishes per second of this app on one instance (server API and clients together). @default unlimited */
     maxPublishPerSec: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, 'maxPublishPerSec: at least 1'))),
+    // ---- users (docs/users.md) ----
+    /**
+     * Clients may send direct messages (`send` frames) to the app's users. @default false
+     * (left undefined rather than defaulted, so that app objects written before it stay valid)
+     */
+    allowDirect: v.optional(v.boolean()),
+    /**
+     * Sessions one user may hold at once across the cluster; a connection over it is refused
+     * with close code 4504. Absent: no limit.
+     */
+    maxSessionsPerUser: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, 'maxSessionsPerUser: at least 1'))),
     /**
      * Topic prefixes that track presence (join/leave frames, the presence request); `""` makes
      * every topic a presence topic. Absent: none. @default []
@@ -76,6 +87,7 @@ export const DEMO_APP: AppConfig = Object.freeze({
   secret: 'demo-secret-not-for-production',
   allowAnonymous: true,
   allowClientPublish: true,
+  allowDirect: true,
   presenceTopics: ['room:'],
 });
 
@@ -153,6 +165,10 @@ export interface Config {
   // ---- security (issue 11) ----
   /** Bearer token for operator endpoints (GET /api/instances) besides any app's API key; absent: API keys only. */
   readonly operatorToken: string | undefined;
+  /** Unconfirmed direct messages kept per user; older ones are dropped (and the inbox marked lost). */
+  readonly userInboxMaxLength: number;
+  /** Unconfirmed direct messages older than this are dropped (and the inbox marked lost). */
+  readonly userInboxTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -204,7 +220,7 @@ function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
   if (json === undefined) throw new ConfigError('APPS', 'a JSON array like [{"id":"app1","secret":"<16+ chars>"}], got invalid JSON');
   const result = v.safeParse(AppsSchema, json);
   if (!result.success) {
-    throw new ConfigError('APPS', `a JSON array of {id, secret | secrets | publicKeys, apiKeys?, allowAnonymous?, allowClientPublish?, allowedOrigins?, maxConnections?, maxPublishPerSec?, presenceTopics?}; ${describeIssue(result.issues[0])}`);
+    throw new ConfigError('APPS', `a JSON array of {id, secret | secrets | publicKeys, apiKeys?, allowAnonymous?, allowClientPublish?, allowedOrigins?, maxConnections?, maxPublishPerSec?, presenceTopics?, allowDirect?, maxSessionsPerUser?}; ${describeIssue(result.issues[0])}`);
   }
   return { apps: result.output.map((a) => Object.freeze(a)), demoMode: false };
 }
@@ -259,6 +275,8 @@ export function loadConfig(env: Env = process.env): Config {
     presenceMaxMembers: int(env, 'PRESENCE_MAX_MEMBERS', 1000, 1, 100_000),
     // ---- security (issue 11) ----
     operatorToken: optionalStr(env, 'OPERATOR_TOKEN', /^[\x21-\x7e]{16,256}$/, '16-256 printable ASCII characters without spaces'),
+    userInboxMaxLength: int(env, 'USER_INBOX_MAX_LENGTH', 1000, 1, 1_000_000),
+    userInboxTtlMs: int(env, 'USER_INBOX_TTL_MS', 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
   } satisfies Config);
 }
 

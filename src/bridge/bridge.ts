@@ -56,6 +56,7 @@ export class Bridge implements Service {
       amqp,
       names,
       backend.broker,
+      backend.userInbox,
       new Set(options.apps),
       { prefetch: options.prefetch, maxUpdateBytes: options.maxMessageBytes },
       this.metrics,

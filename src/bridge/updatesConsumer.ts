@@ -3,14 +3,17 @@
  * through the same publish path as the HTTP API (history, then the inboxes of the instances
  * with subscribers), and acknowledged only once Redis has accepted the writes: nothing is
  * acknowledged that is not stored. Invalid updates go to the dead-letter queue with a
- * reason. A redelivery (after a crash, or a lost ack) is stored once, by message ID.
+ * reason. A redelivery (after a crash, or a lost ack) is stored once, by message ID. An
+ * update addressed to a user (`user` instead of `topic`) is stored in that user's inbox and
+ * delivered like a server API direct message, and acknowledged once stored, the same way.
  * Prefetch bounds what is in flight: while Redis is unreachable, writes wait and nothing
  * more is taken from the queue.
  */
 import { channel } from 'node:diagnostics_channel';
 import * as v from 'valibot';
 import type { BatchOutcome, Broker, PublishItem, TopicBatch } from '../cluster/broker.ts';
-import { UpdateSchema, type Update } from '../protocol/update.ts';
+import { DirectUpdateSchema, UpdateSchema, type DirectUpdate, type Update } from '../protocol/update.ts';
+import type { UserInbox } from '../cluster/userInbox.ts';
 import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/connection.ts';
 import { AckBatcher, unhurriedAcks } from '../amqp/acks.ts';
 import { deadLetter } from '../amqp/deadLetter.ts';
@@ -36,7 +39,10 @@ export interface UpdatesConsumerOptions {
  */
 export const updateReceivedChannel = channel('switchyard:bridge:update-received');
 
-type Verdict = { ok: true; update: Update; messageId: string | undefined } | { ok: false; reason: string };
+type Verdict =
+  | { ok: true; update: Update; messageId: string | undefined }
+  | { ok: true; direct: DirectUpdate; messageId: string | undefined }
+  | { ok: false; reason: string };
 
 export class UpdatesConsumer {
   private channel: ConfirmChannel | null = null;
@@ -48,6 +54,8 @@ export class UpdatesConsumer {
     connection: AmqpConnection,
     private readonly names: AmqpNames,
     private readonly broker: Pick<Broker, 'publish'>,
+    /** Where updates addressed to a user go. */
+    private readonly userInbox: Pick<UserInbox, 'send'>,
     private readonly apps: ReadonlySet<string>,
     private readonly options: UpdatesConsumerOptions,
     private readonly metrics: BridgeMetrics,
@@ -79,13 +87,20 @@ export class UpdatesConsumer {
     if (message.content.length > this.options.maxUpdateBytes) return { ok: false, reason: `too_large: over ${this.options.maxUpdateBytes} bytes` };
     const json = parseJson(message.content.toString('utf8'));
     if (json === undefined) return { ok: false, reason: 'invalid_json' };
+    const propId = message.properties.messageId;
+    const fallbackId = typeof propId === 'string' && propId !== '' ? propId : undefined;
+    if (typeof json === 'object' && json !== null && 'user' in json) {
+      const direct = v.safeParse(DirectUpdateSchema, json);
+      if (!direct.success) return { ok: false, reason: `invalid_update: ${describeIssue(direct.issues[0])}` };
+      if (!this.apps.has(direct.output.app)) return { ok: false, reason: `unknown_app: ${direct.output.app}` };
+      return { ok: true, direct: direct.output, messageId: direct.output.id ?? fallbackId };
+    }
     const parsed = v.safeParse(UpdateSchema, json);
     if (!parsed.success) {
       return { ok: false, reason: `invalid_update: ${describeIssue(parsed.issues[0])}` };
     }
     if (!this.apps.has(parsed.output.app)) return { ok: false, reason: `unknown_app: ${parsed.output.app}` };
-    const propId = message.properties.messageId;
-    return { ok: true, update: parsed.output, messageId: parsed.output.id ?? (typeof propId === 'string' && propId !== '' ? propId : undefined) };
+    return { ok: true, update: parsed.output, messageId: parsed.output.id ?? fallbackId };
   }
 
   /**
@@ -100,6 +115,10 @@ export class UpdatesConsumer {
       this.metrics.deadLettered(verdict.reason.split(':')[0]!);
       this.log.warn('update dead-lettered', { reason: verdict.reason, routingKey: message.fields.routingKey });
       void deadLetter(ch, this.names, message, verdict.reason).then(() => acks.settled(message));
+      return;
+    }
+    if ('direct' in verdict) {
+      void this.storeDirect(ch, acks, message, verdict.direct, verdict.messageId);
       return;
     }
     const { update, messageId } = verdict;
@@ -175,6 +194,30 @@ export class UpdatesConsumer {
         }
         acks.settled(message);
       }
+    }
+  }
+
+  /**
+   * An update addressed to a user: stored in the user's inbox (and routed to the user's
+   * instances) on its own, then acknowledged. One send per update: per user, the sends leave
+   * in delivery order on one connection, so a user's messages keep the queue's order. A
+   * redelivery with the same ID is stored once (the idempotency key).
+   */
+  private async storeDirect(ch: ConfirmChannel, acks: AckBatcher, message: ConsumeMessage, update: DirectUpdate, messageId: string | undefined): Promise<void> {
+    try {
+      await this.userInbox.send(update.app, update.user, { from: null, data: JSON.stringify(update.data), ...(messageId !== undefined ? { key: messageId } : {}) });
+      acks.ack(message);
+      this.metrics.stored += 1;
+    } catch (error) {
+      this.log.error('storing a direct update failed', { app: update.app, error });
+      const attempts = Number(message.properties.headers?.[DELIVERY_COUNT_HEADER] ?? 0) + 1;
+      if (attempts >= (this.options.maxAttempts ?? 5)) {
+        this.metrics.deadLettered('store_failed');
+        await deadLetter(ch, this.names, message, `store_failed: ${error instanceof Error ? error.message : String(error)}`);
+      } else {
+        settle(() => ch.nack(message, false, true));
+      }
+      acks.settled(message);
     }
   }
 }

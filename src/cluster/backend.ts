@@ -7,6 +7,8 @@ import type { Inbox } from './inbox.ts';
 import type { Presence } from './presence.ts';
 import type { InstanceRegistry } from './registry.ts';
 import type { SessionDirectory } from './sessions.ts';
+import type { UserInbox } from './userInbox.ts';
+import type { UserRegistry } from './users.ts';
 
 export interface ClusterBackend {
   readonly kind: 'memory' | 'redis';
@@ -15,6 +17,10 @@ export interface ClusterBackend {
   readonly broker: Broker;
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
+  /** Which instances hold sessions of a user (precise delivery, user status, the session quota). */
+  readonly users: UserRegistry;
+  /** The durable per-user inbox and the send path of direct messages. */
+  readonly userInbox: UserInbox;
   /** Who is subscribed to the presence topics, and their joins and leaves. */
   readonly presence: Presence;
   /**
@@ -30,7 +36,7 @@ export interface ClusterBackend {
    * state (a Redis restart): the instance re-registers and re-adds its routes.
    */
   onRestored(listener: () => void): void;
-  /** Removes what this instance owns in the store (inbox, routes, presence, registry entry): graceful stop. */
+  /** Removes what this instance owns in the store (inbox, routes, presence, user registrations, registry entry): graceful stop. */
   retire(): Promise<void>;
   /** Releases connections; called last on shutdown. */
   close(): Promise<void>;

@@ -10,10 +10,13 @@ import type { InstanceInfo } from '../cluster/registry.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
-import { TopicSchema } from '../protocol/names.ts';
+import { TopicSchema, UserIdSchema } from '../protocol/names.ts';
 import type { TopicPresence } from '../protocol/frames.ts';
-import type { Logger } from '../lib/log.ts';
+import { DirectMessageRequestSchema, type DirectMessageResponse, type UserPresenceResponse } from '../protocol/api.ts';
+import type { UserInbox } from '../cluster/userInbox.ts';
+import type { UserRegistry } from '../cluster/users.ts';
 import type { AppConfig } from '../config.ts';
+import type { Logger } from '../lib/log.ts';
 import type { AppQuotas } from './appQuotas.ts';
 import type { Admission, Apps } from './auth.ts';
 import { readJsonBody } from './body.ts';
@@ -32,6 +35,9 @@ export interface GatewayPort {
   readonly instanceId: string;
   readonly apps: Apps;
   readonly publisher: TopicPublisher;
+  /** Direct messages from the server API, and user status. */
+  readonly userInbox: Pick<UserInbox, 'send'>;
+  readonly userRegistry: Pick<UserRegistry, 'count'>;
   readonly presence: Pick<PresenceTracker, 'members'>;
   readonly maxFrameBytes: number;
   readonly log: Logger;
@@ -164,6 +170,34 @@ export function createApp(port: GatewayPort): Hono {
       throw httpError(400, ErrorCode.NoPresence, `topic ${topic.output} does not track presence (see presenceTopics of app ${target.id})`);
     }
     return c.json((await port.presence.members(target.id, topic.output)) satisfies TopicPresence);
+  });
+
+  // ---- users (docs/users.md) ----
+
+  /** The app of a server API request, after the Bearer check; and the user of the path, checked. */
+  const serverUser = (appId: string, header: string | undefined, user: string): { target: AppConfig; user: string } => {
+    const target = port.apps.get(appId);
+    if (!target) throw httpError(404, ErrorCode.UnknownApp, `unknown app ${JSON.stringify(appId)}`);
+    if (!port.apps.checkBearer(target, header)) throw httpError(401, ErrorCode.Unauthorized, 'Authorization: Bearer <app secret> required');
+    const parsed = v.safeParse(UserIdSchema, user);
+    if (!parsed.success) throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));
+    if (!port.isReady()) throw httpError(503, ErrorCode.Unavailable, 'instance not ready');
+    return { target, user: parsed.output };
+  };
+
+  app.post('/api/apps/:app/users/:user/messages', async (c) => {
+    const { target, user } = serverUser(c.req.param('app'), c.req.header('authorization'), c.req.param('user'));
+    const parsed = v.safeParse(DirectMessageRequestSchema, await readJsonBody(c.req.raw, port.maxFrameBytes));
+    if (!parsed.success) throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));
+    const { data, id } = parsed.output;
+    const sent = await port.userInbox.send(target.id, user, { from: null, data: JSON.stringify(data), ...(id !== undefined ? { key: id } : {}) });
+    return c.json({ messageId: sent.messageId } satisfies DirectMessageResponse);
+  });
+
+  app.get('/api/apps/:app/users/:user/presence', async (c) => {
+    const { target, user } = serverUser(c.req.param('app'), c.req.header('authorization'), c.req.param('user'));
+    const sessions = (await port.userRegistry.count(target.id, [user])).get(user) ?? 0;
+    return c.json({ online: sessions > 0, sessions } satisfies UserPresenceResponse);
   });
 
   app.get('/ws', async (c, next) => {

@@ -8,9 +8,11 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { decodeProtectedHeader, errors, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import type { AppConfig } from '../config.ts';
+import * as v from 'valibot';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { describePublicKey } from '../lib/publicKeys.ts';
 import { grantOf, OPEN_GRANT, type Grant } from './permissions.ts';
+import { UserIdSchema } from '../protocol/names.ts';
 
 /**
  * Seconds a token's `iat`, `nbf` and `exp` may be off, for clocks that differ between the
@@ -148,8 +150,9 @@ export class Apps {
     // jose checks iat only against a maximum age; a token issued in the future is refused here.
     if (claims.iat !== undefined && claims.iat - CLOCK_SKEW_SEC > nowSec) return refuse('token issued in the future (iat)');
     const sub = claims.sub;
-    if (sub !== undefined && (typeof sub !== 'string' || sub.length === 0 || sub.length > 256)) {
-      return refuse('token sub must be a non-empty string');
+    // The user ID shape (protocol/names.ts): it names the user's Redis keys and is the `to` of direct messages.
+    if (sub !== undefined && !v.is(UserIdSchema, sub)) {
+      return refuse('token sub must be a user id: 1-128 of A-Z a-z 0-9 _ - . @ : = + |');
     }
     // Accepted while exp + skew is ahead (as at connect), so a live session ends at the same moment.
     const expiresAtMs = claims.exp === undefined ? null : (claims.exp + CLOCK_SKEW_SEC) * 1000;

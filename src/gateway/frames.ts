@@ -56,6 +56,24 @@ export function encodeUnsubscribed(topics: string[], reason: string): string {
   return JSON.stringify({ type: 'unsubscribed', topics, reason } satisfies UnsubscribedFrame);
 }
 
+/** A direct message for its recipient's sessions; `data` is JSON text already. */
+export function encodeDirect(messageId: string, from: string | null, data: string): string {
+  return `{"type":"direct","messageId":"${messageId}","from":${JSON.stringify(from)},"data":${data}}`;
+}
+
+/** The ack of `send` (`{id, messageId}`). */
+export function encodeSendAck(id: string, messageId: string): string {
+  return JSON.stringify({ type: 'ack', id, messageId });
+}
+
+/**
+ * The ack of a user presence request. Object.fromEntries defines each user as an own key,
+ * where assigning to a plain object would not (`__proto__` is a user ID like any other).
+ */
+export function encodeOnlineAck(id: string, online: ReadonlyMap<string, boolean>): string {
+  return JSON.stringify({ type: 'ack', id, online: Object.fromEntries(online) });
+}
+
 // ---- topic presence ------------------------------------------------------------------------
 
 /** A join or leave on a presence topic: built once per event, fanned out natively. */

@@ -27,6 +27,7 @@ import { ResumeTokens } from './resumeTokens.ts';
 import type { Session } from './session.ts';
 import { SessionIndex } from './sessionIndex.ts';
 import { SessionSweep } from './sessionSweep.ts';
+import { UserSessions } from './userSessions.ts';
 import type { Socket } from './socket.ts';
 
 /**
@@ -52,6 +53,10 @@ export class Gateway implements Service {
   readonly hub: Hub;
   readonly publisher: TopicPublisher;
   readonly sessions: SessionIndex;
+  /** The users of the sessions here (user registry, direct delivery). */
+  readonly users: UserSessions;
+  readonly userInbox: ClusterBackend['userInbox'];
+  readonly userRegistry: ClusterBackend['users'];
   /** This instance's share of topic presence. */
   readonly presence: PresenceTracker;
   readonly maxFrameBytes: number;
@@ -78,6 +83,9 @@ export class Gateway implements Service {
     const resumeTokens = new ResumeTokens(this.apps, config.resumeWindowMs);
     this.hub = new Hub(config.instanceId, backend.broker, log);
     this.publisher = new TopicPublisher(backend.broker);
+    this.users = new UserSessions(config.instanceId, backend.users, log);
+    this.userInbox = backend.userInbox;
+    this.userRegistry = backend.users;
     this.presence = new PresenceTracker(config.instanceId, backend.presence, config.presenceMaxMembers, log);
     this.sessions = new SessionIndex(
       { instanceId: config.instanceId, resumeWindowMs: config.resumeWindowMs, ownershipTtlMs: config.rpcMaxTimeoutMs + config.resumeWindowMs },
@@ -93,11 +101,14 @@ export class Gateway implements Service {
         jobs: { instanceId: config.instanceId, jobs, sessions: backend.sessions, limits: config, log },
         presence: this.presence,
         limits: config,
+        users: { inbox: backend.userInbox, registry: backend.users },
         log,
         auth: this.apps,
         quotas: this.quotas,
       },
       log,
+      this.users,
+      backend.userInbox,
     );
     this.placement =
       config.routing === 'hash'
@@ -115,6 +126,7 @@ export class Gateway implements Service {
       // Routes first: the joins that restoring presence may cause are routed to the subscribers here too.
       async () => {
         await this.hub.restoreRoutes();
+        await this.users.restore();
         this.presence.restore();
       },
       log,
@@ -154,6 +166,9 @@ export class Gateway implements Service {
       dispatchEnvelopes({
         message: (envelope) => this.hub.deliver(envelope),
         rpc: (envelope) => this.sessions.deliverReply(envelope),
+        // Not awaited: the message waits in its user inbox until confirmed, so the inbox entry
+        // can be acknowledged at once, and a long replay never holds this instance's inbox.
+        direct: (envelope) => this.users.deliver(envelope),
         presence: (envelope) => this.hub.deliverPresence(envelope),
       }),
     );

@@ -8,15 +8,17 @@
 import type { AppConfig } from '../config.ts';
 import { HISTORY_PAGE_MESSAGES, type Broker } from '../cluster/broker.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
-import { ErrorCode } from '../protocol/codes.ts';
-import { parseClientFrame, type PublishFrame, type RefreshFrame, type SubscribeFrame, type TopicPresenceFrame, type UnsubscribeFrame } from '../protocol/frames.ts';
+import { CloseCode, ErrorCode } from '../protocol/codes.ts';
+import { parseClientFrame, type PresenceFrame, type PublishFrame, type ReceivedFrame, type RefreshFrame, type SendFrame, type SubscribeFrame, type TopicPresenceFrame, type UnsubscribeFrame, type UserPresenceFrame } from '../protocol/frames.ts';
 import { compareOffsets } from '../protocol/offset.ts';
 import { fewAdd, fewDelete, fewHas, fewSize, fewValues, type FewStrings } from '../lib/fewStrings.ts';
 import type { Logger } from '../lib/log.ts';
 import { parseJson } from '../lib/json.ts';
-import { encodeAck, encodeError, encodeMessage, encodePong, encodePresenceAck, encodeRpc, encodeSubscribeAck, encodeUnsubscribed } from './frames.ts';
+import { encodeAck, encodeDirect, encodeError, encodeMessage, encodeOnlineAck, encodePong, encodePresenceAck, encodeRpc, encodeSendAck, encodeSubscribeAck, encodeUnsubscribed } from './frames.ts';
 import { JobTracker, type JobTrackerContext } from '../rpc/jobTracker.ts';
-import type { RpcEnvelope } from '../protocol/envelope.ts';
+import type { DirectEnvelope, RpcEnvelope } from '../protocol/envelope.ts';
+import type { UserRegistry } from '../cluster/users.ts';
+import { USER_INBOX_PAGE_MESSAGES, type UserInbox } from '../cluster/userInbox.ts';
 import type { Claimed } from '../cluster/sessions.ts';
 import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
 import { tracksPresence, type PresenceTracker } from './presenceTracker.ts';
@@ -43,12 +45,30 @@ export interface SessionContext {
   /** This instance's share of topic presence. */
   presence: PresenceTracker;
   limits: SessionLimits;
+  /** Direct messages (the user inbox) and user status. */
+  users: { inbox: UserInbox; registry: Pick<UserRegistry, 'count'> };
   log: Logger;
   // ---- security (issue 11) ----
   /** Verifies the tokens of `refresh` frames. */
   auth: Pick<Apps, 'verifyToken'>;
   /** Per-app quotas of the instance (client publishes count towards maxPublishPerSec). */
   quotas: AppQuotas;
+}
+
+/**
+ * The direct messages of a session's user (apps with `allowDirect`). Everything that reaches
+ * the session goes through `queue`, one step after another: first the replay of the user
+ * inbox (it starts once the welcome went out), then each live envelope, which is dropped at
+ * or below `last` and, when its `prev` is above `last`, preceded by the messages in between
+ * read from the user inbox. So live messages that arrive during the replay wait behind it and
+ * are merged by ID, as the recovery buffer does for topics.
+ */
+interface DirectState {
+  /** The newest message ID sent to this session (or known confirmed): every later one is owed. */
+  last: string;
+  queue: Promise<void>;
+  /** Starts the replay from the user inbox's head at the welcome; null once started. */
+  start: ((head: string) => void) | null;
 }
 
 /** What subscribing one topic came to, for the ack. */
@@ -60,6 +80,9 @@ interface Attached {
 }
 
 const GONE: Attached = { position: null, recovered: null };
+
+/** Stands for a frame that came before the welcome beyond the rate limit's burst (answered `rate_limited`). */
+const OVER_BURST = Symbol('over burst');
 
 export class Session {
   /** Subscribed topics; most sessions hold one (see FewStrings, and the idle scenario of docs/benchmarks.md). */
@@ -80,6 +103,10 @@ export class Session {
   private grant: Grant = OPEN_GRANT;
   /** Refreshes run one after the other, so the last one sent is the one that holds. */
   private refreshing: Promise<void> | null = null;
+  /** Client frames that arrived before the welcome went out (a user's session opens in a round trip or two); null otherwise. */
+  private early: (string | ArrayBuffer | Uint8Array | typeof OVER_BURST)[] | null = null;
+  /** The user's direct messages; null for anonymous sessions and apps without `allowDirect`. */
+  private direct: DirectState | null = null;
   /** Presence topics this session counts in (subscribed, with a user ID); null for most sessions. */
   private present: FewStrings = null;
 
@@ -95,6 +122,16 @@ export class Session {
     this.tokens = ctx.limits.rateLimitBurst;
     this.tokensAtMs = performance.now();
     jobTracker?.attach((envelope) => this.deliverReply(envelope));
+    if (userId !== null && app.allowDirect === true) {
+      const direct: DirectState = { last: '0-0', queue: Promise.resolve(), start: null };
+      direct.queue = new Promise<string>((resolve) => (direct.start = resolve)).then((head) => this.replayInbox(head));
+      this.direct = direct;
+    }
+  }
+
+  /** Whether the session takes direct messages (a user of an app with `allowDirect`). */
+  get takesDirect(): boolean {
+    return this.direct !== null;
   }
 
   /** The session's jobs (created with the first); their timeouts come back through deliverReply. */
@@ -131,6 +168,12 @@ export class Session {
 
   /** Handles one incoming WebSocket message (text, or binary which v1 rejects). */
   receive(raw: string | ArrayBuffer | Uint8Array): void {
+    if (this.early) {
+      // Before the welcome: kept, and handled right after it (the rate limit applies then).
+      if (this.early.length < this.ctx.limits.rateLimitBurst) this.early.push(raw);
+      else this.early.push(OVER_BURST);
+      return;
+    }
     if (typeof raw !== 'string') {
       this.send(encodeError(null, ErrorCode.InvalidFrame, 'binary frames are not part of protocol v1; send JSON text'));
       return;
@@ -174,8 +217,14 @@ export class Session {
       case 'refresh':
         this.queueRefresh(frame);
         break;
+      case 'send':
+        void this.sendDirect(frame);
+        break;
+      case 'received':
+        void this.confirmDirect(frame);
+        break;
       case 'presence':
-        void this.topicPresence(frame);
+        this.presence(frame);
         break;
     }
   }
@@ -486,6 +535,163 @@ export class Session {
     this.send(encodeAck({ id: frame.id }));
   }
   // ---- end security ----
+
+  // ---- users: opening, direct messages, user status (docs/users.md) ----------------------
+
+  /**
+   * The welcome waits for the session's user to be registered (and its user inbox read):
+   * client frames are held meanwhile, so that nothing precedes the welcome.
+   */
+  beginOpen(): void {
+    this.early ??= [];
+  }
+
+  /**
+   * Sends the welcome (with the resumed session's parked replies when `claimed`), starts the
+   * user inbox replay from `head` when the session takes direct messages, then handles the
+   * client frames that came before.
+   */
+  opened(welcome: string, claimed: Claimed | null, head: string | null): void {
+    if (claimed) this.resume(welcome, claimed);
+    else this.send(welcome);
+    if (this.direct?.start && head !== null) {
+      this.direct.start(head);
+      this.direct.start = null;
+    }
+    const early = this.early ?? [];
+    this.early = null;
+    for (const raw of early) {
+      if (raw === OVER_BURST) this.send(encodeError(null, ErrorCode.RateLimited, 'more frames before the welcome than the burst allows; frame dropped'));
+      else this.receive(raw);
+    }
+  }
+
+  /** Refuses the session before its welcome: an error frame, then the close code. */
+  refuse(code: ErrorCode, closeCode: number, message: string): void {
+    this.early = null;
+    this.send(encodeError(null, code, message));
+    this.disconnect(closeCode, message);
+  }
+
+  /** A direct envelope for this session's user, with its frame (encoded once per instance). */
+  deliverDirect(envelope: DirectEnvelope, frame: string): void {
+    const direct = this.direct;
+    if (!direct || this.closed) return;
+    direct.queue = direct.queue.then(
+      () => this.directLive(direct, envelope, frame),
+      () => this.directLive(direct, envelope, frame),
+    );
+  }
+
+  /**
+   * Sends the user inbox from its start up to `head` (the newest ID when the welcome was
+   * built), a page at a time, paced by the socket; messages past `head` that a page brings
+   * along go too. Everything at or below the end is then owed to nobody: live envelopes at or
+   * below it are dropped.
+   */
+  private async replayInbox(head: string): Promise<void> {
+    const direct = this.direct!;
+    const { inbox } = this.ctx.users;
+    let last = '0-0';
+    try {
+      for (;;) {
+        const page = await inbox.read(this.app.id, this.userId!, last, USER_INBOX_PAGE_MESSAGES);
+        if (this.closed) return;
+        for (const m of page) {
+          last = m.messageId;
+          if (this.socket.send(encodeDirect(m.messageId, m.from, m.data)) < 0) {
+            await this.writable();
+            if (this.closed) return;
+          }
+        }
+        if (page.length < USER_INBOX_PAGE_MESSAGES || compareOffsets(last, head) >= 0) break;
+      }
+    } catch (error) {
+      // The client cannot be told which messages it missed: it reconnects and replays again.
+      this.ctx.log.error('user inbox replay failed', { session: this.id, error });
+      this.disconnect(CloseCode.InternalError, 'user inbox replay failed; reconnect');
+      return;
+    }
+    direct.last = compareOffsets(last, head) > 0 ? last : head;
+  }
+
+  private async directLive(direct: DirectState, envelope: DirectEnvelope, frame: string): Promise<void> {
+    if (this.closed || compareOffsets(envelope.messageId, direct.last) <= 0) return;
+    if (compareOffsets(envelope.prev, direct.last) > 0) {
+      // A message before this one has not come through here yet (two senders' inbox writes
+      // crossed in a Redis Cluster): read what lies between from the user inbox first.
+      try {
+        for (const m of await this.ctx.users.inbox.readBetween(this.app.id, this.userId!, direct.last, envelope.messageId)) {
+          if (this.closed) return;
+          this.send(encodeDirect(m.messageId, m.from, m.data));
+          direct.last = m.messageId;
+        }
+      } catch (error) {
+        this.ctx.log.error('direct message gap fill failed', { session: this.id, error });
+        this.disconnect(CloseCode.InternalError, 'direct message gap fill failed; reconnect');
+        return;
+      }
+    }
+    if (this.closed) return;
+    this.send(frame);
+    direct.last = envelope.messageId;
+  }
+
+  private async sendDirect(frame: SendFrame): Promise<void> {
+    if (this.app.allowDirect !== true) {
+      this.send(encodeError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow direct messages`));
+      return;
+    }
+    if (this.userId === null) {
+      this.send(encodeError(frame.id, ErrorCode.Forbidden, 'anonymous sessions cannot send direct messages'));
+      return;
+    }
+    try {
+      const sent = await this.ctx.users.inbox.send(this.app.id, frame.to, { from: this.userId, data: JSON.stringify(frame.data) });
+      this.send(encodeSendAck(frame.id, sent.messageId));
+    } catch (error) {
+      this.ctx.log.error('direct message failed', { session: this.id, error });
+      this.send(encodeError(frame.id, ErrorCode.Internal, 'send failed; retry'));
+    }
+  }
+
+  private async confirmDirect(frame: ReceivedFrame): Promise<void> {
+    if (!this.direct) {
+      const why = this.userId === null ? 'anonymous sessions have no user inbox' : `app ${this.app.id} does not allow direct messages`;
+      this.send(encodeError(frame.id, ErrorCode.Forbidden, why));
+      return;
+    }
+    try {
+      if (await this.ctx.users.inbox.confirm(this.app.id, this.userId!, frame.upTo)) this.send(encodeAck({ id: frame.id }));
+      else this.send(encodeError(frame.id, ErrorCode.UnknownMessage, `upTo: ${frame.upTo} is not one of your messages`));
+    } catch (error) {
+      this.ctx.log.error('confirming direct messages failed', { session: this.id, error });
+      this.send(encodeError(frame.id, ErrorCode.Internal, 'received failed; retry'));
+    }
+  }
+
+  private async userStatus(frame: UserPresenceFrame): Promise<void> {
+    if (this.app.allowDirect !== true) {
+      this.send(encodeError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow direct messages, nor user status`));
+      return;
+    }
+    try {
+      const counts = await this.ctx.users.registry.count(this.app.id, [...new Set(frame.users)]);
+      // A Map in, an object built by Object.fromEntries out: user IDs never index a plain object.
+      const online = new Map<string, boolean>();
+      for (const [user, sessions] of counts) online.set(user, sessions > 0);
+      this.send(encodeOnlineAck(frame.id, online));
+    } catch (error) {
+      this.ctx.log.error('user status failed', { session: this.id, error });
+      this.send(encodeError(frame.id, ErrorCode.Internal, 'presence failed; retry'));
+    }
+  }
+
+  /** `presence`: who is on a topic (`topic`), or which users are online (`users`). */
+  private presence(frame: PresenceFrame): void {
+    if ('topic' in frame) void this.topicPresence(frame);
+    else void this.userStatus(frame);
+  }
 
   // ---- topic presence ----------------------------------------------------------------------
 

@@ -8,7 +8,11 @@
 import type { SessionDelivery } from '../cluster/sessionDelivery.ts';
 import type { SessionDirectory } from '../cluster/sessions.ts';
 import type { RpcEnvelope } from '../protocol/envelope.ts';
-import { CloseCode } from '../protocol/codes.ts';
+import { CloseCode, ErrorCode } from '../protocol/codes.ts';
+import type { UserInbox, UserInboxStatus } from '../cluster/userInbox.ts';
+import type { Claimed } from '../cluster/sessions.ts';
+import type { WelcomeFrame } from '../protocol/frames.ts';
+import type { UserSessions } from './userSessions.ts';
 import type { Logger } from '../lib/log.ts';
 import type { JobTracker } from '../rpc/jobTracker.ts';
 import type { Admission, Apps } from './auth.ts';
@@ -49,6 +53,9 @@ export class SessionIndex implements Iterable<Session> {
     private readonly delivery: SessionDelivery,
     private readonly ctx: SessionContext,
     private readonly log: Logger,
+    /** The users of the sessions here (registration, the session quota, direct delivery). */
+    private readonly users: UserSessions,
+    private readonly userInbox: Pick<UserInbox, 'status'>,
   ) {}
 
   get size(): number {
@@ -92,26 +99,57 @@ export class SessionIndex implements Iterable<Session> {
     this.sessions.add(session);
     this.perApp.set(app.id, this.countOf(app.id) + 1);
     this.byId.set(id, session);
-    const welcome = encodeWelcome({
+    const welcome: Omit<WelcomeFrame, 'type'> = {
       sessionId: id,
       instanceId,
       userId,
       resumeToken: this.resumeTokens.issue(app, userId, id),
       ...(resume ? { resumed: resumedId !== null } : {}),
-    });
-    if (!resumedId) {
-      session.send(welcome);
+    };
+    if (!resumedId && userId === null) {
+      session.send(encodeWelcome(welcome));
       return session;
     }
-    session.beginResume();
-    void this.directory.claim(id, instanceId, this.options.ownershipTtlMs).then(
-      (claimed) => session.resume(welcome, claimed),
-      (error) => {
-        this.log.error('session resume failed', { session: id, error });
-        session.resume(welcome, { parked: [], open: [] });
-      },
-    );
+    // A user's session, or a resumed one: the welcome waits for the store (see finishOpen).
+    session.beginOpen();
+    if (resumedId) session.beginResume();
+    void this.finishOpen(session, welcome, resumedId);
     return session;
+  }
+
+  /**
+   * Before the welcome: a user's session joins the user registry (refused with 4504 over the
+   * app's maxSessionsPerUser) and, in an app with direct messages, reads its user inbox's
+   * status; a resumed session claims the session directory. The registry comes before the
+   * user inbox read: a direct message is then either in the inbox when it is read, or routed
+   * to this instance (docs/users.md).
+   */
+  private async finishOpen(session: Session, welcome: Omit<WelcomeFrame, 'type'>, resumedId: string | null): Promise<void> {
+    const { app, userId } = session;
+    let inbox: UserInboxStatus | null = null;
+    if (userId !== null) {
+      try {
+        if (!(await this.users.join(session))) {
+          session.refuse(ErrorCode.LimitExceeded, CloseCode.TooManySessions, `at most ${app.maxSessionsPerUser} sessions per user`);
+          return;
+        }
+        if (session.takesDirect) inbox = await this.userInbox.status(app.id, userId);
+      } catch (error) {
+        this.log.error('opening a user session failed', { session: session.id, error });
+        session.refuse(ErrorCode.Internal, CloseCode.InternalError, 'cannot open the session now; reconnect');
+        return;
+      }
+    }
+    let claimed: Claimed | null = null;
+    if (resumedId) {
+      claimed = await this.directory.claim(resumedId, this.options.instanceId, this.options.ownershipTtlMs).catch((error: unknown) => {
+        this.log.error('session resume failed', { session: resumedId, error });
+        return { parked: [], open: [] };
+      });
+    }
+    if (session.isClosed) return;
+    const withInbox = inbox ? { ...welcome, inbox: { pending: inbox.pending, ...(inbox.lost ? { lost: true as const } : {}) } } : welcome;
+    session.opened(encodeWelcome(withInbox), claimed, inbox?.head ?? null);
   }
 
   /** The connection closed. A session with jobs running stays resumable here for the window. */
@@ -122,6 +160,7 @@ export class SessionIndex implements Iterable<Session> {
       if (left > 0) this.perApp.set(session.app.id, left);
       else this.perApp.delete(session.app.id);
     }
+    if (session.userId !== null) this.users.leave(session);
     if (this.byId.get(session.id) !== session) return; // taken over by a resumed connection
     this.byId.delete(session.id);
     if (session.pendingJobs === 0 || this.options.resumeWindowMs === 0 || !this.keepLeavers) {

@@ -50,6 +50,8 @@ function createBackend(config: Config, log: Logger): ClusterBackend {
     historyMaxAgeMs: config.historyMaxAgeMs,
     instanceTtlMs: config.instanceTtlMs,
     dedupeWindowMs: config.dedupeWindowMs,
+    userInboxMaxLength: config.userInboxMaxLength,
+    userInboxTtlMs: config.userInboxTtlMs,
   }).backend(config.instanceId);
 }
 

@@ -19,6 +19,8 @@ export function redisBackendOptions(
     instanceTtlMs: config.instanceTtlMs,
     reapIntervalMs,
     resumeWindowMs: config.resumeWindowMs,
+    userInboxMaxLength: config.userInboxMaxLength,
+    userInboxTtlMs: config.userInboxTtlMs,
     inbox: { batchSize: config.inboxBatchSize, blockTimeInMs: config.inboxBlockMs, maxLength: config.inboxMaxLength },
   };
 }

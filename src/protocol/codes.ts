@@ -40,6 +40,10 @@ export const ErrorCode = {
   Misdirected: 'misdirected',
   /** Presence asked of a topic that does not track it (no prefix in the app's `presenceTopics`). */
   NoPresence: 'no_presence',
+
+  // ---- users (direct messages) ----
+  /** `received`: `upTo` is not the ID of one of this user's direct messages. */
+  UnknownMessage: 'unknown_message',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -85,6 +89,12 @@ export const CloseCode = {
   Forbidden: 4502,
   /** Too many invalid frames in a row: the peer does not speak the protocol. */
   ProtocolViolation: 4503,
+  /**
+   * The user already has the app's `maxSessionsPerUser` sessions in the cluster. Terminal:
+   * reconnecting with backoff fails the same way until one of the other sessions closes,
+   * which the client cannot see; retry on the user's request instead.
+   */
+  TooManySessions: 4504,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

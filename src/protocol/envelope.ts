@@ -4,7 +4,7 @@
  * once at publish time and spliced into the client frame without parsing it again.
  */
 import * as v from 'valibot';
-import { AppIdSchema, TopicSchema } from './names.ts';
+import { AppIdSchema, MessageIdSchema, TopicSchema, UserIdSchema } from './names.ts';
 import { OffsetSchema } from './offset.ts';
 
 export const TopicMessageEnvelopeSchema = v.object({
@@ -38,6 +38,26 @@ export const RpcEnvelopeSchema = v.variant('reply', [
 ]);
 export type RpcEnvelope = v.InferOutput<typeof RpcEnvelopeSchema>;
 
+/**
+ * A direct message for every session of `user` on the receiving instance (precise delivery:
+ * written only to the inboxes of instances that hold a session of the user). `prev` is the
+ * ID of the user's message before this one: a receiver whose last delivered ID is below it
+ * reads the messages in between from the user inbox first, so that sessions get a user's
+ * messages in ID order even when two senders' inbox writes cross (Redis Cluster).
+ */
+export const DirectEnvelopeSchema = v.object({
+  kind: v.literal('direct'),
+  app: AppIdSchema,
+  user: UserIdSchema,
+  messageId: MessageIdSchema,
+  prev: MessageIdSchema,
+  /** The sending user; null for the server API and the bridge. */
+  from: v.nullable(UserIdSchema),
+  /** JSON text of the payload. */
+  data: v.string(),
+});
+export type DirectEnvelope = v.InferOutput<typeof DirectEnvelopeSchema>;
+
 // ---- presence (topic presence: docs/users.md, "Presence") ---------------------------------
 
 /**
@@ -55,5 +75,5 @@ export const PresenceEnvelopeSchema = v.object({
 });
 export type PresenceEnvelope = v.InferOutput<typeof PresenceEnvelopeSchema>;
 
-export const EnvelopeSchema = v.union([TopicMessageEnvelopeSchema, RpcEnvelopeSchema, PresenceEnvelopeSchema]);
+export const EnvelopeSchema = v.union([TopicMessageEnvelopeSchema, RpcEnvelopeSchema, DirectEnvelopeSchema, PresenceEnvelopeSchema]);
 export type Envelope = v.InferOutput<typeof EnvelopeSchema>;

@@ -5,7 +5,7 @@
 import * as v from 'valibot';
 import type { ErrorCode } from './codes.ts';
 import { MethodSchema } from './job.ts';
-import { RequestIdSchema, TopicSchema } from './names.ts';
+import { MAX_PRESENCE_USERS, MessageIdSchema, RequestIdSchema, TopicSchema, UserIdSchema } from './names.ts';
 import { OffsetSchema } from './offset.ts';
 import { describeIssue } from './issues.ts';
 
@@ -98,6 +98,36 @@ export const RefreshFrameSchema = v.object({
 });
 export type RefreshFrame = v.InferOutput<typeof RefreshFrameSchema>;
 // ---- end security ----
+// ---- client -> server: users (direct messages, user presence) ----------------------------
+
+/** A direct message to every session of user `to` (and to its user inbox until confirmed). */
+export const SendFrameSchema = v.object({
+  type: v.literal('send'),
+  id: RequestIdSchema,
+  to: UserIdSchema,
+  data: v.nonOptional(v.unknown(), 'data: required'),
+});
+export type SendFrame = v.InferOutput<typeof SendFrameSchema>;
+
+/** Confirms every direct message of the session's user up to and including `upTo`, for all its devices. */
+export const ReceivedFrameSchema = v.object({
+  type: v.literal('received'),
+  id: RequestIdSchema,
+  upTo: MessageIdSchema,
+});
+export type ReceivedFrame = v.InferOutput<typeof ReceivedFrameSchema>;
+
+/** User status: which of `users` have a session in the cluster. */
+export const UserPresenceFrameSchema = v.object({
+  type: v.literal('presence'),
+  id: RequestIdSchema,
+  users: v.pipe(
+    v.array(UserIdSchema),
+    v.minLength(1, 'users: at least one'),
+    v.maxLength(MAX_PRESENCE_USERS, `users: at most ${MAX_PRESENCE_USERS} per request`),
+  ),
+});
+export type UserPresenceFrame = v.InferOutput<typeof UserPresenceFrameSchema>;
 
 // Topic presence (docs/users.md, "Presence"): who is subscribed to a presence topic.
 export const TopicPresenceFrameSchema = v.object({
@@ -107,6 +137,14 @@ export const TopicPresenceFrameSchema = v.object({
 });
 export type TopicPresenceFrame = v.InferOutput<typeof TopicPresenceFrameSchema>;
 
+/**
+ * `presence` asks one of two things: who is on a topic (`topic`, docs/users.md "Presence") or
+ * which users are online (`users`, user status). parseClientFrame picks the form by the field
+ * the frame has, so that an error names that form's problem.
+ */
+export const PresenceFrameSchema = v.union([TopicPresenceFrameSchema, UserPresenceFrameSchema]);
+export type PresenceFrame = v.InferOutput<typeof PresenceFrameSchema>;
+
 export const ClientFrameSchema = v.variant('type', [
   SubscribeFrameSchema,
   UnsubscribeFrameSchema,
@@ -114,7 +152,11 @@ export const ClientFrameSchema = v.variant('type', [
   PingFrameSchema,
   RpcFrameSchema,
   RefreshFrameSchema,
+  SendFrameSchema,
+  ReceivedFrameSchema,
+  // The two forms of `presence` (see PresenceFrameSchema): a variant tries each option whose type matches.
   TopicPresenceFrameSchema,
+  UserPresenceFrameSchema,
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
@@ -125,7 +167,9 @@ const CLIENT_FRAME_SCHEMAS = {
   ping: PingFrameSchema,
   rpc: RpcFrameSchema,
   refresh: RefreshFrameSchema,
-  presence: TopicPresenceFrameSchema,
+  send: SendFrameSchema,
+  received: ReceivedFrameSchema,
+  presence: PresenceFrameSchema,
 } as const;
 
 export type ClientFrameResult = { ok: true; frame: ClientFrame } | { ok: false; issue: string };
@@ -136,7 +180,13 @@ export type ClientFrameResult = { ok: true; frame: ClientFrame } | { ok: false; 
  */
 export function parseClientFrame(json: unknown): ClientFrameResult {
   const type = typeof json === 'object' && json !== null ? (json as { type?: unknown }).type : undefined;
-  const schema = typeof type === 'string' && Object.hasOwn(CLIENT_FRAME_SCHEMAS, type) ? CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS] : null;
+  let schema: v.GenericSchema<unknown, ClientFrame> | null =
+    typeof type === 'string' && Object.hasOwn(CLIENT_FRAME_SCHEMAS, type) ? CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS] : null;
+  if (type === 'presence') {
+    const has = (key: string) => Object.hasOwn(json as object, key);
+    if (!has('topic') && !has('users')) return { ok: false, issue: 'presence: topic (who is on a topic) or users (user status) required' };
+    schema = has('topic') ? TopicPresenceFrameSchema : UserPresenceFrameSchema;
+  }
   if (!schema) {
     const what = typeof json !== 'object' || json === null ? 'a JSON object' : `type: one of ${Object.keys(CLIENT_FRAME_SCHEMAS).join(', ')}`;
     return { ok: false, issue: `expected ${what}` };
@@ -157,6 +207,12 @@ export const WelcomeFrameSchema = v.object({
   resumeToken: v.optional(v.string()),
   /** Present when the connection asked to resume: whether it did. */
   resumed: v.optional(v.boolean()),
+  /**
+   * Sessions of a user in an app that allows direct messages: the user inbox. `pending`
+   * unconfirmed messages follow the welcome, in order, before any live one; `lost` is true
+   * when messages were dropped unconfirmed (USER_INBOX_MAX_LENGTH, USER_INBOX_TTL_MS).
+   */
+  inbox: v.optional(v.object({ pending: v.number(), lost: v.optional(v.literal(true)) })),
 });
 export type WelcomeFrame = v.InferOutput<typeof WelcomeFrameSchema>;
 
@@ -189,6 +245,15 @@ export const AckFrameSchema = v.object({
   recovered: v.optional(topicMapSchema(v.boolean())),
   /** Publish: the offset the message got in its topic. */
   offset: v.optional(v.string()),
+  /** Send: the ID the direct message got in the recipient's user inbox. */
+  messageId: v.optional(v.string()),
+  /** User presence: per user asked about, whether it has a session in the cluster. */
+  online: v.optional(
+    v.pipe(
+      v.custom<object>((input) => typeof input === 'object' && input !== null && !Array.isArray(input), 'an object keyed by user'),
+      v.transform((input) => new Map(Object.entries(input as Record<string, unknown>).filter((e): e is [string, boolean] => typeof e[1] === 'boolean'))),
+    ),
+  ),
   /** Presence of a topic: the exact number of users, and up to PRESENCE_MAX_MEMBERS of them. */
   presence: v.optional(TopicPresenceSchema),
 });
@@ -252,6 +317,14 @@ export const UnsubscribedFrameSchema = v.object({
 });
 export type UnsubscribedFrame = v.InferOutput<typeof UnsubscribedFrameSchema>;
 // ---- end security ----
+/** A direct message, on every session of its recipient. `from` is null for the server API and the bridge. */
+export const DirectFrameSchema = v.object({
+  type: v.literal('direct'),
+  messageId: v.string(),
+  from: v.nullable(v.string()),
+  data: v.unknown(),
+});
+export type DirectFrame = v.InferOutput<typeof DirectFrameSchema>;
 
 /** A user's first session subscribed to a presence topic. */
 export const JoinFrameSchema = v.object({
@@ -270,6 +343,7 @@ export const LeaveFrameSchema = v.object({
 export type LeaveFrame = v.InferOutput<typeof LeaveFrameSchema>;
 
 export const ServerFrameSchema = v.variant('type', [
+  DirectFrameSchema,
   WelcomeFrameSchema,
   AckFrameSchema,
   MessageFrameSchema,

@@ -29,3 +29,27 @@ export const TopicPatternSchema = v.pipe(
 
 /** Request IDs chosen by the client, echoed in ack/error/pong. */
 export const RequestIdSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+
+// ---- users (direct messages, user presence) ---------------------------------------------
+
+/**
+ * User IDs: a token's `sub`, and the `to` of a direct message. 1-128 characters of letters,
+ * digits and `_ - . @ : = + |` (emails, `auth0|abc` subjects). No `{` or `}`: a user's Redis
+ * keys carry the user ID inside a hash tag (`{u:<app>:<user>}`), which a brace would cut.
+ */
+export const UserIdSchema = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_\-.@:=+|]{1,128}$/, 'user id: 1-128 of A-Z a-z 0-9 _ - . @ : = + |'),
+);
+
+/**
+ * Direct message IDs: opaque to clients, strictly increasing per user. Inside Switchyard they
+ * have the shape of a stream entry ID, like offsets.
+ */
+export const MessageIdSchema = v.pipe(v.string(), v.regex(/^\d{1,16}-\d{1,16}$/, 'message id: an ID of a direct message'));
+
+/** Idempotency keys of direct messages (server API `id`, bridge `id`). */
+export const IdempotencyKeySchema = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+
+/** Users named in one user presence request, at most. */
+export const MAX_PRESENCE_USERS = 100;

@@ -3,7 +3,7 @@
  * Documented in docs/bridge.md.
  */
 import * as v from 'valibot';
-import { AppIdSchema, TopicSchema } from './names.ts';
+import { AppIdSchema, IdempotencyKeySchema, TopicSchema, UserIdSchema } from './names.ts';
 
 export const UpdateSchema = v.object({
   app: AppIdSchema,
@@ -16,3 +16,17 @@ export const UpdateSchema = v.object({
   id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
 });
 export type Update = v.InferOutput<typeof UpdateSchema>;
+
+/**
+ * A data-center update addressed to a user instead of a topic: stored in the user's inbox
+ * and delivered like a server API direct message (`from` null). Told apart from a topic
+ * update by its `user` field.
+ */
+export const DirectUpdateSchema = v.object({
+  app: AppIdSchema,
+  user: UserIdSchema,
+  data: v.nonOptional(v.unknown(), 'data: required'),
+  /** Idempotency key, as for topic updates (the AMQP `messageId` property when absent). */
+  id: v.optional(IdempotencyKeySchema),
+});
+export type DirectUpdate = v.InferOutput<typeof DirectUpdateSchema>;

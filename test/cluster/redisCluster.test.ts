@@ -57,7 +57,7 @@ function gatewayEnv(id: string, seedUrl: string): Record<string, string> {
     REDIS_CLUSTER: 'true',
     REDIS_KEY_PREFIX: prefix,
     INSTANCE_ID: id,
-    APPS: JSON.stringify([{ ...APP_A, presenceTopics: ['room:'] }]),
+    APPS: JSON.stringify([{ ...APP_A, allowDirect: true, presenceTopics: ['room:'] }]),
     LOG_LEVEL: 'debug',
     // A short TTL lets the reaper test see a killed instance as dead within about 2 s.
     HEARTBEAT_INTERVAL_MS: '200',
@@ -145,6 +145,52 @@ test('recovery with `since` on the other instance replays what followed, then go
   expect(second.messages(topic).map((f) => f.data)).toEqual(['recover-2', 'recover-3', 'recover-live']);
 });
 
+test("direct messages on the cluster: a user's keys share one slot, users on every master get their messages live and on connect", async () => {
+  const c = cluster!;
+  // One user per master, by where the user's keys hash.
+  const users: string[] = [];
+  const taken = new Set<number>();
+  for (let i = 0; taken.size < c.nodes.length; i++) {
+    if (i > 1000) throw new Error('could not find users for every master');
+    const node = await c.nodeOf(keys.userInbox(APP_A.id, `user-${i}`));
+    if (!taken.has(node)) {
+      taken.add(node);
+      users.push(`user-${i}`);
+    }
+  }
+  for (const user of users) {
+    const userKeys = [keys.userInbox(APP_A.id, user), keys.userInstances(APP_A.id, user), keys.userMeta(APP_A.id, user), keys.userDedupe(APP_A.id, user, 12345)];
+    const slots = await Promise.all(userKeys.map((k) => c.admins[0]!.call('CLUSTER', 'KEYSLOT', k)));
+    expect(new Set(slots).size).toBe(1);
+  }
+  const send = async (port: number, user: string, data: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/apps/${APP_A.id}/users/${user}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${APP_A.secret}` },
+      body: JSON.stringify({ data }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { messageId: string }).messageId;
+  };
+  const connect = async (port: number, user: string) => {
+    const token = await sign({ sub: user }, APP_A.secret, 'HS256');
+    const client = await WsClient.open(`ws://127.0.0.1:${port}/ws?app=${APP_A.id}&token=${token}`);
+    clients.push(client);
+    return client;
+  };
+  const directs = (client: WsClient) => client.frames.filter((f) => f.type === 'direct').map((f) => f.data);
+  for (const user of users) {
+    // Offline: two messages through cl-1; then the user connects to cl-2 and gets them, then a live one.
+    await send(gateways[0]!.port, user, `${user}-0`);
+    await send(gateways[0]!.port, user, `${user}-1`);
+    const client = await connect(gateways[1]!.port, user);
+    expect(client.frames[0]).toMatchObject({ type: 'welcome', inbox: { pending: 2 } });
+    await send(gateways[0]!.port, user, `${user}-2`);
+    await wait(() => directs(client).length === 3, `three direct messages for ${user}`);
+    expect(directs(client)).toEqual([`${user}-0`, `${user}-1`, `${user}-2`]);
+  }
+}, TEST_TIMEOUT_MS);
+
 test('presence: joins, leaves and members across both instances, for rooms on every master', async () => {
   const c = cluster!;
   // A room per master, by where its keys hash.
@@ -208,9 +254,10 @@ test('a graceful stop of both instances leaves no instance keys on any master', 
   const codes = await Promise.all(gateways.map((g) => g.stop('SIGTERM')));
   expect(codes).toEqual([0, 0]);
 
-  // Only topic history may remain: no inbox, route set, route index, registry or reap lock.
+  // Only topic history and user inboxes may remain: no inbox, route set, route index,
+  // registry, user registration or reap lock.
   const after = await c.keysUnder(prefix);
   expect(after.length).toBeGreaterThan(0);
-  expect(after.filter((k) => !/\{t:[^}]*\}:h$/.test(k))).toEqual([]);
+  expect(after.filter((k) => !/\{t:[^}]*\}:h$/.test(k) && !/\{u:[^}]*\}:(in|meta)$/.test(k))).toEqual([]);
   for (const id of IDS) expect(after.some((k) => k.includes(`{i:${id}}`))).toBe(false);
 }, TEST_TIMEOUT_MS);

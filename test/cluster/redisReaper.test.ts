@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { connectRedis, type RedisClient } from '../../src/cluster/redis/connection.ts';
 import { INBOX_GROUP, Keys } from '../../src/cluster/redis/keys.ts';
 import { RedisReaper } from '../../src/cluster/redis/redisReaper.ts';
+import { RedisUsers } from '../../src/cluster/redis/redisUsers.ts';
 import { RedisRegistry } from '../../src/cluster/redis/redisRegistry.ts';
 import { RedisBroker } from '../../src/cluster/redis/redisBroker.ts';
 import { RedisInbox } from '../../src/cluster/redis/redisInbox.ts';
@@ -38,7 +39,7 @@ afterAll(async () => {
 });
 
 function reaper(selfId: string, claimed: Envelope[][]): RedisReaper {
-  return new RedisReaper(client, keys, registry, broker, presence, selfId, { intervalMs: 1000, orphanScanEvery: 1, maxClaimedEntries: 1000 }, async (e) => void claimed.push(e), silentLogger);
+  return new RedisReaper(client, keys, registry, broker, new RedisUsers(client, keys), presence, selfId, { intervalMs: 1000, orphanScanEvery: 1, maxClaimedEntries: 1000 }, async (e) => void claimed.push(e), silentLogger);
 }
 
 function envelope(i: number): string {
@@ -102,4 +103,17 @@ test('an orphaned inbox (no registry entry) is removed after two scans, not one'
   expect(await broker.routes('a', 't1')).not.toContain('orphan-4');
   const left = (await keysUnder(admin, prefix)).filter((k) => k.includes('orphan-4') || k.includes('dead-'));
   expect(left).toEqual([]);
+});
+
+test("a dead instance's sessions leave the user registry; other instances' stay", async () => {
+  const users = new RedisUsers(client, keys);
+  await crashedInstance('dead-5', Date.now() - 60_000);
+  await users.add('a', 'bob', 'dead-5');
+  await users.add('a', 'bob', 'dead-5');
+  await users.add('a', 'bob', 'alive-1');
+  await users.add('a', 'carol', 'dead-5');
+  await reaper('alive-1', []).tick();
+  expect(await users.count('a', ['bob', 'carol'])).toEqual(new Map([['bob', 1], ['carol', 0]]));
+  expect(await admin.exists(keys.instanceUsers('dead-5'))).toBe(0);
+  await users.remove('a', 'bob', 'alive-1');
 });

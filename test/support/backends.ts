@@ -41,6 +41,8 @@ export async function createBackend(name: BackendName, config: Config): Promise<
       historyMaxAgeMs: config.historyMaxAgeMs,
       instanceTtlMs: config.instanceTtlMs,
       dedupeWindowMs: config.dedupeWindowMs,
+      userInboxMaxLength: config.userInboxMaxLength,
+      userInboxTtlMs: config.userInboxTtlMs,
     });
     return { backend: cluster.backend(config.instanceId), cleanup: async () => {} };
   }

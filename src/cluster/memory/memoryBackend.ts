@@ -14,6 +14,10 @@ import { MemoryInbox } from './memoryInbox.ts';
 import { MemoryPresence } from './memoryPresence.ts';
 import { MemoryRegistry } from './memoryRegistry.ts';
 import { MemorySessions } from './memorySessions.ts';
+import { MemoryUserInbox } from './memoryUserInbox.ts';
+import { MemoryUsers } from './memoryUsers.ts';
+import type { UserInbox } from '../userInbox.ts';
+import type { UserRegistry } from '../users.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 
 export interface MemoryClusterOptions {
@@ -25,6 +29,10 @@ export interface MemoryClusterOptions {
   instanceTtlMs?: number;
   /** How long a message ID is remembered for dedupe. @default 600_000 */
   dedupeWindowMs?: number;
+  /** Unconfirmed direct messages kept per user. @default 1000 */
+  userInboxMaxLength?: number;
+  /** Unconfirmed direct messages older than this are dropped. @default 604_800_000 (7 days) */
+  userInboxTtlMs?: number;
   /** Where failures of inbox handlers are reported. @default silentLogger */
   log?: Logger;
 }
@@ -40,6 +48,8 @@ export class MemoryCluster {
   readonly inboxes = new Map<string, InboxState>();
   readonly instances = new Map<string, InstanceInfo>();
   readonly sessions = new MemorySessions();
+  readonly users = new MemoryUsers();
+  readonly userInbox: MemoryUserInbox;
   readonly presence: MemoryPresence;
   readonly instanceTtlMs: number;
   readonly log: Logger;
@@ -53,6 +63,11 @@ export class MemoryCluster {
     });
     this.presence = new MemoryPresence(this.broker, this);
     this.instanceTtlMs = options.instanceTtlMs ?? 15_000;
+    this.userInbox = new MemoryUserInbox(this.users, this, {
+      maxLength: options.userInboxMaxLength ?? 1000,
+      ttlMs: options.userInboxTtlMs ?? 604_800_000,
+      dedupeWindowMs: options.dedupeWindowMs ?? 600_000,
+    });
   }
 
   /**
@@ -101,6 +116,8 @@ export class MemoryBackend implements ClusterBackend {
   readonly broker: MemoryBroker;
   readonly registry: InstanceRegistry;
   readonly sessions: SessionDirectory;
+  readonly users: UserRegistry;
+  readonly userInbox: UserInbox;
   readonly presence: Presence;
 
   constructor(private readonly cluster: MemoryCluster, private readonly instanceId: string) {
@@ -108,6 +125,8 @@ export class MemoryBackend implements ClusterBackend {
     this.broker = cluster.broker;
     this.registry = new MemoryRegistry(cluster);
     this.sessions = cluster.sessions;
+    this.users = cluster.users;
+    this.userInbox = cluster.userInbox;
     this.presence = cluster.presence;
   }
 
@@ -122,6 +141,7 @@ export class MemoryBackend implements ClusterBackend {
 
   async retire(): Promise<void> {
     await this.broker.removeRoutes(this.instanceId);
+    await this.users.removeInstance(this.instanceId);
     await this.presence.removeInstance(this.instanceId);
     this.cluster.inboxes.delete(this.instanceId);
     this.cluster.instances.delete(this.instanceId);

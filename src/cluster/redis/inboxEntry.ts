@@ -3,9 +3,10 @@
  * PUBLISH script (lua/publish.lua, which completes runHead below), read by the inbox reader
  * and the reaper. Two shapes:
  *
- * - **envelope entry**: `e` the envelope's JSON; for a topic message without its `data`,
- *   which goes as it is in `d` (JSON text already: no escaping on the way in, no unescaping
- *   on the way out);
+ * - **envelope entry**: `e` the envelope's JSON; for a topic message or a direct message
+ *   without its `data`, which goes as it is in `d` (JSON text already: no escaping on the way
+ *   in, no unescaping on the way out). The user send script (lua/userSend.lua) writes direct
+ *   entries from directHead below;
  * - **run entry**: consecutive messages of one topic, as the PUBLISH script writes them: `e`
  *   the run head `{"kind":"message","app":…,"topic":…,"prev":…,"offsets":[…]}`, then one `d`
  *   field per message. Message i has offset `offsets[i]` and prev `offsets[i - 1]` (`prev`
@@ -20,7 +21,8 @@ import { field } from './streamEntries.ts';
 
 /** The fields of an envelope entry. */
 export function encodeEntry(envelope: Envelope): string[] {
-  if (envelope.kind !== 'message') return ['e', JSON.stringify(envelope)];
+  // Job replies and presence events have no payload of their own to keep apart.
+  if (envelope.kind === 'rpc' || envelope.kind === 'presence') return ['e', JSON.stringify(envelope)];
   const { data, ...rest } = envelope;
   return ['e', JSON.stringify(rest), 'd', data];
 }
@@ -31,6 +33,14 @@ export function encodeEntry(envelope: Envelope): string[] {
  */
 export function runHead(app: string, topic: string): string {
   return `{"kind":"message","app":${JSON.stringify(app)},"topic":${JSON.stringify(topic)},`;
+}
+
+/**
+ * The start of a direct envelope entry's `e`, up to the comma after `from`: the user send
+ * script appends `"messageId":"<id>","prev":"<id>"}` once it knows the ID.
+ */
+export function directHead(app: string, user: string, from: string | null): string {
+  return `{"kind":"direct","app":${JSON.stringify(app)},"user":${JSON.stringify(user)},"from":${JSON.stringify(from)},`;
 }
 
 const RunHeadSchema = v.object({

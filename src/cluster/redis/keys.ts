@@ -5,6 +5,7 @@
  *   {i:instance}   inbox stream + route index + presence index of one instance
  *   {s:session}    owner + mailbox + open jobs of one session (job replies while disconnected)
  *   {reg}          the instance registry
+ *   {u:app:user}   user inbox + instances holding the user's sessions + dedupe of one user
  * App IDs and topics cannot contain `{` or `}` (see protocol/names.ts).
  */
 export class Keys {
@@ -109,6 +110,33 @@ export class Keys {
   /** Hash: instance ID -> InstanceInfo JSON. */
   get info(): string {
     return `${this.prefix}{reg}:info`;
+  }
+
+  // ---- users: the user inbox and the user registry share the user's slot ----
+
+  /** Stream: the user inbox, the direct messages not confirmed yet; entry IDs are message IDs. */
+  userInbox(app: string, user: string): string {
+    return `${this.prefix}{u:${app}:${user}}:in`;
+  }
+
+  /** Hash: `acked` (newest ID confirmed) and `lost` (newest ID dropped unconfirmed) of the user inbox. */
+  userMeta(app: string, user: string): string {
+    return `${this.prefix}{u:${app}:${user}}:meta`;
+  }
+
+  /** Hash: instance ID -> sessions of the user there (the user registry). */
+  userInstances(app: string, user: string): string {
+    return `${this.prefix}{u:${app}:${user}}:at`;
+  }
+
+  /** Hash: idempotency key -> `<messageId> <prev>` of the direct messages stored during dedupe window `window`. */
+  userDedupe(app: string, user: string, window: number): string {
+    return `${this.prefix}{u:${app}:${user}}:dd:${window}`;
+  }
+
+  /** Set of `app:user` the instance holds sessions of (so they can be removed in one sweep). */
+  instanceUsers(instanceId: string): string {
+    return `${this.prefix}{i:${instanceId}}:users`;
   }
 
   /** SCAN pattern matching every inbox. */

@@ -16,6 +16,8 @@ import { RedisPresence } from './redisPresence.ts';
 import { RedisReaper } from './redisReaper.ts';
 import { RedisRegistry } from './redisRegistry.ts';
 import { RedisSessions } from './redisSessions.ts';
+import { RedisUserInbox } from './redisUserInbox.ts';
+import { RedisUsers } from './redisUsers.ts';
 import { SessionDelivery } from '../sessionDelivery.ts';
 
 /** How long close() waits for Redis to answer QUIT before dropping the connection. */
@@ -37,6 +39,10 @@ export interface RedisBackendOptions {
   /** How long a job reply waits in a session's mailbox for the session to resume. */
   resumeWindowMs: number;
   inbox: RedisInboxOptions;
+  /** Unconfirmed direct messages kept per user (USER_INBOX_MAX_LENGTH). @default 1000 */
+  userInboxMaxLength?: number;
+  /** Unconfirmed direct messages older than this are dropped (USER_INBOX_TTL_MS). @default 604_800_000 */
+  userInboxTtlMs?: number;
 }
 
 export class RedisBackend implements ClusterBackend {
@@ -48,6 +54,8 @@ export class RedisBackend implements ClusterBackend {
   readonly registry: RedisRegistry;
   readonly reaper: RedisReaper;
   readonly sessions: RedisSessions;
+  readonly users: RedisUsers;
+  readonly userInbox: RedisUserInbox;
   readonly presence: RedisPresence;
   /** Where a job reply goes when the instance that should deliver it cannot. */
   readonly delivery: SessionDelivery;
@@ -71,6 +79,19 @@ export class RedisBackend implements ClusterBackend {
       },
       this.inbox,
     );
+    this.users = new RedisUsers(this.client, this.keys);
+    this.userInbox = new RedisUserInbox(
+      this.client,
+      this.keys,
+      {
+        maxLength: options.userInboxMaxLength ?? 1000,
+        ttlMs: options.userInboxTtlMs ?? 604_800_000,
+        dedupeWindowMs: options.dedupeWindowMs ?? 600_000,
+        cluster: options.cluster,
+        inboxMaxLength: options.inbox.maxLength,
+      },
+      this.inbox,
+    );
     this.presence = new RedisPresence(this.client, this.keys, { cluster: options.cluster, inboxMaxLength: options.inbox.maxLength }, this.inbox);
     this.delivery = new SessionDelivery(this.inbox, this.sessions, options.resumeWindowMs, log);
     this.registry = new RedisRegistry(this.client, this.keys, options.instanceTtlMs, log);
@@ -79,6 +100,7 @@ export class RedisBackend implements ClusterBackend {
       this.keys,
       this.registry,
       this.broker,
+      this.users,
       this.presence,
       options.instanceId,
       { intervalMs: options.reapIntervalMs, orphanScanEvery: 10, maxClaimedEntries: options.inbox.maxLength },
@@ -102,6 +124,9 @@ export class RedisBackend implements ClusterBackend {
     // subscribers yet, so none of them is right.
     const stale = await this.broker.removeRoutes(this.options.instanceId);
     if (stale > 0) this.log.info('removed routes left by an earlier process with this instance ID', { routes: stale });
+    // The same for its sessions' users: none of them is connected to this process.
+    const staleUsers = await this.users.removeInstance(this.options.instanceId);
+    if (staleUsers > 0) this.log.info('removed user registrations left by an earlier process with this instance ID', { users: staleUsers });
     // Its sessions are gone too: they leave presence (with leave events).
     const leaves = await this.presence.removeInstance(this.options.instanceId);
     if (leaves > 0) this.log.info('removed presence left by an earlier process with this instance ID', { leaves });
@@ -119,12 +144,19 @@ export class RedisBackend implements ClusterBackend {
   /**
    * What a dead instance had not delivered. Job replies go to their session wherever it is
    * now, or wait in its mailbox until it resumes. Topic messages are not re-sent: their
-   * subscribers reconnect elsewhere and recover them from history by offset.
+   * subscribers reconnect elsewhere and recover them from history by offset. Nor are direct
+   * messages: they wait in their user inbox until confirmed, and the user gets them on the
+   * next connection.
    */
   private async handOver(envelopes: Envelope[], dead: string): Promise<void> {
     let messages = 0;
+    let directs = 0;
     const replies = { sent: 0, parked: 0, orphaned: 0 };
     for (const envelope of envelopes) {
+      if (envelope.kind === 'direct') {
+        directs += 1;
+        continue;
+      }
       if (envelope.kind !== 'rpc') {
         // Presence events were for the dead instance's subscribers, who ask again where they reconnect.
         if (envelope.kind === 'message') messages += 1;
@@ -132,11 +164,12 @@ export class RedisBackend implements ClusterBackend {
       }
       replies[await this.delivery.handOver(envelope, dead)] += 1;
     }
-    this.log.info('dead inbox handed over', { instance: dead, topicMessages: messages, ...replies });
+    this.log.info('dead inbox handed over', { instance: dead, topicMessages: messages, directMessages: directs, ...replies });
   }
 
   async retire(): Promise<void> {
     await this.broker.removeRoutes(this.options.instanceId);
+    await this.users.removeInstance(this.options.instanceId);
     // Sessions that left during the drain have left presence already; this takes out the rest.
     await this.presence.removeInstance(this.options.instanceId);
     await this.inbox.destroy();

@@ -2,10 +2,11 @@
  * Cleans up after instances that died without retiring. Every live instance looks for dead
  * ones (no heartbeat within the TTL) and for orphaned inboxes (a stream whose instance is
  * not registered, seen on two scans in a row); one of them, the holder of a per-instance
- * lock, removes the dead instance's routes and its sessions' presence (with leave events),
- * renames its inbox away, claims what was left in it (pending and never read), hands it over
- * (`handOver`), deletes it and the registry entry. An instance's presence index without a
- * registry entry counts as an orphan like an inbox does, so that no member stays forever.
+ * lock, removes the dead instance's routes, user registrations and its sessions' presence
+ * (with leave events), renames its inbox away, claims what was left in it (pending and never
+ * read), hands it over (`handOver`), deletes it and the registry entry. An instance's presence
+ * index without a registry entry counts as an orphan like an inbox does, so that no member
+ * stays forever.
  */
 import type { Envelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -13,6 +14,7 @@ import type { Service } from '../../lib/service.ts';
 import { scanTargets, type RedisClient } from './connection.ts';
 import { INBOX_GROUP, type Keys } from './keys.ts';
 import type { Broker } from '../broker.ts';
+import type { UserRegistry } from '../users.ts';
 import type { Presence } from '../presence.ts';
 import { decodeEntry } from './inboxEntry.ts';
 import type { RedisRegistry } from './redisRegistry.ts';
@@ -45,6 +47,8 @@ export class RedisReaper implements Service {
     private readonly keys: Keys,
     private readonly registry: RedisRegistry,
     private readonly broker: Pick<Broker, 'removeRoutes'>,
+    /** The dead instance's sessions leave the user registry with its routes. */
+    private readonly users: Pick<UserRegistry, 'removeInstance'>,
     private readonly presence: Pick<Presence, 'removeInstance'>,
     private readonly selfId: string,
     private readonly options: ReaperOptions,
@@ -111,6 +115,7 @@ export class RedisReaper implements Service {
     if (locked !== 'OK') return false;
     try {
       const routes = await this.broker.removeRoutes(id);
+      const users = await this.users.removeInstance(id);
       // After the routes: the leaves go to the instances still routed, not to the dead one.
       const leaves = await this.presence.removeInstance(id);
       // What an interrupted earlier pass renamed away but did not finish.
@@ -121,7 +126,7 @@ export class RedisReaper implements Service {
       if (await this.renameInbox(id)) left += await this.drain(id);
       await this.registry.remove(id);
       this.reaped += 1;
-      this.log.info('reaped instance', { instance: id, reason, routes, presenceLeaves: leaves, leftInInbox: left });
+      this.log.info('reaped instance', { instance: id, reason, routes, users, presenceLeaves: leaves, leftInInbox: left });
       return true;
     } finally {
       await this.client.del(this.keys.reapLock(id));

@@ -14,6 +14,12 @@ import claim from './lua/claim.lua' with { type: 'text' };
 import openJob from './lua/openJob.lua' with { type: 'text' };
 import park from './lua/park.lua' with { type: 'text' };
 import release from './lua/release.lua' with { type: 'text' };
+import userTrim from './lua/userTrim.lua' with { type: 'text' };
+import userSend from './lua/userSend.lua' with { type: 'text' };
+import userStatus from './lua/userStatus.lua' with { type: 'text' };
+import userConfirm from './lua/userConfirm.lua' with { type: 'text' };
+import userAdd from './lua/userAdd.lua' with { type: 'text' };
+import userRemove from './lua/userRemove.lua' with { type: 'text' };
 import presence from './lua/presence.lua' with { type: 'text' };
 import presenceMembers from './lua/presenceMembers.lua' with { type: 'text' };
 
@@ -33,6 +39,12 @@ export interface ScriptedClient {
   syRelease(owner: string, mailbox: string, open: string, instanceId: string): Promise<number>;
   syReadSince(history: string, since: string, minId: string, count: number): Promise<[string, string, StreamEntry[]] | []>;
   syPosition(history: string, ttlMs: number): Promise<string>;
+  /** See lua/userSend.lua: five KEYS, then ARGV. */
+  syUserSend(...keysAndArgs: (string | number)[]): Promise<[0 | 1, string, string, string[]]>;
+  syUserStatus(stream: string, meta: string, minId: string): Promise<[number, string, string]>;
+  syUserConfirm(stream: string, meta: string, upTo: string, next: string): Promise<0 | 1>;
+  syUserAdd(instances: string, instanceId: string, limit: number): Promise<0 | 1>;
+  syUserRemove(instances: string, instanceId: string): Promise<number>;
   /** See lua/presence.lua: three KEYS, then ARGV. */
   syPresence(...keysAndArgs: (string | number)[]): Promise<[string[], string[], string[], 0 | 1]>;
   syPresenceMembers(users: string, limit: number): Promise<[number, string[]]>;
@@ -58,6 +70,13 @@ export function withScripts(client: RedisClient): RedisClient & ScriptedClient {
     client.defineCommand('syPosition', { numberOfKeys: 1, lua: lastId + position });
     client.defineCommand('syPresence', { numberOfKeys: 3, lua: presence });
     client.defineCommand('syPresenceMembers', { numberOfKeys: 1, lua: presenceMembers });
+  }
+  if (!c.syUserSend) {
+    client.defineCommand('syUserSend', { numberOfKeys: 5, lua: lastId + trim + userTrim + userSend });
+    client.defineCommand('syUserStatus', { numberOfKeys: 2, lua: lastId + trim + userTrim + userStatus });
+    client.defineCommand('syUserConfirm', { numberOfKeys: 2, lua: trim + userConfirm });
+    client.defineCommand('syUserAdd', { numberOfKeys: 1, lua: userAdd });
+    client.defineCommand('syUserRemove', { numberOfKeys: 1, lua: userRemove });
   }
   return client as RedisClient & ScriptedClient;
 }

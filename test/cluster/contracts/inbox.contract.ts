@@ -17,7 +17,7 @@ function message(i: number): Envelope {
 }
 
 function data(envelopes: readonly Envelope[]): string[] {
-  return envelopes.map((e) => (e.kind === 'message' ? e.data : e.kind === 'rpc' ? e.requestId : e.topic));
+  return envelopes.map((e) => (e.kind === 'rpc' ? e.requestId : e.kind === 'presence' ? e.topic : e.data));
 }
 
 export function inboxContract(name: string, fixture: () => InboxFixture): void {
