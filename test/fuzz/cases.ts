@@ -21,6 +21,12 @@ export interface FuzzLimits {
 
 export type Reply = Record<string, unknown>;
 
+export interface CheckContext {
+  /** The other frames of its burst, in flight on the same session at the same time. */
+  concurrent: readonly unknown[];
+  limits: FuzzLimits;
+}
+
 export interface Operation {
   type: string;
   /** A schema-valid frame of this type with request id `id`. */
@@ -29,7 +35,7 @@ export interface Operation {
    * What a valid frame must get: null when `reply` (the ack, pong, result or error carrying
    * the frame's id) is right, else what is wrong.
    */
-  check(frame: Record<string, unknown>, reply: Reply): string | null;
+  check(frame: Record<string, unknown>, reply: Reply, context: CheckContext): string | null;
 }
 
 /** Names that a plain object would find on Object.prototype, and other odd topic names. */
@@ -96,12 +102,17 @@ export const OPERATIONS: Operation[] = [
       const topics = Array.from({ length: rng.range(1, 4) }, () => validTopic(rng));
       return rng.chance(0.4) ? { type: 'subscribe', id, topics, since: Object.fromEntries(topics.map((t) => [t, validOffset(rng)])) } : { type: 'subscribe', id, topics };
     },
-    check: (frame, reply) => {
+    check: (frame, reply, { concurrent }) => {
       if (reply.type === 'error') return reply.code === 'limit_exceeded' ? null : `subscribe refused with ${String(reply.code)}`;
       if (reply.type !== 'ack') return `subscribe answered with ${String(reply.type)}`;
       const offsets = reply.offsets as Record<string, unknown> | undefined;
+      // docs/protocol.md: a topic unsubscribed while its subscribe was in flight has no position.
+      const unsubscribed = new Set(concurrent.flatMap((f) => (isFrame(f) && f.type === 'unsubscribe' && Array.isArray(f.topics) ? f.topics : [])));
       for (const topic of new Set(frame.topics as string[])) {
-        if (!offsets || !Object.hasOwn(offsets, topic)) return `ack has no offset for ${JSON.stringify(topic)}`;
+        if (!offsets || !Object.hasOwn(offsets, topic)) {
+          if (unsubscribed.has(topic)) continue;
+          return `ack has no offset for ${JSON.stringify(topic)}`;
+        }
         if (!v.is(OffsetSchema, offsets[topic])) return `ack offset of ${JSON.stringify(topic)} is ${JSON.stringify(offsets[topic])}`;
       }
       return null;
@@ -124,17 +135,54 @@ export const OPERATIONS: Operation[] = [
   },
   {
     type: 'rpc',
-    valid: (rng, id) => ({
-      type: 'rpc',
-      id,
-      method: rng.string(rng.range(1, 20), 'abcdefghijklmnopqrstuvwxyz0123456789_.-'),
-      ...(rng.chance(0.7) ? { params: randomJson(rng, 3) } : {}),
-      ...(rng.chance(0.5) ? { timeoutMs: rng.pick([1, 1000, 30_000, 2 ** 31, Number.MAX_SAFE_INTEGER]) } : {}),
-    }),
-    // The fuzzed gateway runs without RabbitMQ: a valid job is refused as unavailable.
-    check: (_frame, reply) => (reply.type === 'error' && reply.code === 'unavailable' ? null : `rpc answered with ${JSON.stringify(reply)}`),
+    valid: (rng, id) => {
+      const method = rng.weighted<string>([
+        [5, 'echo'],
+        [1, 'fail'],
+        [4, rng.string(rng.range(1, 20), 'abcdefghijklmnopqrstuvwxyz0123456789_.-')],
+      ]);
+      return {
+        type: 'rpc',
+        id,
+        method,
+        ...(rng.chance(0.7) ? { params: randomJson(rng, 3) } : {}),
+        ...(rng.chance(0.4) ? { timeoutMs: rng.pick([1, 50, 5000, 2 ** 31, Number.MAX_SAFE_INTEGER]) } : {}),
+      };
+    },
+    // The fuzz worker serves `echo` (returns the params) and `fail` (throws); no other method has a worker.
+    check: (frame, reply, { concurrent, limits }) => {
+      const method = frame.method;
+      if (reply.type === 'result') {
+        if (method !== 'echo') return `result for ${JSON.stringify(method)}, which no worker serves`;
+        return JSON.stringify(reply.result) === JSON.stringify(frame.params ?? null) ? null : `echo returned ${JSON.stringify(reply.result).slice(0, 200)}`;
+      }
+      if (reply.type !== 'error') return `rpc answered with ${JSON.stringify(reply).slice(0, 200)}`;
+      switch (reply.code) {
+        case 'job_failed':
+          return method === 'fail' ? null : `job_failed for ${JSON.stringify(method)}`;
+        case 'no_such_method':
+          return method !== 'echo' && method !== 'fail' ? null : `no_such_method for ${JSON.stringify(method)}`;
+        case 'timeout':
+          // Only a deadline shorter than a round trip may pass before the worker answers, or
+          // an echo too large for a reply: the bridge dead-letters a reply over MAX_FRAME_BYTES
+          // and its client gets `timeout` (docs/rpc.md).
+          if (typeof frame.timeoutMs === 'number' && frame.timeoutMs <= 50) return null;
+          if (method === 'echo' && JSON.stringify(frame.params ?? null).length > limits.maxFrameBytes - 1024) return null;
+          return `timeout of a job with timeoutMs ${String(frame.timeoutMs)}: the job or its result was lost`;
+        case 'limit_exceeded':
+          return null;
+        case 'invalid_frame':
+          return concurrent.some((f) => isFrame(f) && f.type === 'rpc' && f.id === frame.id) ? null : `valid rpc refused: ${String(reply.message)}`;
+        default:
+          return `rpc refused with ${String(reply.code)}: ${String(reply.message)}`;
+      }
+    },
   },
 ];
+
+function isFrame(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 /** Any JSON value, `depth` levels at most; objects may have prototype names as keys. */
 export function randomJson(rng: Rng, depth: number): unknown {
@@ -173,6 +221,8 @@ export function randomUnicode(rng: Rng, n: number): string {
 export type CaseAction =
   | { send: 'text'; payload: Uint8Array }
   | { send: 'binary'; payload: Uint8Array }
+  /** Several text frames written at once, before any answer: requests of one session in flight together. */
+  | { send: 'burst'; payloads: Uint8Array[] }
   /**
    * A new connection: `query` goes after `/ws?` as is; `expect` says how it must be answered
    * (`documented`: any answer docs/protocol.md lists for a connection).
@@ -259,7 +309,11 @@ function mutateBytes(rng: Rng, bytes: Uint8Array): Uint8Array {
 function deepJson(rng: Rng, limits: FuzzLimits): string {
   const depth = rng.pick([100, 1000, 10_000, Math.floor(limits.maxFrameBytes / 2) - 100]);
   const nested = rng.chance(0.5) ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
-  return rng.chance(0.7) ? `{"type":"publish","id":"deep","topic":"deep","data":${nested}}` : nested;
+  return rng.weighted<string>([
+    [5, `{"type":"publish","id":"deep","topic":"deep","data":${nested}}`],
+    [2, `{"type":"rpc","id":"deep","method":"echo","params":${nested}}`],
+    [3, nested],
+  ]);
 }
 
 /** Large frames around the limits: under, over MAX_FRAME_BYTES, over the hard cut. */
@@ -313,6 +367,7 @@ export function generateCase(rng: Rng, index: number, limits: FuzzLimits, creds:
     [3, 'invalid utf-8'],
     [4, 'garbage text'],
     [4, 'connect'],
+    [6, 'burst'],
   ]);
   const json = (value: unknown): CaseAction => ({ send: 'text', payload: text(JSON.stringify(value) ?? 'undefined') });
   let action: CaseAction;
@@ -357,6 +412,19 @@ export function generateCase(rng: Rng, index: number, limits: FuzzLimits, creds:
       break;
     case 'garbage text':
       action = { send: 'text', payload: text(rng.pick<() => string>([() => randomUnicode(rng, rng.range(0, 50)), () => '', () => ' ', () => 'null', () => '"ping"', () => '{', () => '{"type":"ping","id":"1"}{"type":"ping","id":"2"}', () => '{"type":"ping","type":"subscribe","id":"d","topics":["news"]}'])()) };
+      break;
+    case 'burst':
+      // Valid and mutated frames of the same few topics, so that subscribes, unsubscribes and
+      // publishes of one topic overlap.
+      action = {
+        send: 'burst',
+        payloads: Array.from({ length: rng.range(2, 8) }, (_, j) => {
+          const frame = rng.pick(OPERATIONS).valid(rng, `${id}.${j}`);
+          if ('topics' in frame) frame.topics = [rng.pick(['news', 'room:1', 'burst'])];
+          if ('topic' in frame) frame.topic = rng.pick(['news', 'room:1', 'burst']);
+          return text(JSON.stringify(rng.chance(0.25) ? mutateObject(rng, frame, `${id}.${j}`).frame : frame) ?? 'null');
+        }),
+      };
       break;
     default:
       action = connectCase(rng, creds);

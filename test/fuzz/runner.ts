@@ -22,6 +22,9 @@ import { sign } from 'hono/jwt';
 import { CloseCode, ErrorCode } from '../../src/protocol/codes.ts';
 import { parseClientFrame } from '../../src/protocol/frames.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
+import { createWorker, type Worker } from '../../src/rpc/worker.ts';
+import { AMQP_URL, requireRabbit, TestBroker, uniqueAmqpPrefix } from '../support/amqp.ts';
+import { spawnBridge, type BridgeProcess } from '../support/bridgeProcess.ts';
 import { PublishLog, sequenceProblems, type Published } from '../support/cluster.ts';
 import { spawnGateway, type GatewayProcess } from '../support/process.ts';
 import { deleteKeysUnder, REDIS_URL, requireRedis, testClient, uniquePrefix } from '../support/redis.ts';
@@ -121,7 +124,14 @@ function readRssMb(pid: number): number {
 }
 
 function shown(c: FuzzCase): string {
-  const raw = c.send === 'connect' ? `/ws?${c.query}` : c.send === 'binary' ? `binary ${Buffer.from(c.payload).toString('hex')}` : Buffer.from(c.payload).toString('latin1');
+  const raw =
+    c.send === 'connect'
+      ? `/ws?${c.query}`
+      : c.send === 'burst'
+        ? c.payloads.map((p) => Buffer.from(p).toString('latin1')).join(' | ')
+        : c.send === 'binary'
+          ? `binary ${Buffer.from(c.payload).toString('hex')}`
+          : Buffer.from(c.payload).toString('latin1');
   return raw.length > 300 ? `${raw.slice(0, 300)}… (${raw.length} chars)` : raw;
 }
 
@@ -157,7 +167,25 @@ function expectationFor(c: FuzzCase & { send: 'text' | 'binary' }): Expectation 
   return { error: ErrorCode.InvalidFrame, ids: [typeof id === 'string' && id.length > 0 && id.length <= 64 ? id : null] };
 }
 
-function judgeReply(expected: Expectation, reply: Reply): string | null {
+/**
+ * Pairs the replies to a burst with its frames: each reply goes to the first frame still
+ * unanswered whose expected id it carries and whose judgement it passes. Returns the problems.
+ */
+function judgeBurst(expected: Expectation[], replies: Reply[]): string[] {
+  const open = [...expected];
+  const frames = expected.flatMap((e) => ('valid' in e ? [e.valid] : []));
+  const problems: string[] = [];
+  for (const reply of replies) {
+    const candidates = open.filter((e) => ('valid' in e ? e.valid.id === reply.id : 'error' in e && e.ids.includes(reply.id as string | null)));
+    const judge = (e: Expectation) => judgeReply(e, reply, 'valid' in e ? frames.filter((f) => f !== e.valid) : []);
+    const fits = candidates.find((e) => judge(e) === null);
+    if (fits) open.splice(open.indexOf(fits), 1);
+    else problems.push(candidates[0] ? judge(candidates[0])! : `reply that answers no frame of the burst: ${JSON.stringify(reply).slice(0, 200)}`);
+  }
+  return problems;
+}
+
+function judgeReply(expected: Expectation, reply: Reply, concurrent: readonly unknown[] = []): string | null {
   if ('close' in expected) return `expected close ${expected.close}, got ${JSON.stringify(reply).slice(0, 200)}`;
   if (reply.type === 'error' && !ERROR_CODES.has(String(reply.code))) return `undocumented error code ${JSON.stringify(reply.code)}`;
   if ('error' in expected) {
@@ -168,7 +196,7 @@ function judgeReply(expected: Expectation, reply: Reply): string | null {
   const frame = expected.valid;
   if (reply.id !== frame.id) return `reply id ${JSON.stringify(reply.id)} for frame id ${JSON.stringify(frame.id)}`;
   const op = OPERATIONS.find((o) => o.type === frame.type);
-  if (op) return op.check(frame, reply);
+  if (op) return op.check(frame, reply, { concurrent, limits: LIMITS });
   // A frame type added to the protocol without an entry in OPERATIONS: at least not refused as invalid.
   return reply.type === 'error' && reply.code === ErrorCode.InvalidFrame ? `valid ${String(frame.type)} frame refused: ${String(reply.message)}` : null;
 }
@@ -215,22 +243,40 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const lanesWanted = options.connections ?? 4;
   const rssGrowthLimitMb = options.rssGrowthLimitMb ?? 128;
   await requireRedis();
+  await requireRabbit();
   const prefix = uniquePrefix('fuzz');
+  const amqpPrefix = uniqueAmqpPrefix('fuzz');
   const creds = await credentials();
   const failures: FuzzFailure[] = [];
   const runProblems: string[] = [];
   const outcomes: Record<string, number> = {};
   const count = (key: string) => (outcomes[key] = (outcomes[key] ?? 0) + 1);
   let gateway: GatewayProcess | null = null;
+  let bridge: BridgeProcess | null = null;
+  let worker: Worker | null = null;
   let canary: WsClient | null = null;
   const lanes: Lane[] = [];
   let reconnects = 0;
   const started = performance.now();
   try {
+    const shared = { REDIS_URL, REDIS_KEY_PREFIX: prefix, AMQP_URL, AMQP_PREFIX: amqpPrefix, APPS: JSON.stringify([FUZZ_APP, CANARY_APP]) };
+    // RPC end to end: jobs go to RabbitMQ, the worker answers, the bridge carries results back.
+    worker = await createWorker({
+      url: AMQP_URL,
+      prefix: amqpPrefix,
+      concurrency: 32,
+      methods: {
+        echo: (params) => params,
+        fail: () => {
+          throw new Error('fuzz worker: fail');
+        },
+      },
+    });
+    bridge = await spawnBridge(shared);
     gateway = await spawnGateway({
-      REDIS_URL,
-      REDIS_KEY_PREFIX: prefix,
-      APPS: JSON.stringify([FUZZ_APP, CANARY_APP]),
+      ...shared,
+      // A lost job shows as a timeout within the case's wait for an answer.
+      RPC_DEFAULT_TIMEOUT_MS: '5000',
       MAX_FRAME_BYTES: String(MAX_FRAME_BYTES),
       // Every frame is judged on its content, not dropped by the rate limit.
       RATE_LIMIT_FRAMES_PER_SEC: '1000000',
@@ -263,6 +309,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       await lane.ensureOpen();
       lanes.push(lane);
     }
+    // The gateway is ready before its job publisher is: wait until a job goes through.
+    await waitFor(
+      async () => {
+        const probe = await WsClient.open(`ws://127.0.0.1:${gw.port}/ws?app=${FUZZ_APP.id}`);
+        try {
+          return (await probe.request({ type: 'rpc', method: 'echo', params: 'ready' })).type === 'result';
+        } finally {
+          probe.close();
+        }
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'a first job to come back' },
+    );
     const rssBeforeMb = readRssMb(gw.proc.pid);
     let rssPeakMb = rssBeforeMb;
     const sampler = setInterval(() => {
@@ -345,6 +403,28 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       if (replies.length > 1) fail(c, `${replies.length} replies: ${JSON.stringify(replies).slice(0, 300)}`);
     };
 
+    const runBurstCase = async (lane: Lane, c: FuzzCase & { send: 'burst' }) => {
+      const expected = c.payloads.map((payload) => expectationFor({ ...c, send: 'text', payload }));
+      if (expected.some((e) => 'close' in e)) throw new Error('a burst holds only frames that are answered');
+      const ws = await lane.ensureOpen();
+      for (const payload of c.payloads) ws.send(Opcode.Text, payload);
+      const problems: string[] = [];
+      try {
+        await ws.until(() => !ws.isOpen || lane.replies(problems).length >= c.payloads.length, ANSWER_TIMEOUT_MS, `${c.payloads.length} answers`);
+      } catch (error) {
+        fail(c, `${String(error)}; got ${JSON.stringify(lane.replies([])).slice(0, 300)}`);
+        lane.read = ws.texts.length;
+        return;
+      }
+      const replies = lane.replies([]);
+      lane.read = ws.texts.length;
+      for (const problem of problems) fail(c, problem);
+      if (!ws.isOpen) fail(c, `connection closed with ${ws.closeCode} during a burst of answerable frames`);
+      for (const reply of replies) count(reply.type === 'error' ? `error ${String(reply.code)}` : String(reply.type));
+      for (const problem of judgeBurst(expected, replies)) fail(c, problem);
+      if (replies.length > c.payloads.length) fail(c, `${replies.length} replies to ${c.payloads.length} frames`);
+    };
+
     await Promise.all(
       lanes.map(async (lane, l) => {
         for (let index = from + l; index < from + cases; index += lanes.length) {
@@ -352,6 +432,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           const c = generateCase(Rng.forCase(seed, index), index, LIMITS, creds);
           try {
             if (c.send === 'connect') await runConnectCase(c);
+            else if (c.send === 'burst') await runBurstCase(lane, c);
             else await runFrameCase(lane, c);
           } catch (error) {
             fail(c, `runner: ${String(error)}`);
@@ -363,7 +444,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
 
     fuzzing = false;
     await publisher;
-    if (state.exited !== null) runProblems.push(`the gateway exited with ${state.exited}: ${gw.output.slice(-20).join('\n')}`);
+    if (state.exited !== null) {
+      const stderr = await new Response(gw.proc.stderr).text();
+      runProblems.push(`the gateway exited with ${state.exited}: ${[...gw.output.slice(-20), stderr.slice(-3000)].join('\n')}`);
+    }
     // The canary's sequence: all of it, once, in order, and nothing of the fuzzed app.
     const expected = log.expected('canary');
     const received = (): Published[] => canary!.messages('canary').map((m) => ({ offset: String(m.offset), data: m.data }));
@@ -388,6 +472,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     for (const lane of lanes) lane.ws?.destroy();
     canary?.close();
     await gateway?.stop('SIGKILL');
+    await bridge?.stop('SIGKILL');
+    await worker?.stop();
+    const broker = await TestBroker.open(amqpPrefix);
+    await broker.cleanup(['echo', 'fail']);
     const admin = testClient();
     try {
       await deleteKeysUnder(admin, prefix);
