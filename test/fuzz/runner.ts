@@ -76,8 +76,16 @@ const CANARY_APP = { id: 'canary', secret: 'canary-secret-0123456789abcdef', all
 const MAX_FRAME_BYTES = 64 * 1024;
 /** As src/gateway/gateway.ts sets the runtime's maxPayloadLength. */
 const LIMITS: FuzzLimits = { maxFrameBytes: MAX_FRAME_BYTES, hardFrameLimitBytes: Math.max(2 * MAX_FRAME_BYTES, MAX_FRAME_BYTES + 64 * 1024) };
-/** How long one case may wait for its answer before it counts as unanswered. */
-const ANSWER_TIMEOUT_MS = 10_000;
+/**
+ * How long one case may wait for its answer before it counts as unanswered: above the jobs'
+ * default deadline, so that a lost job shows as its `timeout` error rather than as silence.
+ */
+const ANSWER_TIMEOUT_MS = 20_000;
+/**
+ * The jobs' default deadline: far above a round trip through RabbitMQ, the worker and the
+ * bridge even on a loaded machine, so that a `timeout` means a lost job or result.
+ */
+const RPC_DEFAULT_TIMEOUT_MS = 15_000;
 /** Server frames that answer no request. */
 const UNSOLICITED = new Set(['message', 'welcome', 'resumeToken', 'progress']);
 /** docs/protocol.md: the close code a refused connection gets after its error frame. */
@@ -275,8 +283,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     bridge = await spawnBridge(shared);
     gateway = await spawnGateway({
       ...shared,
-      // A lost job shows as a timeout within the case's wait for an answer.
-      RPC_DEFAULT_TIMEOUT_MS: '5000',
+      RPC_DEFAULT_TIMEOUT_MS: String(RPC_DEFAULT_TIMEOUT_MS),
       MAX_FRAME_BYTES: String(MAX_FRAME_BYTES),
       // Every frame is judged on its content, not dropped by the rate limit.
       RATE_LIMIT_FRAMES_PER_SEC: '1000000',
