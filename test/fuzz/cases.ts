@@ -227,7 +227,15 @@ export type CaseAction =
    * A new connection: `query` goes after `/ws?` as is; `expect` says how it must be answered
    * (`documented`: any answer docs/protocol.md lists for a connection).
    */
-  | { send: 'connect'; query: string; expect: 'welcome' | 'unauthorized' | 'unknown_app' | 'documented' };
+  | { send: 'connect'; query: string; expect: 'welcome' | 'unauthorized' | 'unknown_app' | 'documented' }
+
+  /**
+   * A request to the HTTP server API; `expect`: the status and error code docs/protocol.md
+   * gives for it (several where the answer depends on the deployment).
+   */
+  | { send: 'http'; method: string; path: string; headers: Record<string, string>; body: Uint8Array | null; chunked: boolean; expect: { status: number; code?: string }[] }
+  /** A new connection that sends `payloads` and drops the TCP connection at once, mid-request. */
+  | { send: 'abandon'; payloads: Uint8Array[] };
 
 export type FuzzCase = CaseAction & { index: number; kind: string };
 
@@ -237,6 +245,9 @@ export interface FuzzCredentials {
   otherApp: string;
   /** A valid token of `app`. */
   token: string;
+  /** The server API's Bearer secret of `app`, and of `otherApp`. */
+  apiSecret: string;
+  otherApiSecret: string;
   /** Tokens that `app` must refuse: signed with another app's secret, expired, alg none, garbage. */
   badTokens: readonly string[];
 }
@@ -351,6 +362,45 @@ function connectCase(rng: Rng, creds: FuzzCredentials): CaseAction {
   return { send: 'connect', query: `app=${creds.app}${token.q}${resume}`, expect: token.ok ? 'welcome' : 'unauthorized' };
 }
 
+/** A request to the server API, and what docs/protocol.md says it must get. */
+function httpCase(rng: Rng, limits: FuzzLimits, creds: FuzzCredentials): CaseAction {
+  const other = rng.weighted<() => CaseAction>([
+    [1, () => ({ send: 'http', method: 'GET', path: '/healthz', headers: {}, body: null, chunked: false, expect: [{ status: 200 }] })],
+    // Open today; the API key may come to guard it (issue 11): both are documented answers.
+    [1, () => ({ send: 'http', method: 'GET', path: '/api/instances', headers: {}, body: null, chunked: false, expect: [{ status: 200 }, { status: 401, code: 'unauthorized' }] })],
+    [1, () => ({ send: 'http', method: 'GET', path: rng.pick(['/nope', '/api', '/api/apps', `/api/apps/${creds.app}`, '/%', '/api/apps/%ZZ/publish', `/${'x'.repeat(3000)}`]), headers: {}, body: null, chunked: false, expect: [{ status: 404, code: 'not_found' }, { status: 400, code: 'invalid_request' }] })],
+    [1, () => ({ send: 'http', method: rng.pick(['PUT', 'DELETE', 'PATCH']), path: `/api/apps/${creds.app}/publish`, headers: { authorization: `Bearer ${creds.apiSecret}` }, body: text('{}'), chunked: false, expect: [{ status: 404, code: 'not_found' }] })],
+    [1, () => ({ send: 'http', method: 'GET', path: `/ws?app=${creds.app}`, headers: {}, body: null, chunked: false, expect: [{ status: 426, code: 'invalid_request' }] })],
+  ])();
+  if (rng.chance(0.2)) return other;
+  // The publish route. Checked in this order: app, Bearer, size, UTF-8 JSON, schema.
+  const app = rng.weighted<string>([
+    [6, creds.app],
+    [1, creds.otherApp],
+    [2, rng.pick(['nope', ...PROTOTYPE_NAMES, 'x'.repeat(65), 'FUZZ', `${creds.app}%00`])],
+  ]);
+  const known = app === creds.app || app === creds.otherApp;
+  // The canary's app never gets a valid Bearer: its sequence is the canary's alone.
+  const auth = rng.weighted<() => { header: string | null; ok: boolean }>([
+    [6, () => ({ header: `Bearer ${creds.apiSecret}`, ok: app === creds.app })],
+    // The other app's secret: the canary's on the fuzzed app, the fuzzed app's on the canary's.
+    [1, () => ({ header: `Bearer ${app === creds.app ? creds.otherApiSecret : creds.apiSecret}`, ok: false })],
+    [1, () => ({ header: rng.pick(['', 'Bearer', 'Bearer ', `Basic ${creds.apiSecret}`, `bearer ${creds.apiSecret}`, `Bearer ${creds.token}`, `Bearer ${creds.apiSecret}x`, `Bearer ${'a'.repeat(5000)}`]), ok: false })],
+    [1, () => ({ header: null, ok: false })],
+  ])();
+  const body = rng.weighted<() => { bytes: Uint8Array; chunked: boolean; expect: { status: number; code?: string } }>([
+    [5, () => ({ bytes: text(JSON.stringify({ topic: validTopic(rng), data: randomJson(rng, 3) })), chunked: rng.chance(0.2), expect: { status: 200 } })],
+    [2, () => ({ bytes: text(JSON.stringify(rng.chance(0.5) ? { topic: rng.pick(BAD_TOPICS), data: 1 } : randomJson(rng, 3)) ?? 'null'), chunked: false, expect: { status: 400, code: 'invalid_request' } })],
+    [1, () => ({ bytes: text(rng.pick(['', '{', 'nope', '{"topic":"news","data":}', '\u0000'])), chunked: false, expect: { status: 400, code: 'invalid_request' } })],
+    [1, () => ({ bytes: Uint8Array.from([...text('{"topic":"news","data":"'), 0xff, 0xfe, ...text('"}')]), chunked: false, expect: { status: 400, code: 'invalid_request' } })],
+    [1, () => ({ bytes: text(JSON.stringify({ topic: 'huge', data: 'x'.repeat(limits.maxFrameBytes) })), chunked: rng.chance(0.5), expect: { status: 413, code: 'too_large' } })],
+  ])();
+  const headers: Record<string, string> = { 'content-type': rng.pick(['application/json', 'text/plain', 'application/x-www-form-urlencoded', '']) };
+  if (auth.header !== null) headers.authorization = auth.header;
+  const expect = !known ? { status: 404, code: 'unknown_app' } : !auth.ok ? { status: 401, code: 'unauthorized' } : body.expect;
+  return { send: 'http', method: 'POST', path: `/api/apps/${app}/publish`, headers, body: body.bytes, chunked: body.chunked, expect: [expect] };
+}
+
 /** Case `index` of a run: the same every time for the same seed. */
 export function generateCase(rng: Rng, index: number, limits: FuzzLimits, creds: FuzzCredentials): FuzzCase {
   const id = `c${index}`;
@@ -369,6 +419,8 @@ export function generateCase(rng: Rng, index: number, limits: FuzzLimits, creds:
     [4, 'garbage text'],
     [4, 'connect'],
     [6, 'burst'],
+    [5, 'http'],
+    [2, 'abandon'],
   ]);
   const json = (value: unknown): CaseAction => ({ send: 'text', payload: text(JSON.stringify(value) ?? 'undefined') });
   let action: CaseAction;
@@ -425,6 +477,18 @@ export function generateCase(rng: Rng, index: number, limits: FuzzLimits, creds:
           if ('topic' in frame) frame.topic = rng.pick(['news', 'room:1', 'burst']);
           return text(JSON.stringify(rng.chance(0.25) ? mutateObject(rng, frame, `${id}.${j}`).frame : frame) ?? 'null');
         }),
+      };
+      break;
+    case 'http':
+      action = httpCase(rng, limits, creds);
+      break;
+    case 'abandon':
+      action = {
+        send: 'abandon',
+        payloads: [
+          text(JSON.stringify({ type: 'subscribe', id: `${id}.0`, topics: SHARED_TOPICS.slice(0, rng.range(1, SHARED_TOPICS.length)), since: { news: '0-0', canary: '0-0', 'room:1': '0-0' } })),
+          ...Array.from({ length: rng.range(0, 4) }, (_, j) => text(JSON.stringify(rng.pick(OPERATIONS).valid(rng, `${id}.${j + 1}`)))),
+        ],
       };
       break;
     default:

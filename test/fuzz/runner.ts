@@ -107,6 +107,8 @@ async function credentials(): Promise<FuzzCredentials> {
     app: FUZZ_APP.id,
     otherApp: CANARY_APP.id,
     token: await sign({ sub: 'fuzzer', iat: now, exp: now + 3600 }, FUZZ_APP.secret, 'HS256'),
+    apiSecret: FUZZ_APP.secret,
+    otherApiSecret: CANARY_APP.secret,
     badTokens: [
       await sign({ sub: 'fuzzer', exp: now + 3600 }, CANARY_APP.secret, 'HS256'),
       await sign({ sub: 'fuzzer', exp: now - 3600 }, FUZZ_APP.secret, 'HS256'),
@@ -135,6 +137,10 @@ function shown(c: FuzzCase): string {
   const raw =
     c.send === 'connect'
       ? `/ws?${c.query}`
+      : c.send === 'http'
+        ? `${c.method} ${c.path} ${JSON.stringify(c.headers)}${c.chunked ? ' chunked' : ''} ${c.body ? Buffer.from(c.body).toString('latin1') : ''}`
+      : c.send === 'abandon'
+        ? `abandoned: ${c.payloads.map((p) => Buffer.from(p).toString('latin1')).join(' | ')}`
       : c.send === 'burst'
         ? c.payloads.map((p) => Buffer.from(p).toString('latin1')).join(' | ')
         : c.send === 'binary'
@@ -410,6 +416,44 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       if (replies.length > 1) fail(c, `${replies.length} replies: ${JSON.stringify(replies).slice(0, 300)}`);
     };
 
+    const runHttpCase = async (c: FuzzCase & { send: 'http' }) => {
+      let body: BodyInit | null = c.body ? Buffer.from(c.body) : null;
+      if (c.body && c.chunked) {
+        // A stream has no content-length: the body goes chunked, and the limit is counted as it arrives.
+        const bytes = c.body;
+        body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (let at = 0; at < bytes.length; at += 16 * 1024) controller.enqueue(bytes.subarray(at, at + 16 * 1024));
+            controller.close();
+          },
+        });
+      }
+      const res = await fetch(`${http}${c.path}`, { method: c.method, headers: c.headers, body });
+      const text = await res.text();
+      count(`http ${res.status}`);
+      let json: { offset?: unknown; error?: { code?: unknown } } | null;
+      try {
+        json = JSON.parse(text) as typeof json;
+      } catch {
+        json = null;
+      }
+      const code = json?.error?.code;
+      if (!c.expect.some((e) => e.status === res.status && (e.code === undefined || e.code === code))) {
+        return fail(c, `HTTP ${res.status} ${text.slice(0, 200)}; expected ${JSON.stringify(c.expect)}`);
+      }
+      if (res.status >= 400 && (typeof code !== 'string' || !ERROR_CODES.has(code))) fail(c, `error body without a documented code: ${text.slice(0, 200)}`);
+      if (c.method === 'POST' && res.status === 200 && typeof json?.offset !== 'string') fail(c, `publish answered ${text.slice(0, 200)}`);
+    };
+
+    /** Requests in flight when the client vanishes: the gateway must let go of them without a trace. */
+    const runAbandonCase = async (c: FuzzCase & { send: 'abandon' }) => {
+      const ws = await RawWebSocket.open(gw.port, `/ws?app=${FUZZ_APP.id}`);
+      for (const payload of c.payloads) ws.send(Opcode.Text, payload);
+      ws.destroy();
+      count('abandoned');
+      await ws.ended;
+    };
+
     const runBurstCase = async (lane: Lane, c: FuzzCase & { send: 'burst' }) => {
       const expected = c.payloads.map((payload) => expectationFor({ ...c, send: 'text', payload }));
       if (expected.some((e) => 'close' in e)) throw new Error('a burst holds only frames that are answered');
@@ -439,6 +483,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           const c = generateCase(Rng.forCase(seed, index), index, LIMITS, creds);
           try {
             if (c.send === 'connect') await runConnectCase(c);
+            else if (c.send === 'http') await runHttpCase(c);
+            else if (c.send === 'abandon') await runAbandonCase(c);
             else if (c.send === 'burst') await runBurstCase(lane, c);
             else await runFrameCase(lane, c);
           } catch (error) {
