@@ -227,7 +227,7 @@ export type CaseAction =
    * A new connection: `query` goes after `/ws?` as is; `expect` says how it must be answered
    * (`documented`: any answer docs/protocol.md lists for a connection).
    */
-  | { send: 'connect'; query: string; expect: 'welcome' | 'unauthorized' | 'unknown_app' | 'documented' }
+  | { send: 'connect'; query: string; expect: 'welcome' | 'unauthorized' | 'unknown_app' | 'documented' | 'head_too_large' }
 
   /**
    * A request to the HTTP server API; `expect`: the status and error code docs/protocol.md
@@ -353,7 +353,9 @@ function connectCase(rng: Rng, creds: FuzzCredentials): CaseAction {
     [1, () => ({ q: `&token=${encodeURIComponent(rng.string(rng.range(1, 2000), 'abcXYZ019.-_'))}`, ok: false })],
   ])();
   const resume = rng.pick(['', '&resume=', `&resume=${encodeURIComponent(rng.string(rng.range(1, 200), 'abc019:.-_'))}`, '&resume=a:b:c', '&resume=i-x.y:zzzzzzzzzzzz:AAAA']);
-  const shape = rng.int(6);
+  const shape = rng.int(7);
+  // A request head over Bun's 16 KiB: refused by the runtime with 431 (docs/protocol.md).
+  if (shape === 6) return { send: 'connect', query: `app=${creds.app}&token=${rng.string(rng.range(17_000, 100_000), 'abcXYZ019.-_')}`, expect: 'head_too_large' };
   if (shape === 0) return { send: 'connect', query: `app=${encodeURIComponent(rng.pick([creds.otherApp + 'x', '', ...PROTOTYPE_NAMES, 'x'.repeat(300), 'ünï']))}${token.q}`, expect: 'unknown_app' };
   if (shape === 1) {
     // Query strings a URL parser may choke on: the answer must still be a documented one.

@@ -54,18 +54,19 @@ export class RawWebSocket {
       const ws = new RawWebSocket(sock);
       let head = Buffer.alloc(0);
       let upgraded = false;
+      const status = () => Number(/^HTTP\/1\.1 (\d{3})/.exec(head.toString('latin1'))?.[1] ?? 0);
+      const body = () => {
+        const end = head.indexOf('\r\n\r\n');
+        return end < 0 ? '' : head.subarray(end + 4).toString('utf8');
+      };
       const onData = (chunk: Buffer) => {
         if (upgraded) return ws.onData(chunk);
         head = Buffer.concat([head, chunk]);
         const end = head.indexOf('\r\n\r\n');
         if (end < 0) return;
-        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1] ?? 0);
-        if (status !== 101) {
+        if (status() !== 101) {
           // Read the (short) body, then give up on this socket.
-          setTimeout(() => {
-            sock.destroy();
-            reject(new UpgradeRefused(status, head.subarray(end + 4).toString('utf8')));
-          }, 20);
+          setTimeout(() => sock.destroy(), 20);
           return;
         }
         upgraded = true;
@@ -74,7 +75,7 @@ export class RawWebSocket {
       };
       sock.on('data', onData);
       sock.on('close', () => {
-        if (!upgraded) reject(new UpgradeRefused(0, head.toString('latin1')));
+        if (!upgraded) reject(new UpgradeRefused(status(), body()));
       });
       sock.write(
         `GET ${pathAndQuery} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +

@@ -357,7 +357,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         } catch {
           code = undefined;
         }
-        if (c.expect !== 'documented' || error.status < 400 || error.status >= 500 || !ERROR_CODES.has(String(code))) {
+        if (c.expect === 'head_too_large') {
+          if (error.status !== 431) fail(c, `upgrade answered HTTP ${error.status}, expected 431`);
+        } else if (c.expect !== 'documented' || error.status < 400 || error.status >= 500 || !ERROR_CODES.has(String(code))) {
           fail(c, `upgrade answered HTTP ${error.status} ${error.body.slice(0, 200)}`);
         }
         return;
