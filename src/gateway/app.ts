@@ -101,7 +101,7 @@ class SessionEvents implements WSEvents, DirectFrames {
 
   /** Frames from the runtime directly (see gateway/bun.ts). */
   onFrame(data: string | Uint8Array): void {
-    this.session?.receive(data);
+    this.receive(data);
   }
 
   /** The socket drained (see gateway/bun.ts): a paced replay goes on. */
@@ -110,7 +110,23 @@ class SessionEvents implements WSEvents, DirectFrames {
   }
 
   onMessage(event: MessageEvent): void {
-    this.session?.receive(event.data as string | ArrayBuffer);
+    this.receive(event.data as string | ArrayBuffer);
+  }
+
+  /**
+   * A bug in a frame handler must cost that frame, not the instance and every other session
+   * on it: the error is logged and the client gets `internal` (no request id: the frame may
+   * not have parsed), and the session goes on.
+   */
+  private receive(data: string | ArrayBuffer | Uint8Array): void {
+    const session = this.session;
+    if (!session) return;
+    try {
+      session.receive(data);
+    } catch (error) {
+      this.port.log.error('frame handler failed', { session: session.id, error });
+      session.send(encodeError(null, ErrorCode.Internal, 'the server failed on this frame; it was dropped'));
+    }
   }
 
   onClose(): void {

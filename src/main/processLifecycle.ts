@@ -28,6 +28,9 @@ export function backendService(backend: ClusterBackend): Service {
 
 /** Stops the services on SIGTERM or SIGINT, then exits 0. A second signal exits 1 at once. */
 export function stopOnSignals(services: ServiceList, log: Logger): void {
+  // A promise rejected where nobody awaits it is a bug to log, not a reason to drop every
+  // session of the instance (Bun ends the process on an unhandled rejection by default).
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: reason }));
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {

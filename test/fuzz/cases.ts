@@ -10,6 +10,7 @@
  */
 import { OffsetSchema } from '../../src/protocol/offset.ts';
 import * as v from 'valibot';
+import { userMaySubscribe } from '../../src/gateway/permissions.ts';
 import type { Rng } from './random.ts';
 
 /** Limits the generator aims at (the fuzzed gateway's configuration). */
@@ -25,6 +26,8 @@ export interface CheckContext {
   /** The other frames of its burst, in flight on the same session at the same time. */
   concurrent: readonly unknown[];
   limits: FuzzLimits;
+  /** The session's user (null: anonymous): a user-limited topic (`name#alice,bob`) of other users is refused. */
+  userId: string | null;
 }
 
 export interface Operation {
@@ -102,7 +105,12 @@ export const OPERATIONS: Operation[] = [
       const topics = Array.from({ length: rng.range(1, 4) }, () => validTopic(rng));
       return rng.chance(0.4) ? { type: 'subscribe', id, topics, since: Object.fromEntries(topics.map((t) => [t, validOffset(rng)])) } : { type: 'subscribe', id, topics };
     },
-    check: (frame, reply, { concurrent }) => {
+    check: (frame, reply, { concurrent, userId }) => {
+      // docs/protocol.md: a request naming a user-limited topic of other users is refused whole.
+      const limited = (frame.topics as string[]).find((topic) => !userMaySubscribe(topic, userId));
+      if (limited !== undefined) {
+        return reply.type === 'error' && reply.code === 'forbidden' ? null : `subscribe naming ${JSON.stringify(limited)} (user ${JSON.stringify(userId)}) answered ${JSON.stringify(reply).slice(0, 200)}`;
+      }
       if (reply.type === 'error') return reply.code === 'limit_exceeded' ? null : `subscribe refused with ${String(reply.code)}`;
       if (reply.type !== 'ack') return `subscribe answered with ${String(reply.type)}`;
       const offsets = reply.offsets as Record<string, unknown> | undefined;

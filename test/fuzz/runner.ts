@@ -185,13 +185,13 @@ function expectationFor(c: FuzzCase & { send: 'text' | 'binary' }): Expectation 
  * Pairs the replies to a burst with its frames: each reply goes to the first frame still
  * unanswered whose expected id it carries and whose judgement it passes. Returns the problems.
  */
-function judgeBurst(expected: Expectation[], replies: Reply[]): string[] {
+function judgeBurst(expected: Expectation[], replies: Reply[], userId: string | null): string[] {
   const open = [...expected];
   const frames = expected.flatMap((e) => ('valid' in e ? [e.valid] : []));
   const problems: string[] = [];
   for (const reply of replies) {
     const candidates = open.filter((e) => ('valid' in e ? e.valid.id === reply.id : 'error' in e && e.ids.includes(reply.id as string | null)));
-    const judge = (e: Expectation) => judgeReply(e, reply, 'valid' in e ? frames.filter((f) => f !== e.valid) : []);
+    const judge = (e: Expectation) => judgeReply(e, reply, userId, 'valid' in e ? frames.filter((f) => f !== e.valid) : []);
     const fits = candidates.find((e) => judge(e) === null);
     if (fits) open.splice(open.indexOf(fits), 1);
     else problems.push(candidates[0] ? judge(candidates[0])! : `reply that answers no frame of the burst: ${JSON.stringify(reply).slice(0, 200)}`);
@@ -199,7 +199,7 @@ function judgeBurst(expected: Expectation[], replies: Reply[]): string[] {
   return problems;
 }
 
-function judgeReply(expected: Expectation, reply: Reply, concurrent: readonly unknown[] = []): string | null {
+function judgeReply(expected: Expectation, reply: Reply, userId: string | null, concurrent: readonly unknown[] = []): string | null {
   if ('close' in expected) return `expected close ${expected.close}, got ${JSON.stringify(reply).slice(0, 200)}`;
   if (reply.type === 'error' && !ERROR_CODES.has(String(reply.code))) return `undocumented error code ${JSON.stringify(reply.code)}`;
   if ('error' in expected) {
@@ -210,7 +210,7 @@ function judgeReply(expected: Expectation, reply: Reply, concurrent: readonly un
   const frame = expected.valid;
   if (reply.id !== frame.id) return `reply id ${JSON.stringify(reply.id)} for frame id ${JSON.stringify(frame.id)}`;
   const op = OPERATIONS.find((o) => o.type === frame.type);
-  if (op) return op.check(frame, reply, { concurrent, limits: LIMITS });
+  if (op) return op.check(frame, reply, { concurrent, limits: LIMITS, userId });
   // A frame type added to the protocol without an entry in OPERATIONS: at least not refused as invalid.
   return reply.type === 'error' && reply.code === ErrorCode.InvalidFrame ? `valid ${String(frame.type)} frame refused: ${String(reply.message)}` : null;
 }
@@ -219,6 +219,8 @@ function judgeReply(expected: Expectation, reply: Reply, concurrent: readonly un
 class Lane {
   ws: RawWebSocket | null = null;
   read = 0;
+  /** The session's user (from its welcome): user-limited topics depend on it. */
+  userId: string | null = null;
 
   constructor(private readonly port: number, private readonly query: string) {}
 
@@ -228,6 +230,7 @@ class Lane {
     const ws = await RawWebSocket.open(this.port, `/ws?${this.query}`);
     await ws.until(() => ws.texts.length > 0 || !ws.isOpen, ANSWER_TIMEOUT_MS, 'welcome');
     if (!ws.texts[0]?.includes('"welcome"')) throw new Error(`fuzz connection not welcomed: ${ws.texts[0] ?? `closed ${ws.closeCode}`}`);
+    this.userId = (JSON.parse(ws.texts[0]) as { userId: string | null }).userId;
     this.ws = ws;
     this.read = 1;
     return ws;
@@ -413,7 +416,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       }
       const reply = replies[0]!;
       count(reply.type === 'error' ? `error ${String(reply.code)}` : String(reply.type));
-      const problem = judgeReply(expected, reply);
+      const problem = judgeReply(expected, reply, lane.userId);
       if (problem) fail(c, problem);
       if (replies.length > 1) fail(c, `${replies.length} replies: ${JSON.stringify(replies).slice(0, 300)}`);
     };
@@ -474,7 +477,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       for (const problem of problems) fail(c, problem);
       if (!ws.isOpen) fail(c, `connection closed with ${ws.closeCode} during a burst of answerable frames`);
       for (const reply of replies) count(reply.type === 'error' ? `error ${String(reply.code)}` : String(reply.type));
-      for (const problem of judgeBurst(expected, replies)) fail(c, problem);
+      for (const problem of judgeBurst(expected, replies, lane.userId)) fail(c, problem);
       if (replies.length > c.payloads.length) fail(c, `${replies.length} replies to ${c.payloads.length} frames`);
     };
 
