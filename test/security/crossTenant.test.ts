@@ -26,8 +26,8 @@ import { publishHttp } from '../support/gateway.ts';
 import { REDIS_URL, requireRedis, uniquePrefix } from '../support/redis.ts';
 import { WsClient } from '../support/wsClient.ts';
 
-const APP_A = { id: 'tenant-a', secret: 'tenant-a-secret-0123456789', allowClientPublish: true };
-const APP_B = { id: 'tenant-b', secret: 'tenant-b-secret-0123456789', allowClientPublish: true };
+const APP_A = { id: 'tenant-a', secret: 'tenant-a-secret-0123456789', allowClientPublish: true, allowDirect: true, presenceTopics: ['room:'] };
+const APP_B = { id: 'tenant-b', secret: 'tenant-b-secret-0123456789', allowClientPublish: true, allowDirect: true, presenceTopics: ['room:'] };
 type App = typeof APP_A;
 /** B's topics, held by its subscribers; A's attempts use the same names. */
 const VICTIM_TOPICS = ['shared', 'b-only', '__proto__', 'room:1'];
@@ -153,7 +153,8 @@ async function expectNothingCrossed(): Promise<void> {
   for (const [i, since] of windows.entries()) {
     const got = since.filter((f) => f.type === 'message').map((f) => ({ topic: f.topic, data: f.data }));
     expect(got, `victim on instance ${i + 1}`).toEqual([{ topic: 'shared', data: { sentinel: n } }]);
-    const stray = since.filter((f) => ['error', 'progress', 'result'].includes(String(f.type)) && !VICTIM_JOBS.includes(String(f.id)));
+    // Direct messages and presence events: B's users get none from A (B sends none here).
+    const stray = since.filter((f) => ['error', 'progress', 'result', 'direct', 'join', 'leave'].includes(String(f.type)) && !VICTIM_JOBS.includes(String(f.id)));
     expect(stray, `victim on instance ${i + 1}`).toEqual([]);
   }
   for (const o of observers) {
@@ -325,6 +326,53 @@ const ATTEMPTS: Attempt[] = [
           expect(res.status, authorization).toBe(401);
           expect(await res.json()).toMatchObject({ error: { code: ErrorCode.Unauthorized } });
         }
+      }
+    },
+  },
+  {
+    name: "direct messages: A's send to `bob` reaches A's bob only, never B's; A's Bearer on B's user routes is refused with 401",
+    run: async () => {
+      const bobOfA = await openAsA(i2, 'bob');
+      const mallory = await openAsA(i1, 'mallory');
+      const ack = await mallory.request({ type: 'send', to: 'bob', data: 'from A' });
+      expect(ack).toMatchObject({ type: 'ack', messageId: expect.any(String) });
+      await bobOfA.waitFor((f) => f.type === 'direct' && f.data === 'from A', 10_000);
+      // A's server API into A: also A's bob only.
+      const intoA = await fetch(`${i1.http}/api/apps/${APP_A.id}/users/bob/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${APP_A.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ data: 'from A api' }),
+      });
+      expect(intoA.status).toBe(200);
+      await bobOfA.waitFor((f) => f.type === 'direct' && f.data === 'from A api', 10_000);
+      for (const instance of [i1, i2]) {
+        const refused = [
+          await fetch(`${instance.http}/api/apps/${APP_B.id}/users/bob/messages`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${APP_A.secret}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ data: 'from A' }),
+          }),
+          await fetch(`${instance.http}/api/apps/${APP_B.id}/users/bob/presence`, { headers: { authorization: `Bearer ${APP_A.secret}` } }),
+          await fetch(`${instance.http}/api/apps/${APP_B.id}/topics/room:1/presence`, { headers: { authorization: `Bearer ${APP_A.secret}` } }),
+        ];
+        for (const res of refused) {
+          expect(res.status).toBe(401);
+          expect(await res.json()).toMatchObject({ error: { code: ErrorCode.Unauthorized } });
+        }
+      }
+    },
+  },
+  {
+    name: "presence: an A session on `room:1` sees A's members only, and A's user status of `bob` sees no session of B's bob",
+    run: async () => {
+      for (const instance of [i1, i2]) {
+        const mallory = await openAsA(instance, 'mallory');
+        expect(await mallory.request({ type: 'subscribe', topics: ['room:1'] })).toMatchObject({ type: 'ack' });
+        const presence = await mallory.request({ type: 'presence', topic: 'room:1' });
+        // Only A's mallory (one session per instance so far), never B's bob.
+        expect(presence).toMatchObject({ type: 'ack', presence: { count: 1, members: [{ user: 'mallory' }] } });
+        // B's bob has two sessions in B; A has none for bob.
+        expect(await mallory.request({ type: 'presence', users: ['bob'] })).toMatchObject({ type: 'ack', online: { bob: false } });
       }
     },
   },
