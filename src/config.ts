@@ -4,7 +4,7 @@
  * Only entry points (src/main/) call loadConfig; everything else receives what it needs.
  */
 import * as v from 'valibot';
-import { AppIdSchema } from './protocol/names.ts';
+import { AppIdSchema, PROBE_APP } from './protocol/names.ts';
 import { describeIssue } from './protocol/issues.ts';
 import { parseJson } from './lib/json.ts';
 
@@ -24,6 +24,7 @@ const AppsSchema = v.pipe(
   v.array(AppSchema),
   v.minLength(1, 'at least one app'),
   v.check((apps) => new Set(apps.map((a) => a.id)).size === apps.length, 'app ids must be unique'),
+  v.check((apps) => apps.every((a) => a.id !== PROBE_APP), `app id ${PROBE_APP} is reserved for the delivery probe`),
 );
 
 /** The development app served when APPS is not set. Its secret is public: never deploy it. */
@@ -98,6 +99,16 @@ export interface Config {
   readonly heartbeatIntervalMs: number;
   /** An instance whose last heartbeat is older than this is dead. */
   readonly instanceTtlMs: number;
+
+  // --- operations (issue 12: docs/operations.md) ---
+  /** On shutdown, the drain notices (4000) are spread over this long; at most DRAIN_TIMEOUT_MS. */
+  readonly drainWindowMs: number;
+  /** How often the instance sends a probe through its own delivery path. */
+  readonly probeIntervalMs: number;
+  /** /readyz fails when no probe came back for this long. */
+  readonly probeTimeoutMs: number;
+  /** Opens /dashboard besides any app's secret; absent: app secrets only. */
+  readonly operatorToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -147,6 +158,24 @@ function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
   return { apps: result.output.map((a) => Object.freeze(a)), demoMode: false };
 }
 
+/** The options of issue 12 (drain pacing, the delivery probe, the dashboard's token). */
+function operations(env: Env): Pick<Config, 'drainWindowMs' | 'probeIntervalMs' | 'probeTimeoutMs' | 'operatorToken'> {
+  const drainTimeoutMs = int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000);
+  // Half the drain: the sessions told last still get as long to leave as the window took.
+  const drainWindowMs = int(env, 'DRAIN_WINDOW_MS', Math.floor(drainTimeoutMs / 2), 0, 600_000);
+  if (drainWindowMs > drainTimeoutMs) {
+    throw new ConfigError('DRAIN_WINDOW_MS', `at most DRAIN_TIMEOUT_MS (${drainTimeoutMs}): the drain notices go out within the drain, got ${drainWindowMs}`);
+  }
+  const probeIntervalMs = int(env, 'PROBE_INTERVAL_MS', 2000, 50, 60_000);
+  const probeTimeoutMs = int(env, 'PROBE_TIMEOUT_MS', 10_000, 100, 600_000);
+  if (probeTimeoutMs <= probeIntervalMs) {
+    throw new ConfigError('PROBE_TIMEOUT_MS', `more than PROBE_INTERVAL_MS (${probeIntervalMs}), got ${probeTimeoutMs}`);
+  }
+  const token = env.OPERATOR_TOKEN;
+  if (token !== undefined && token !== '' && token.length < 16) throw new ConfigError('OPERATOR_TOKEN', 'at least 16 characters');
+  return { drainWindowMs, probeIntervalMs, probeTimeoutMs, operatorToken: token ? token : undefined };
+}
+
 function randomInstanceId(): string {
   return `i-${crypto.randomUUID().slice(0, 8)}`;
 }
@@ -192,6 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', 2000, 100, 60_000),
     instanceTtlMs: int(env, 'INSTANCE_TTL_MS', 10_000, 300, 600_000),
+    ...operations(env),
   } satisfies Config);
 }
 

@@ -101,6 +101,7 @@ const LIBRARY_HOMES: { library: string; home: (path: string) => boolean; where: 
   { library: 'hono/bun', home: (p) => p === 'gateway/bun.ts', where: 'gateway/bun.ts' },
   { library: 'ioredis', home: (p) => p.startsWith('cluster/redis/'), where: 'cluster/redis/' },
   { library: 'amqplib', home: (p) => p.startsWith('amqp/'), where: 'amqp/' },
+  { library: 'prom-client', home: (p) => p === 'metrics/metrics.ts', where: 'metrics/metrics.ts' },
 ];
 
 function dependencyViolations(files: SourceFile[]): string[] {

@@ -33,7 +33,10 @@ export interface GatewayPort {
   /** Reasons the instance is not ready (empty when ready). */
   readiness(): string[];
   openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session;
-  closeSession(session: Session): void;
+  /** The connection closed with `code` (counted by code in the metrics). */
+  closeSession(session: Session, code?: number): void;
+  /** The metrics, in the Prometheus text format (GET /metrics). */
+  readonly metrics: { render(): Promise<string>; readonly contentType: string };
 }
 
 /**
@@ -80,8 +83,8 @@ class SessionEvents implements WSEvents, DirectFrames {
     this.session?.receive(event.data as string | ArrayBuffer);
   }
 
-  onClose(): void {
-    if (this.session) this.port.closeSession(this.session);
+  onClose(event?: CloseEvent): void {
+    if (this.session) this.port.closeSession(this.session, event?.code);
   }
 }
 
@@ -98,6 +101,9 @@ export function createApp(port: GatewayPort): Hono {
   });
 
   app.get('/api/instances', async (c) => c.json({ instances: await port.liveInstances() }));
+
+  // Prometheus scrape target (README, "Metrics"). Open like /healthz: it names no topic, user or session.
+  app.get('/metrics', async () => new Response(await port.metrics.render(), { headers: { 'content-type': port.metrics.contentType } }));
 
   app.post('/api/apps/:app/publish', async (c) => {
     const target = port.apps.get(c.req.param('app'));

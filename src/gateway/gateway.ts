@@ -2,7 +2,8 @@
  * One gateway instance: the start and stop order of its parts, and its readiness. The parts:
  * the HTTP/WebSocket server (bun.ts, app.ts), the session index (sessionIndex.ts), the hub of
  * local subscriptions (hub.ts), envelope dispatch from the inbox (dispatch.ts), the session
- * sweep (sessionSweep.ts), and the cluster membership (cluster/membership.ts).
+ * sweep (sessionSweep.ts), the cluster membership (cluster/membership.ts), and the delivery
+ * probe (probe.ts). It also moves the parts' counts into the metrics at each scrape.
  */
 import type { Config } from '../config.ts';
 import type { ClusterBackend } from '../cluster/backend.ts';
@@ -24,6 +25,12 @@ import type { Session } from './session.ts';
 import { SessionIndex } from './sessionIndex.ts';
 import { SessionSweep } from './sessionSweep.ts';
 import type { Socket } from './socket.ts';
+import { DeliveryProbe } from './probe.ts';
+import type { Envelope } from '../protocol/envelope.ts';
+import { CloseCode, type ErrorCode } from '../protocol/codes.ts';
+import { PROBE_APP } from '../protocol/names.ts';
+import { GatewayMetrics, HotCount } from '../metrics/metrics.ts';
+import type { SessionCounts } from './session.ts';
 
 /**
  * Bounds of the stop steps besides the drain's DRAIN_TIMEOUT_MS. Past one, the step is
@@ -50,6 +57,12 @@ export class Gateway implements Service {
   readonly sessions: SessionIndex;
   readonly maxFrameBytes: number;
   readonly log: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly probe: DeliveryProbe;
+  private readonly counts: SessionCounts;
+  /** Messages delivered at the last heartbeat, for the dashboard's rate. */
+  private deliveredAtBeat = { count: 0, atMs: Date.now() };
+  private inboxLag = 0;
   private readonly membership: Membership;
   private readonly sweep: SessionSweep;
   private server: RunningServer | null = null;
@@ -61,8 +74,13 @@ export class Gateway implements Service {
     log: Logger,
     /** Null: no RabbitMQ configured; `rpc` frames get `unavailable`. */
     jobs: JobPublisher | null = null,
+    /** Built by the entry point; a private one otherwise (tests). */
+    metrics: GatewayMetrics = new GatewayMetrics(),
   ) {
     this.instanceId = config.instanceId;
+    this.metrics = metrics;
+    const errors = metrics.errors;
+    this.counts = { framesIn: new HotCount(), framesOut: new HotCount(), error: (code: ErrorCode) => errors.inc({ code }) };
     this.log = log;
     this.maxFrameBytes = config.maxFrameBytes;
     this.apps = new Apps(config.apps);
@@ -80,9 +98,17 @@ export class Gateway implements Service {
         hub: this.hub,
         history: backend.broker,
         publisher: this.publisher,
-        jobs: { instanceId: config.instanceId, jobs, sessions: backend.sessions, limits: config, log },
+        jobs: {
+          instanceId: config.instanceId,
+          jobs,
+          sessions: backend.sessions,
+          limits: config,
+          log,
+          observeJob: (outcome, seconds) => metrics.jobDuration.observe({ outcome }, seconds),
+        },
         limits: config,
         log,
+        counts: this.counts,
       },
       log,
     );
@@ -90,10 +116,87 @@ export class Gateway implements Service {
     this.membership = new Membership(
       backend,
       { instanceId: config.instanceId, region: config.region, heartbeatIntervalMs: config.heartbeatIntervalMs },
-      () => ({ address: this.server ? `${this.server.hostname}:${this.server.port}` : '', sessions: this.sessions.size }),
-      () => this.hub.restoreRoutes(),
+      () => ({ address: this.server ? `${this.server.hostname}:${this.server.port}` : '', sessions: this.sessions.size, stats: this.statsForRegistry() }),
+      async () => {
+        await this.hub.restoreRoutes();
+        await this.probe.restoreRoute();
+      },
       log,
     );
+    this.probe = new DeliveryProbe(
+      backend.broker,
+      { instanceId: config.instanceId, intervalMs: config.probeIntervalMs, timeoutMs: config.probeTimeoutMs, path: backend.kind },
+      metrics,
+      log.child({ component: 'probe' }),
+    );
+    metrics.onCollect(() => this.collect());
+  }
+
+  /** Moves the parts' own counts into the metrics (at each scrape). */
+  private async collect(): Promise<void> {
+    const m = this.metrics;
+    const byApp = new Map<string, number>(this.config.apps.map((a) => [a.id, 0]));
+    for (const session of this.sessions) byApp.set(session.app.id, (byApp.get(session.app.id) ?? 0) + 1);
+    for (const [app, n] of byApp) m.sessions.set({ app }, n);
+    m.subscriptions.set(this.hub.subscriptionCount);
+    m.topics.set(this.hub.topicCount);
+    this.counts.framesIn.flush(m.framesIn);
+    this.counts.framesOut.flush(m.framesOut);
+    this.emitted.total = this.hub.emittedMessages;
+    this.emitted.flush(m.messagesEmitted);
+    this.delivered.total = this.hub.deliveredMessages;
+    this.delivered.flush(m.messagesDelivered);
+    m.ready.set(this.isReady() ? 1 : 0);
+    this.probe.collect();
+    const stats = await this.backend.inbox.stats();
+    this.inboxLag = stats.lag;
+    m.inboxPending.set(stats.pending);
+    m.inboxLag.set(stats.lag);
+  }
+
+  private readonly emitted = new HotCount();
+  private readonly delivered = new HotCount();
+
+  /** What the dashboard shows of this instance, written into its registry entry at each heartbeat. */
+  private statsForRegistry() {
+    const now = Date.now();
+    const count = this.hub.deliveredMessages;
+    const seconds = Math.max((now - this.deliveredAtBeat.atMs) / 1000, 0.001);
+    const deliveredPerSec = Math.round((count - this.deliveredAtBeat.count) / seconds);
+    this.deliveredAtBeat = { count, atMs: now };
+    // The inbox's lag is read at scrapes; between them it is refreshed here, without waiting.
+    void this.backend.inbox.stats().then((s) => (this.inboxLag = s.lag), () => {});
+    return {
+      topics: this.hub.topicCount,
+      deliveredPerSec,
+      inboxLag: this.inboxLag,
+      probeRoundTripMs: this.probe.lastRoundTripMs,
+      ready: this.isReady(),
+      draining: this.state === 'draining',
+    };
+  }
+
+  /**
+   * The inbox handler: probes go to the probe, everything else to its kind's handler. The
+   * latency of each topic message (publish time carried in the envelope) is recorded here,
+   * once per message of the batch: never per subscriber.
+   */
+  private inboxHandler(): (envelopes: readonly Envelope[]) => Promise<void> | void {
+    const dispatch = dispatchEnvelopes({
+      message: (envelope) => (envelope.app === PROBE_APP ? this.probe.received(envelope) : this.hub.deliver(envelope)),
+      rpc: (envelope) => this.sessions.deliverReply(envelope),
+    });
+    const latency = this.metrics.deliveryLatency;
+    const batches = this.metrics.inboxBatches;
+    return (envelopes) => {
+      const done = dispatch(envelopes);
+      const now = Date.now();
+      for (const envelope of envelopes) {
+        if (envelope.kind === 'message' && envelope.ts !== undefined && envelope.app !== PROBE_APP) latency.observe((now - envelope.ts) / 1000);
+      }
+      batches.inc();
+      return done;
+    };
   }
 
   /** The bound port (differs from config.port when that was 0). */
@@ -124,12 +227,7 @@ export class Gateway implements Service {
     this.hub.attach(this.server);
     await this.membership.start();
     if (this.state !== 'starting') return;
-    await this.backend.inbox.start(
-      dispatchEnvelopes({
-        message: (envelope) => this.hub.deliver(envelope),
-        rpc: (envelope) => this.sessions.deliverReply(envelope),
-      }),
-    );
+    await this.backend.inbox.start(this.inboxHandler());
     if (this.state !== 'starting') {
       // stop() found no reader to stop: this one started after it.
       await this.backend.inbox.stop();
@@ -137,6 +235,7 @@ export class Gateway implements Service {
     }
     this.state = 'running';
     await this.sweep.start();
+    await this.probe.start();
     this.log.info('gateway started', {
       address: `${this.server.hostname}:${this.server.port}`,
       backend: this.backend.kind,
@@ -161,6 +260,8 @@ export class Gateway implements Service {
     if (this.state !== 'running') reasons.push(`instance ${this.state}`);
     if (!this.backend.isHealthy()) reasons.push(`${this.backend.kind} backend unreachable`);
     if (this.membership.isRestoring) reasons.push('restoring state after a store reconnect');
+    const probe = this.state === 'running' ? this.probe.problem() : null;
+    if (probe) reasons.push(probe);
     return reasons;
   }
 
@@ -168,7 +269,8 @@ export class Gateway implements Service {
     return this.sessions.open(socket, admission, resume);
   }
 
-  closeSession(session: Session): void {
+  closeSession(session: Session, code?: number): void {
+    this.metrics.closes.inc({ code: closeCodeLabel(code) });
     this.sessions.close(session);
   }
 
@@ -206,14 +308,22 @@ export class Gateway implements Service {
   private async stopAccepting(): Promise<void> {
     await this.membership.stop();
     await this.sweep.stop();
+    await this.probe.stop();
     this.server?.stopListening();
   }
 
   private async drainSessions(): Promise<void> {
     const sessions = this.sessions.size;
-    const stayed = await this.sessions.drain(this.config.drainTimeoutMs);
+    const stayed = await this.sessions.drain(this.config.drainTimeoutMs, this.config.drainWindowMs, () => this.metrics.drainReconnectsSent.inc());
     await this.server?.close();
     this.sessions.clear();
     this.log.info('sessions drained', { sessions, closedAfterTimeout: stayed });
   }
+}
+
+/** Close codes of the protocol tables and RFC 6455 (1005: none given, 1006: dropped); any other is "other". */
+const KNOWN_CLOSE_CODES = new Set<number>([...Object.values(CloseCode), 1005, 1006]);
+
+function closeCodeLabel(code: number | undefined): string {
+  return code !== undefined && KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
 }

@@ -16,5 +16,8 @@ export const TopicSchema = v.pipe(
   v.regex(/^[A-Za-z0-9_\-.:@/=#]{1,200}$/, 'topic: 1-200 of A-Z a-z 0-9 _ - . : @ / = #'),
 );
 
+/** The app of the delivery probe's topics (docs/operations.md); no configured app may take it. */
+export const PROBE_APP = '_probe';
+
 /** Request IDs chosen by the client, echoed in ack/error/pong. */
 export const RequestIdSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(64));

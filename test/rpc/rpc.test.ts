@@ -144,8 +144,9 @@ test('a result that arrives while the client is away is parked and delivered on 
   first.close();
   await first.closed;
   // Wait until the reply has been routed (and parked, since nobody is connected).
-  const before = stack.bridge.metrics.repliesRouted;
-  await waitFor(() => stack.bridge.metrics.repliesRouted > before, { what: 'reply routed', timeoutMs: 5000 });
+  const routed = () => stack.bridge.metrics.value(stack.bridge.metrics.bridgeRepliesRouted);
+  const before = await routed();
+  await waitFor(async () => (await routed()) > before, { what: 'reply routed', timeoutMs: 5000 });
   const again = await client(0, { resume: token });
   expect(again.frames[0]).toMatchObject({ resumed: true });
   expect(await again.waitFor((f) => f.type === 'result' && f.id === 'parked')).toMatchObject({ result: 7 });

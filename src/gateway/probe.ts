@@ -1,0 +1,115 @@
+/**
+ * The delivery probe: a health check that proves delivery. Every PROBE_INTERVAL_MS the
+ * instance publishes a probe through the real publish path (Broker.publish: on Redis the
+ * PUBLISH script, history append and routed inbox write) to a topic of its own in the
+ * reserved app `_probe`, routed to this instance only; its inbox reader brings it back like
+ * any topic message. The round trip is measured; when no probe came back for
+ * PROBE_TIMEOUT_MS, the instance is not ready, even if every connection looks healthy (a
+ * stalled server, a reader stuck behind a frozen socket, a lost route).
+ *
+ * One probe in flight at a time: a publish that hangs does not pile up more behind it.
+ */
+import type { Broker } from '../cluster/broker.ts';
+import type { TopicMessageEnvelope } from '../protocol/envelope.ts';
+import { PROBE_APP } from '../protocol/names.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Service } from '../lib/service.ts';
+import type { GatewayMetrics } from '../metrics/metrics.ts';
+
+export interface ProbeOptions {
+  instanceId: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Names the path in the metrics: the backend's kind (`redis`, `memory`). */
+  path: string;
+}
+
+export class DeliveryProbe implements Service {
+  readonly topic: string;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  /** Starts at the clock: a probe left in the inbox by an earlier process with this ID never matches one of ours. */
+  private sequence = Date.now();
+  private inFlight = false;
+  /** Sent time of each probe not back yet, by sequence number. */
+  private readonly sent = new Map<number, number>();
+  /** When the last probe came back (the start counts as one: the timeout runs from there). */
+  private lastBackAtMs = Date.now();
+  /** Round trip of the last probe that came back; null before the first. */
+  lastRoundTripMs: number | null = null;
+
+  constructor(
+    private readonly broker: Pick<Broker, 'publish' | 'addRoute'>,
+    private readonly options: ProbeOptions,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+  ) {
+    this.topic = `i.${options.instanceId}`;
+  }
+
+  /** Routes the probe topic to this instance and starts probing. */
+  async start(): Promise<void> {
+    await this.restoreRoute();
+    this.lastBackAtMs = Date.now();
+    this.timer = setInterval(() => void this.send(), this.options.intervalMs);
+    void this.send();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Adds the probe topic's route again (after the store lost this instance's state). */
+  restoreRoute(): Promise<void> {
+    return this.broker.addRoute(PROBE_APP, this.topic, this.options.instanceId);
+  }
+
+  /** True while probes come back within the timeout. */
+  isHealthy(now = Date.now()): boolean {
+    return now - this.lastBackAtMs <= this.options.timeoutMs;
+  }
+
+  /** Why not ready, or null. */
+  problem(now = Date.now()): string | null {
+    if (this.isHealthy(now)) return null;
+    return `delivery probe: nothing came back through the ${this.options.path} path for ${now - this.lastBackAtMs} ms (PROBE_TIMEOUT_MS ${this.options.timeoutMs})`;
+  }
+
+  private async send(): Promise<void> {
+    if (this.inFlight) return;
+    this.inFlight = true;
+    const n = ++this.sequence;
+    const sentAtMs = Date.now();
+    this.sent.set(n, sentAtMs);
+    // Probes that never came back are forgotten after the timeout.
+    for (const [k, at] of this.sent) if (sentAtMs - at > this.options.timeoutMs) this.sent.delete(k);
+    this.metrics.probesSent.inc({ path: this.options.path });
+    try {
+      await this.broker.publish([{ app: PROBE_APP, topic: this.topic, items: [{ data: String(n) }] }]);
+    } catch (error) {
+      this.metrics.probesFailed.inc({ path: this.options.path });
+      this.log.debug('probe publish failed', { error });
+    } finally {
+      this.inFlight = false;
+    }
+  }
+
+  /** A probe envelope came back through the inbox. */
+  received(envelope: TopicMessageEnvelope): void {
+    if (envelope.topic !== this.topic) return;
+    const sentAtMs = this.sent.get(Number(envelope.data));
+    if (sentAtMs === undefined) return; // from an earlier process with this ID, or forgotten
+    this.sent.delete(Number(envelope.data));
+    const now = Date.now();
+    this.lastBackAtMs = now;
+    this.lastRoundTripMs = now - sentAtMs;
+    this.metrics.probeRoundTrip.set({ path: this.options.path }, this.lastRoundTripMs / 1000);
+  }
+
+  /** Moves the probe's state into the metrics (at each scrape). */
+  collect(now = Date.now()): void {
+    const path = this.options.path;
+    this.metrics.probeAge.set({ path }, (now - this.lastBackAtMs) / 1000);
+    this.metrics.probeHealthy.set({ path }, this.isHealthy(now) ? 1 : 0);
+  }
+}
