@@ -15,6 +15,7 @@ import type { JobPublisher } from '../rpc/jobs.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
 import { stopInOrder, type StopStep } from '../lib/serviceList.ts';
+import { TIMED_OUT, withTimeout } from '../lib/timeout.ts';
 import { createApp } from './app.ts';
 import { Apps, type Admission } from './auth.ts';
 import { serve, type RunningServer } from './bun.ts';
@@ -46,6 +47,9 @@ const STOP_STEP_TIMEOUT_MS = {
   /** Three round trips, or waiting for a store that is reconnecting: long enough for a short outage to end. */
   retire: 2500,
 } as const;
+
+/** How long a scrape waits for the inbox's figures. */
+const INBOX_STATS_TIMEOUT_MS = 500;
 
 type State = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -148,7 +152,9 @@ export class Gateway implements Service {
     this.delivered.flush(m.messagesDelivered);
     m.ready.set(this.isReady() ? 1 : 0);
     this.probe.collect();
-    const stats = await this.backend.inbox.stats();
+    // A store that does not answer must not hold the scrape: the inbox figures stay as they were.
+    const stats = await withTimeout(this.backend.inbox.stats(), INBOX_STATS_TIMEOUT_MS);
+    if (stats === TIMED_OUT) return;
     this.inboxLag = stats.lag;
     m.inboxPending.set(stats.pending);
     m.inboxLag.set(stats.lag);
