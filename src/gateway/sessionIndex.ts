@@ -164,11 +164,14 @@ export class SessionIndex implements Iterable<Session> {
     const deadline = startedAtMs + timeoutMs;
     const queue = [...this.sessions];
     const n = queue.length;
+    // After a stall of the event loop, at most twice a tick's share goes out per tick: the
+    // drain then runs late (DRAIN_TIMEOUT_MS still bounds it) instead of sending a burst.
+    const perTick = windowMs === 0 ? n : 2 * Math.ceil((n * DRAIN_TICK_MS) / windowMs);
     let next = 0;
     while (next < n) {
       // Everything due by now goes out, then wait for the next tick: timers fire in ms steps,
       // a per-session timer would cost more than it paces.
-      const due = windowMs === 0 ? n : Math.min(n, Math.floor(((Date.now() - startedAtMs) * n) / windowMs) + 1);
+      const due = windowMs === 0 ? n : Math.min(n, next + perTick, Math.floor(((Date.now() - startedAtMs) * n) / windowMs) + 1);
       for (; next < due; next++) {
         const session = queue[next]!;
         if (!this.sessions.has(session)) continue;

@@ -236,6 +236,8 @@ export interface Connection {
   instanceId: string;
   /** Close code that ended it; null while open. */
   closeCode: number | null;
+  /** When the client saw it close (ms); null while open. */
+  closedAtMs?: number | null;
   /** `recovered` of the subscribe ack (only when resubscribing with `since`). */
   recovered: Record<string, boolean> | null;
   /** Messages replayed from history (received before the subscribe ack). */
@@ -342,6 +344,7 @@ export class ResumingClient {
 
   private onClosed(client: WsClient, connection: Connection, code: number): void {
     connection.closeCode = code;
+    connection.closedAtMs = Date.now();
     if (this.stopped || client !== this.current) return;
     if (!shouldReconnect(code)) {
       this.failures.push(`closed with terminal code ${code}`);
