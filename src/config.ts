@@ -109,6 +109,8 @@ export interface Config {
   readonly probeTimeoutMs: number;
   /** Opens /dashboard besides any app's secret; absent: app secrets only. */
   readonly operatorToken: string | undefined;
+  /** Several processes share PORT (SO_REUSEPORT; the supervisor sets it for its instances). */
+  readonly reusePort: boolean;
 }
 
 export class ConfigError extends Error {
@@ -159,7 +161,7 @@ function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
 }
 
 /** The options of issue 12 (drain pacing, the delivery probe, the dashboard's token). */
-function operations(env: Env): Pick<Config, 'drainWindowMs' | 'probeIntervalMs' | 'probeTimeoutMs' | 'operatorToken'> {
+function operations(env: Env): Pick<Config, 'drainWindowMs' | 'probeIntervalMs' | 'probeTimeoutMs' | 'operatorToken' | 'reusePort'> {
   const drainTimeoutMs = int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000);
   // Half the drain: the sessions told last still get as long to leave as the window took.
   const drainWindowMs = int(env, 'DRAIN_WINDOW_MS', Math.floor(drainTimeoutMs / 2), 0, 600_000);
@@ -173,7 +175,8 @@ function operations(env: Env): Pick<Config, 'drainWindowMs' | 'probeIntervalMs' 
   }
   const token = env.OPERATOR_TOKEN;
   if (token !== undefined && token !== '' && token.length < 16) throw new ConfigError('OPERATOR_TOKEN', 'at least 16 characters');
-  return { drainWindowMs, probeIntervalMs, probeTimeoutMs, operatorToken: token ? token : undefined };
+  const reusePort = str(env, 'REUSE_PORT', 'false', /^(true|false)$/, 'true or false') === 'true';
+  return { drainWindowMs, probeIntervalMs, probeTimeoutMs, operatorToken: token ? token : undefined, reusePort };
 }
 
 function randomInstanceId(): string {

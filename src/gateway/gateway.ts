@@ -229,6 +229,7 @@ export class Gateway implements Service {
       // sweep closes a session with 4001.
       sendBufferLimitBytes: 2 * this.config.sendBufferLimitBytes,
       idleTimeoutSec: this.config.idleTimeoutSec,
+      reusePort: this.config.reusePort,
     });
     this.hub.attach(this.server);
     await this.membership.start();
