@@ -15,6 +15,7 @@ import type { Admission, Apps } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { upgradeWebSocket, type DirectFrames } from './bun.ts';
 import { DEMO_PAGE } from './demoPage.ts';
+import { mountDashboard, type DashboardPort } from './dashboard.ts';
 import { encodeError } from './frames.ts';
 import { httpError, type ErrorBody } from './httpErrors.ts';
 import type { Session } from './session.ts';
@@ -22,7 +23,7 @@ import type { Socket } from './socket.ts';
 import { describeIssue } from '../protocol/issues.ts';
 
 /** What the HTTP layer needs from the running gateway. */
-export interface GatewayPort {
+export interface GatewayPort extends DashboardPort {
   readonly instanceId: string;
   readonly apps: Apps;
   readonly publisher: TopicPublisher;
@@ -104,6 +105,8 @@ export function createApp(port: GatewayPort): Hono {
 
   // Prometheus scrape target (README, "Metrics"). Open like /healthz: it names no topic, user or session.
   app.get('/metrics', async () => new Response(await port.metrics.render(), { headers: { 'content-type': port.metrics.contentType } }));
+
+  mountDashboard(app, port);
 
   app.post('/api/apps/:app/publish', async (c) => {
     const target = port.apps.get(c.req.param('app'));

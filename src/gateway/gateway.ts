@@ -258,6 +258,10 @@ export class Gateway implements Service {
     return this.membership.live();
   }
 
+  dashboardSecrets(): readonly string[] {
+    return [...(this.config.operatorToken ? [this.config.operatorToken] : []), ...this.config.apps.map((a) => a.secret)];
+  }
+
   isReady(): boolean {
     return this.readiness().length === 0;
   }
