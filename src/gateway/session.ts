@@ -240,7 +240,7 @@ export class Session {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
       for (const topic of fresh) this.detach(topic);
-      this.ctx.log.error('subscribe failed', { session: this.id, error: (failed as PromiseRejectedResult).reason });
+      this.ctx.log.error('subscribe failed', { app: this.app.id, session: this.id, error: (failed as PromiseRejectedResult).reason });
       this.sendError(frame.id, ErrorCode.Internal, 'subscribe failed; retry');
       return;
     }
@@ -409,7 +409,7 @@ export class Session {
       const offset = await this.ctx.publisher.publish(this.app.id, frame.topic, frame.data);
       this.send(encodeAck({ id: frame.id, offset }));
     } catch (error) {
-      this.ctx.log.error('publish failed', { session: this.id, topic: frame.topic, error });
+      this.ctx.log.error('publish failed', { app: this.app.id, session: this.id, topic: frame.topic, error });
       this.sendError(frame.id, ErrorCode.Internal, 'publish failed; retry');
     }
   }

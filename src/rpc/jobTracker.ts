@@ -112,7 +112,7 @@ export class JobTracker {
       this.pending.delete(frame.id);
       this.startedAtMs?.delete(frame.id);
       this.closeOpenJob(frame.id);
-      this.ctx.log.error('job publish failed', { session: this.sessionId, method: frame.method, error });
+      this.ctx.log.error('job publish failed', { app: this.appId, session: this.sessionId, request: frame.id, job: job.jobId, method: frame.method, error });
       return refuse(ErrorCode.Unavailable, 'could not publish the job; retry');
     }
     if (!this.pending.has(frame.id)) return; // a reply already settled it
