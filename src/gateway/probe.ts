@@ -14,6 +14,7 @@ import type { TopicMessageEnvelope } from '../protocol/envelope.ts';
 import { PROBE_APP } from '../protocol/names.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
+import { withTimeout } from '../lib/timeout.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 
 export interface ProbeOptions {
@@ -46,12 +47,16 @@ export class DeliveryProbe implements Service {
     this.topic = `i.${options.instanceId}`;
   }
 
-  /** Routes the probe topic to this instance and starts probing. */
+  /**
+   * Routes the probe topic to this instance and starts probing. The first probe is stored
+   * before this resolves (or the timeout passed): nothing lands in the inbox later than the
+   * instance's start but for the next interval's probe.
+   */
   async start(): Promise<void> {
     await this.restoreRoute();
     this.lastBackAtMs = Date.now();
     this.timer = setInterval(() => void this.send(), this.options.intervalMs);
-    void this.send();
+    await withTimeout(this.send(), this.options.timeoutMs);
   }
 
   async stop(): Promise<void> {

@@ -10,6 +10,7 @@ import { INBOX_GROUP, Keys } from '../../src/cluster/redis/keys.ts';
 import { compareOffsets } from '../../src/protocol/offset.ts';
 import { shouldReconnect } from '../../src/protocol/codes.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
+import { PROBE_APP } from '../../src/protocol/names.ts';
 import { publishHttp } from './gateway.ts';
 import { spawnGateway, type GatewayProcess } from './process.ts';
 import { deleteKeysUnder, keysUnder, REDIS_URL, testClient } from './redis.ts';
@@ -135,9 +136,12 @@ export class TestCluster {
     return (await this.redis.smembers(this.keys.routes(app, topic))).sort();
   }
 
-  /** The `app:topic` entries of an instance's route index, sorted. */
+  /**
+   * The `app:topic` entries of an instance's route index, sorted; without the route of its
+   * delivery probe (`_probe:i.<id>`, docs/operations.md), which every running instance holds.
+   */
   async routeIndex(id: string): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.instanceRoutes(id))).sort();
+    return (await this.redis.smembers(this.keys.instanceRoutes(id))).filter((r) => !r.startsWith(`${PROBE_APP}:`)).sort();
   }
 
   /** Every route set (under this prefix) that lists the instance. */
