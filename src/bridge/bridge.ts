@@ -13,6 +13,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
 import { serveHttp, type HttpServer } from '../lib/runtime.ts';
 import { BridgeMetrics } from '../metrics/metrics.ts';
+import { PROBE_APP } from '../protocol/names.ts';
 import { RepliesConsumer } from './repliesConsumer.ts';
 import { UpdatesConsumer } from './updatesConsumer.ts';
 
@@ -61,7 +62,8 @@ export class Bridge implements Service {
       amqp,
       names,
       backend.broker,
-      new Set(options.apps),
+      // The gateways' delivery probes come through RabbitMQ too (docs/operations.md).
+      new Set([...options.apps, PROBE_APP]),
       { prefetch: options.prefetch, maxUpdateBytes: options.maxMessageBytes },
       this.metrics,
       log.child({ component: 'updates' }),

@@ -33,6 +33,8 @@ export interface GatewayPort extends DashboardPort {
   liveInstances(): Promise<InstanceInfo[]>;
   /** Reasons the instance is not ready (empty when ready). */
   readiness(): string[];
+  /** What is wrong without making the instance unready (shown by /readyz). */
+  warnings(): string[];
   openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session;
   /** The connection closed with `code` (counted by code in the metrics). */
   closeSession(session: Session, code?: number): void;
@@ -98,7 +100,9 @@ export function createApp(port: GatewayPort): Hono {
 
   app.get('/readyz', (c) => {
     const reasons = port.readiness();
-    return reasons.length === 0 ? c.json({ ready: true }) : c.json({ ready: false, reasons }, 503);
+    const warnings = port.warnings();
+    const extra = warnings.length > 0 ? { warnings } : {};
+    return reasons.length === 0 ? c.json({ ready: true, ...extra }) : c.json({ ready: false, reasons, ...extra }, 503);
   });
 
   app.get('/api/instances', async (c) => c.json({ instances: await port.liveInstances() }));

@@ -26,8 +26,8 @@ import type { Session } from './session.ts';
 import { SessionIndex } from './sessionIndex.ts';
 import { SessionSweep } from './sessionSweep.ts';
 import type { Socket } from './socket.ts';
-import { DeliveryProbe } from './probe.ts';
-import type { Envelope } from '../protocol/envelope.ts';
+import { DeliveryProbe, type ProbePath } from './probe.ts';
+import type { Envelope, TopicMessageEnvelope } from '../protocol/envelope.ts';
 import { CloseCode, type ErrorCode } from '../protocol/codes.ts';
 import { PROBE_APP } from '../protocol/names.ts';
 import { GatewayMetrics, HotCount } from '../metrics/metrics.ts';
@@ -62,7 +62,10 @@ export class Gateway implements Service {
   readonly maxFrameBytes: number;
   readonly log: Logger;
   readonly metrics: GatewayMetrics;
+  /** The publish path's probe: unready when it stops coming back. */
   readonly probe: DeliveryProbe;
+  /** The RabbitMQ path's probe (through the bridge), with AMQP_URL: a warning when it stops. */
+  readonly amqpProbe: DeliveryProbe | null;
   private readonly counts: SessionCounts;
   /** Messages delivered at the last heartbeat, for the dashboard's rate. */
   private deliveredAtBeat = { count: 0, atMs: Date.now() };
@@ -80,6 +83,8 @@ export class Gateway implements Service {
     jobs: JobPublisher | null = null,
     /** Built by the entry point; a private one otherwise (tests). */
     metrics: GatewayMetrics = new GatewayMetrics(),
+    /** Publishes an update to RabbitMQ for the bridge (AMQP_URL set): the RabbitMQ path's probe. */
+    publishUpdate: ((app: string, topic: string, data: number, expiresInMs: number) => Promise<void>) | null = null,
   ) {
     this.instanceId = config.instanceId;
     this.metrics = metrics;
@@ -124,15 +129,27 @@ export class Gateway implements Service {
       async () => {
         await this.hub.restoreRoutes();
         await this.probe.restoreRoute();
+        await this.amqpProbe?.restoreRoute();
       },
       log,
     );
-    this.probe = new DeliveryProbe(
-      backend.broker,
-      { instanceId: config.instanceId, intervalMs: config.probeIntervalMs, timeoutMs: config.probeTimeoutMs, path: backend.kind },
-      metrics,
-      log.child({ component: 'probe' }),
-    );
+    const route = (topic: string) => backend.broker.addRoute(PROBE_APP, topic, config.instanceId);
+    const published: ProbePath = {
+      send: async (topic, data) => {
+        await backend.broker.publish([{ app: PROBE_APP, topic, items: [{ data }] }]);
+      },
+      route,
+    };
+    const probeTiming = { intervalMs: config.probeIntervalMs, timeoutMs: config.probeTimeoutMs };
+    this.probe = new DeliveryProbe(published, { topic: `i.${config.instanceId}`, path: backend.kind, ...probeTiming }, metrics, log.child({ component: 'probe' }));
+    this.amqpProbe = publishUpdate
+      ? new DeliveryProbe(
+          { send: (topic, data) => publishUpdate(PROBE_APP, topic, Number(data), config.probeTimeoutMs), route },
+          { topic: `a.${config.instanceId}`, path: 'amqp', ...probeTiming },
+          metrics,
+          log.child({ component: 'probe', path: 'amqp' }),
+        )
+      : null;
     metrics.onCollect(() => this.collect());
   }
 
@@ -152,6 +169,7 @@ export class Gateway implements Service {
     this.delivered.flush(m.messagesDelivered);
     m.ready.set(this.isReady() ? 1 : 0);
     this.probe.collect();
+    this.amqpProbe?.collect();
     // A store that does not answer must not hold the scrape: the inbox figures stay as they were.
     const stats = await withTimeout(this.backend.inbox.stats(), INBOX_STATS_TIMEOUT_MS);
     if (stats === TIMED_OUT) return;
@@ -189,7 +207,7 @@ export class Gateway implements Service {
    */
   private inboxHandler(): (envelopes: readonly Envelope[]) => Promise<void> | void {
     const dispatch = dispatchEnvelopes({
-      message: (envelope) => (envelope.app === PROBE_APP ? this.probe.received(envelope) : this.hub.deliver(envelope)),
+      message: (envelope) => (envelope.app === PROBE_APP ? this.probeReceived(envelope) : this.hub.deliver(envelope)),
       rpc: (envelope) => this.sessions.deliverReply(envelope),
     });
     const latency = this.metrics.deliveryLatency;
@@ -203,6 +221,11 @@ export class Gateway implements Service {
       batches.inc();
       return done;
     };
+  }
+
+  private probeReceived(envelope: TopicMessageEnvelope): void {
+    if (envelope.topic === this.probe.topic) this.probe.received(envelope);
+    else if (envelope.topic === this.amqpProbe?.topic) this.amqpProbe.received(envelope);
   }
 
   /** The bound port (differs from config.port when that was 0). */
@@ -243,6 +266,8 @@ export class Gateway implements Service {
     this.state = 'running';
     await this.sweep.start();
     await this.probe.start();
+    // Not awaited: the bridge may not run yet, and this path only warns.
+    void this.amqpProbe?.start();
     this.log.info('gateway started', {
       address: `${this.server.hostname}:${this.server.port}`,
       backend: this.backend.kind,
@@ -274,6 +299,12 @@ export class Gateway implements Service {
     const probe = this.state === 'running' ? this.probe.problem() : null;
     if (probe) reasons.push(probe);
     return reasons;
+  }
+
+  /** What is wrong without making the instance unready: the RabbitMQ path's probe. */
+  warnings(): string[] {
+    const amqp = this.state === 'running' ? this.amqpProbe?.problem() : null;
+    return amqp ? [`${amqp} (is a bridge running?)`] : [];
   }
 
   openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string): Session {
@@ -320,6 +351,7 @@ export class Gateway implements Service {
     await this.membership.stop();
     await this.sweep.stop();
     await this.probe.stop();
+    await this.amqpProbe?.stop();
     this.server?.stopListening();
   }
 

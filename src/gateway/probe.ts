@@ -1,28 +1,39 @@
 /**
  * The delivery probe: a health check that proves delivery. Every PROBE_INTERVAL_MS the
- * instance publishes a probe through the real publish path (Broker.publish: on Redis the
- * PUBLISH script, history append and routed inbox write) to a topic of its own in the
- * reserved app `_probe`, routed to this instance only; its inbox reader brings it back like
- * any topic message. The round trip is measured; when no probe came back for
- * PROBE_TIMEOUT_MS, the instance is not ready, even if every connection looks healthy (a
- * stalled server, a reader stuck behind a frozen socket, a lost route).
+ * instance sends a probe along one path to a topic of its own in the reserved app `_probe`,
+ * routed to this instance only; its inbox reader brings it back like any topic message. The
+ * round trip is measured, and the probe is healthy while one came back within
+ * PROBE_TIMEOUT_MS. Two paths (Gateway builds them):
  *
- * One probe in flight at a time: a publish that hangs does not pile up more behind it.
+ * - the publish path (`redis` or `memory`): Broker.publish, on Redis the PUBLISH script
+ *   (history append, routed inbox write). Unhealthy makes the instance unready, even if every
+ *   connection looks healthy (a stalled server, a reader stuck behind a frozen socket, a lost
+ *   route);
+ * - the RabbitMQ path (`amqp`, with AMQP_URL): an update to the updates exchange, which the
+ *   bridge stores like any update. Unhealthy is a warning in /readyz: one bridge down must
+ *   not take every gateway out of service (docs/operations.md).
+ *
+ * One probe in flight at a time: a send that hangs does not pile up more behind it.
  */
-import type { Broker } from '../cluster/broker.ts';
 import type { TopicMessageEnvelope } from '../protocol/envelope.ts';
-import { PROBE_APP } from '../protocol/names.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
 import { withTimeout } from '../lib/timeout.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 
 export interface ProbeOptions {
-  instanceId: string;
+  /** The probe's topic in the `_probe` app (one per instance and path). */
+  topic: string;
   intervalMs: number;
   timeoutMs: number;
-  /** Names the path in the metrics: the backend's kind (`redis`, `memory`). */
+  /** Names the path in the metrics: the backend's kind (`redis`, `memory`), or `amqp`. */
   path: string;
+}
+
+/** How a probe travels: `send` puts it on the path; `route` routes its topic to this instance. */
+export interface ProbePath {
+  send(topic: string, data: string): Promise<void>;
+  route(topic: string): Promise<void>;
 }
 
 export class DeliveryProbe implements Service {
@@ -39,12 +50,12 @@ export class DeliveryProbe implements Service {
   lastRoundTripMs: number | null = null;
 
   constructor(
-    private readonly broker: Pick<Broker, 'publish' | 'addRoute'>,
+    private readonly path: ProbePath,
     private readonly options: ProbeOptions,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {
-    this.topic = `i.${options.instanceId}`;
+    this.topic = options.topic;
   }
 
   /**
@@ -66,7 +77,7 @@ export class DeliveryProbe implements Service {
 
   /** Adds the probe topic's route again (after the store lost this instance's state). */
   restoreRoute(): Promise<void> {
-    return this.broker.addRoute(PROBE_APP, this.topic, this.options.instanceId);
+    return this.path.route(this.topic);
   }
 
   /** True while probes come back within the timeout. */
@@ -90,7 +101,7 @@ export class DeliveryProbe implements Service {
     for (const [k, at] of this.sent) if (sentAtMs - at > this.options.timeoutMs) this.sent.delete(k);
     this.metrics.probesSent.inc({ path: this.options.path });
     try {
-      await this.broker.publish([{ app: PROBE_APP, topic: this.topic, items: [{ data: String(n) }] }]);
+      await this.path.send(this.topic, String(n));
     } catch (error) {
       this.metrics.probesFailed.inc({ path: this.options.path });
       this.log.debug('probe publish failed', { error });

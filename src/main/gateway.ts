@@ -14,6 +14,7 @@ import { Gateway } from '../gateway/gateway.ts';
 import { AmqpConnection } from '../amqp/connection.ts';
 import { AmqpJobPublisher } from '../amqp/amqpJobPublisher.ts';
 import { amqpNames } from '../amqp/topology.ts';
+import { AmqpUpdatePublisher } from '../amqp/amqpUpdatePublisher.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { ServiceList } from '../lib/serviceList.ts';
 import { backendService, startAll, stopOnSignals } from './processLifecycle.ts';
@@ -64,9 +65,18 @@ const backend = createBackend(config, log);
 // Jobs over WebSocket need RabbitMQ; without AMQP_URL, `rpc` frames answer `unavailable`.
 const amqp = config.amqpUrl ? new AmqpConnection({ url: config.amqpUrl, name: `gateway-${config.instanceId}` }, log.child({ component: 'amqp' })) : null;
 const jobs = amqp ? new AmqpJobPublisher(amqp, amqpNames(config.amqpPrefix, config.rpcQueueType)) : null;
+// The delivery probe's RabbitMQ path: an update for the bridge, as a data-center producer sends one.
+const updates = amqp ? new AmqpUpdatePublisher(amqp, amqpNames(config.amqpPrefix, config.rpcQueueType)) : null;
 const metrics = new GatewayMetrics({ processMetrics: true });
 countReconnects(metrics, backend, amqp);
-const gateway = new Gateway(config, backend, log, jobs, metrics);
+const gateway = new Gateway(
+  config,
+  backend,
+  log,
+  jobs,
+  metrics,
+  updates ? (app, topic, data, expiresInMs) => updates.publish({ app, topic, data }, expiresInMs) : null,
+);
 
 const services = new ServiceList(log);
 stopOnSignals(services, log);
