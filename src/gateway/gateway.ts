@@ -67,6 +67,9 @@ export class Gateway implements Service {
   /** The RabbitMQ path's probe (through the bridge), with AMQP_URL: a warning when it stops. */
   readonly amqpProbe: DeliveryProbe | null;
   private readonly counts: SessionCounts;
+  /** The hub's message counts, moved into the metrics at each scrape. */
+  private readonly emitted = new HotCount();
+  private readonly delivered = new HotCount();
   /** Messages delivered at the last heartbeat, for the dashboard's rate. */
   private deliveredAtBeat = { count: 0, atMs: Date.now() };
   private inboxLag = 0;
@@ -177,9 +180,6 @@ export class Gateway implements Service {
     m.inboxPending.set(stats.pending);
     m.inboxLag.set(stats.lag);
   }
-
-  private readonly emitted = new HotCount();
-  private readonly delivered = new HotCount();
 
   /** What the dashboard shows of this instance, written into its registry entry at each heartbeat. */
   private statsForRegistry() {
