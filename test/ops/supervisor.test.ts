@@ -141,7 +141,11 @@ test('kill -9 of one instance: it comes back under its ID, its clients resume wi
     for (let n = 40; n < 50; n++) await publish(n);
 
     published.sort((x, y) => compareOffsets(x.offset, y.offset));
-    await waitFor(() => clients.every((c) => c.settled && c.count('seq') === 50), { timeoutMs: 20_000, what: 'every client has the 50 messages' });
+    await waitFor(() => clients.every((c) => c.settled && c.count('seq') === 50), { timeoutMs: 30_000, what: 'every client has the 50 messages' }).catch((error) => {
+      const behind = clients.filter((c) => !(c.settled && c.count('seq') === 50));
+      const detail = behind.map((c) => `${c.count('seq')} on ${c.connections.map((x) => `${x.instanceId}/${x.closeCode}`).join(' ')} ${c.failures.join('; ')}`);
+      throw new Error(`${String(error)}\n${detail.join('\n')}\n${sup.lines.filter((l) => /"level":"(warn|error)"/.test(l)).slice(-20).join('\n')}`);
+    });
     for (const c of clients) {
       expect(c.failures).toEqual([]);
       expect(sequenceProblems(c.received.get('seq')!, published)).toEqual([]);
