@@ -14,15 +14,16 @@ import { compareOffsets } from '../protocol/offset.ts';
 import { fewAdd, fewDelete, fewHas, fewSize, fewValues, type FewStrings } from '../lib/fewStrings.ts';
 import type { Logger } from '../lib/log.ts';
 import { parseJson } from '../lib/json.ts';
-import { encodeAck, encodeDirect, encodeError, encodeMessage, encodeOnlineAck, encodePong, encodePresenceAck, encodeRpc, encodeSendAck, encodeSubscribeAck, encodeUnsubscribed } from './frames.ts';
+import { encodeAck, encodeDirectFrame, encodeError, encodeMessageFrame, encodeOnlineAck, encodePong, encodePresenceAck, encodeRpc, encodeSendAck, encodeSubscribeAck, encodeUnsubscribed } from './frames.ts';
 import { JobTracker, type JobTrackerContext } from '../rpc/jobTracker.ts';
-import type { DirectEnvelope, RpcEnvelope } from '../protocol/envelope.ts';
+import type { DirectEnvelope, Payload, RpcEnvelope } from '../protocol/envelope.ts';
+import { decodeClientBinary, type BinaryPublishFrame, type BinarySendFrame } from '../protocol/binary.ts';
 import type { UserRegistry } from '../cluster/users.ts';
 import { USER_INBOX_PAGE_MESSAGES, type UserInbox } from '../cluster/userInbox.ts';
 import type { Claimed } from '../cluster/sessions.ts';
 import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
 import { tracksPresence, type PresenceTracker } from './presenceTracker.ts';
-import type { Socket } from './socket.ts';
+import type { OutFrame, Socket } from './socket.ts';
 import type { AppQuotas } from './appQuotas.ts';
 import type { Apps } from './auth.ts';
 import { OPEN_GRANT, refusedSubscribe, type Grant } from './permissions.ts';
@@ -162,11 +163,11 @@ export class Session {
     return this.closed;
   }
 
-  send(frame: string): void {
+  send(frame: OutFrame): void {
     if (!this.closed) this.socket.send(frame);
   }
 
-  /** Handles one incoming WebSocket message (text, or binary which v1 rejects). */
+  /** Handles one incoming WebSocket message: a JSON text frame, or a binary frame (receiveBinary). */
   receive(raw: string | ArrayBuffer | Uint8Array): void {
     if (this.early) {
       // Before the welcome: kept, and handled right after it (the rate limit applies then).
@@ -175,7 +176,7 @@ export class Session {
       return;
     }
     if (typeof raw !== 'string') {
-      this.send(encodeError(null, ErrorCode.InvalidFrame, 'binary frames are not part of protocol v1; send JSON text'));
+      this.receiveBinary(raw instanceof Uint8Array ? raw : new Uint8Array(raw));
       return;
     }
     if (!this.takeToken()) {
@@ -408,7 +409,7 @@ export class Session {
     for (;;) {
       for (const entry of page.entries) {
         last = entry.offset;
-        if (this.socket.send(encodeMessage(topic, entry.offset, entry.data)) < 0) {
+        if (this.socket.send(encodeMessageFrame(topic, entry.offset, entry.data)) < 0) {
           await this.writable();
           if (!wanted()) return null;
         }
@@ -468,7 +469,8 @@ export class Session {
     this.send(encodeAck({ id: frame.id }));
   }
 
-  private async publish(frame: PublishFrame): Promise<void> {
+  /** Publishes a `publish` frame's data as JSON text, or a binary publish frame's bytes. */
+  private async publish(frame: PublishFrame | BinaryPublishFrame): Promise<void> {
     if (!this.app.allowClientPublish) {
       this.send(encodeError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow client publish`));
       return;
@@ -482,13 +484,43 @@ export class Session {
       return;
     }
     try {
-      const offset = await this.ctx.publisher.publish(this.app.id, frame.topic, frame.data);
+      const offset = await this.ctx.publisher.publishPayload(this.app.id, frame.topic, payloadOf(frame));
       this.send(encodeAck({ id: frame.id, offset }));
     } catch (error) {
       this.ctx.log.error('publish failed', { session: this.id, topic: frame.topic, error });
       this.send(encodeError(frame.id, ErrorCode.Internal, 'publish failed; retry'));
     }
   }
+
+  // ---- binary frames (issue 14; protocol/binary.ts) -----------------------------------------
+
+  /**
+   * A binary frame: a publish (0x11) or a direct message (0x12) whose data is the frame's
+   * payload, answered with JSON text frames like their JSON twins. The rate limit and the
+   * size limit (on the payload) apply as to text frames; a malformed frame gets
+   * `invalid_frame`, with its request ID when the frame got that far.
+   */
+  private receiveBinary(raw: Uint8Array): void {
+    if (!this.takeToken()) {
+      const decoded = decodeClientBinary(raw);
+      const id = decoded.ok ? decoded.frame.id : decoded.id;
+      this.send(encodeError(id, ErrorCode.RateLimited, `more than ${this.ctx.limits.rateLimitFramesPerSec} frames/s; frame dropped`));
+      return;
+    }
+    const decoded = decodeClientBinary(raw);
+    if (!decoded.ok) {
+      this.send(encodeError(decoded.id, ErrorCode.InvalidFrame, decoded.issue));
+      return;
+    }
+    const frame = decoded.frame;
+    if (frame.data.length > this.ctx.limits.maxFrameBytes) {
+      this.send(encodeError(frame.id, ErrorCode.TooLarge, `payload exceeds ${this.ctx.limits.maxFrameBytes} bytes`));
+      return;
+    }
+    if (frame.type === 'publish') void this.publish(frame);
+    else void this.sendDirect(frame);
+  }
+  // ---- end binary frames ----
 
   // ---- security (issue 11) ----
 
@@ -574,7 +606,7 @@ export class Session {
   }
 
   /** A direct envelope for this session's user, with its frame (encoded once per instance). */
-  deliverDirect(envelope: DirectEnvelope, frame: string): void {
+  deliverDirect(envelope: DirectEnvelope, frame: OutFrame): void {
     const direct = this.direct;
     if (!direct || this.closed) return;
     direct.queue = direct.queue.then(
@@ -599,7 +631,7 @@ export class Session {
         if (this.closed) return;
         for (const m of page) {
           last = m.messageId;
-          if (this.socket.send(encodeDirect(m.messageId, m.from, m.data)) < 0) {
+          if (this.socket.send(encodeDirectFrame(m.messageId, m.from, m.data)) < 0) {
             await this.writable();
             if (this.closed) return;
           }
@@ -615,7 +647,7 @@ export class Session {
     direct.last = compareOffsets(last, head) > 0 ? last : head;
   }
 
-  private async directLive(direct: DirectState, envelope: DirectEnvelope, frame: string): Promise<void> {
+  private async directLive(direct: DirectState, envelope: DirectEnvelope, frame: OutFrame): Promise<void> {
     if (this.closed || compareOffsets(envelope.messageId, direct.last) <= 0) return;
     if (compareOffsets(envelope.prev, direct.last) > 0) {
       // A message before this one has not come through here yet (two senders' inbox writes
@@ -623,7 +655,7 @@ export class Session {
       try {
         for (const m of await this.ctx.users.inbox.readBetween(this.app.id, this.userId!, direct.last, envelope.messageId)) {
           if (this.closed) return;
-          this.send(encodeDirect(m.messageId, m.from, m.data));
+          this.send(encodeDirectFrame(m.messageId, m.from, m.data));
           direct.last = m.messageId;
         }
       } catch (error) {
@@ -637,7 +669,8 @@ export class Session {
     direct.last = envelope.messageId;
   }
 
-  private async sendDirect(frame: SendFrame): Promise<void> {
+  /** Sends a `send` frame's data as JSON text, or a binary send frame's bytes. */
+  private async sendDirect(frame: SendFrame | BinarySendFrame): Promise<void> {
     if (this.app.allowDirect !== true) {
       this.send(encodeError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow direct messages`));
       return;
@@ -647,7 +680,7 @@ export class Session {
       return;
     }
     try {
-      const sent = await this.ctx.users.inbox.send(this.app.id, frame.to, { from: this.userId, data: JSON.stringify(frame.data) });
+      const sent = await this.ctx.users.inbox.send(this.app.id, frame.to, { from: this.userId, data: payloadOf(frame) });
       this.send(encodeSendAck(frame.id, sent.messageId));
     } catch (error) {
       this.ctx.log.error('direct message failed', { session: this.id, error });
@@ -757,6 +790,14 @@ export class Session {
   disconnect(code: number, reason: string): void {
     this.socket.close(code, reason);
   }
+}
+
+/**
+ * The data a publish or send frame stores: a binary frame's bytes as they are, a JSON frame's
+ * value as JSON text. (JSON.parse never makes a Uint8Array: the type tells the two apart.)
+ */
+function payloadOf(frame: { data: unknown }): Payload {
+  return frame.data instanceof Uint8Array ? frame.data : JSON.stringify(frame.data);
 }
 
 /** The `id` of a parsed frame, when it has a usable one, so errors can be correlated. */
