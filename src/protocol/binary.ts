@@ -13,7 +13,8 @@
  * Pure functions shared by the gateway and the client SDK: encoders for both directions, and
  * decoders that check every length against the frame and every name against its schema, so
  * that a malformed frame is an answer (`ok: false`, with the request ID when it could be
- * read), never an exception. Decoded payloads are views into the frame, not copies.
+ * read), never an exception. Decoded payloads are views into the frame, not copies. Encoded
+ * frames are backed by a plain ArrayBuffer, which WebSocket.send takes.
  */
 import * as v from 'valibot';
 import { describeIssue } from './issues.ts';
@@ -82,7 +83,7 @@ function nameBytes(what: string, value: string, max: number): Uint8Array {
 }
 
 /** Writes the parts after the kind byte: each name with its length field (1 or 2 bytes), then the payload. */
-function frame(kind: number, names: readonly [Uint8Array, 1 | 2, number?][], payload: Uint8Array): Uint8Array {
+function frame(kind: number, names: readonly [Uint8Array, 1 | 2, number?][], payload: Uint8Array): Uint8Array<ArrayBuffer> {
   let size = 1 + payload.length;
   for (const [bytes, width] of names) size += width + bytes.length;
   const out = new Uint8Array(size);
@@ -99,23 +100,23 @@ function frame(kind: number, names: readonly [Uint8Array, 1 | 2, number?][], pay
 }
 
 /** 0x01: a topic message for subscribers (built once per message, fanned out as it is). */
-export function encodeBinaryMessage(topic: string, offset: string, payload: Uint8Array): Uint8Array {
+export function encodeBinaryMessage(topic: string, offset: string, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   return frame(BinaryKind.Message, [[nameBytes('topic', topic, 0xffff), 2], [nameBytes('offset', offset, 0xff), 1]], payload);
 }
 
 /** 0x02: a direct message for its recipient's sessions; `from` null is written as fromLen 0xFFFF. */
-export function encodeBinaryDirect(messageId: string, from: string | null, payload: Uint8Array): Uint8Array {
+export function encodeBinaryDirect(messageId: string, from: string | null, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   const sender: [Uint8Array, 2, number?] = from === null ? [new Uint8Array(0), 2, NO_SENDER] : [nameBytes('from', from, NO_SENDER - 1), 2];
   return frame(BinaryKind.Direct, [[nameBytes('messageId', messageId, 0xff), 1], sender], payload);
 }
 
 /** 0x11: a client's publish of bytes to a topic. */
-export function encodeBinaryPublish(id: string, topic: string, payload: Uint8Array): Uint8Array {
+export function encodeBinaryPublish(id: string, topic: string, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   return frame(BinaryKind.Publish, [[nameBytes('id', id, 0xff), 1], [nameBytes('topic', topic, 0xffff), 2]], payload);
 }
 
 /** 0x12: a client's direct message of bytes to a user. */
-export function encodeBinarySend(id: string, to: string, payload: Uint8Array): Uint8Array {
+export function encodeBinarySend(id: string, to: string, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   return frame(BinaryKind.Send, [[nameBytes('id', id, 0xff), 1], [nameBytes('to', to, 0xff), 1]], payload);
 }
 
