@@ -12,7 +12,7 @@
  */
 import { OffsetSchema } from '../../src/protocol/offset.ts';
 import { encodeBinaryPublish, encodeBinarySend } from '../../src/protocol/binary.ts';
-import { MessageIdSchema } from '../../src/protocol/names.ts';
+import { MessageIdSchema, TopicSchema } from '../../src/protocol/names.ts';
 import * as v from 'valibot';
 import { userMaySubscribe } from '../../src/gateway/permissions.ts';
 import type { Rng } from './random.ts';
@@ -500,6 +500,21 @@ function httpCase(rng: Rng, limits: FuzzLimits, creds: FuzzCredentials): CaseAct
   const headers: Record<string, string> = { 'content-type': rng.pick(['application/json', 'text/plain', 'application/x-www-form-urlencoded', '']) };
   if (auth.header !== null) headers.authorization = auth.header;
   const expect = !known ? { status: 404, code: 'unknown_app' } : !auth.ok ? { status: 401, code: 'unauthorized' } : body.expect;
+  if (rng.chance(0.25)) {
+    // A binary message (issue 14): the body as it is, the topic in the query; checked in the
+    // order topic, size.
+    const bytes = rng.bytes(rng.pick([0, rng.range(1, 300), limits.maxFrameBytes, limits.maxFrameBytes + 1]));
+    const topic = rng.weighted<() => string | null>([
+      [6, () => validTopic(rng)],
+      [2, () => rng.pick(BAD_TOPICS)],
+      [1, () => null],
+    ])();
+    const query = topic === null ? rng.pick(['', '?', '?topics=news', '?Topic=news']) : `?topic=${encodeURIComponent(topic)}`;
+    const valid = topic !== null && v.is(TopicSchema, topic);
+    const binaryExpect = !valid ? { status: 400, code: 'invalid_request' } : bytes.length > limits.maxFrameBytes ? { status: 413, code: 'too_large' } : { status: 200 };
+    const binaryHeaders = { ...headers, 'content-type': rng.pick(['application/octet-stream', 'Application/Octet-Stream; charset=binary']) };
+    return { send: 'http', method: 'POST', path: `/api/apps/${app}/publish${query}`, headers: binaryHeaders, body: bytes, chunked: rng.chance(0.2), expect: [!known || !auth.ok ? expect : binaryExpect] };
+  }
   return { send: 'http', method: 'POST', path: `/api/apps/${app}/publish`, headers, body: body.bytes, chunked: body.chunked, expect: [expect] };
 }
 
