@@ -1,14 +1,32 @@
 /**
  * The baseline: a bare Bun.serve pub/sub server speaking the minimal frames the load
  * generator uses (welcome on open, subscribe -> ack, publish -> ack with an offset, message
- * frames via the runtime's native topic publish). It is what Bun alone can do on this
- * machine; Switchyard's figures are reported as ratios to it. No validation, no history, no
- * limits beyond the WebSocket options Switchyard also sets, so the two differ only by the
- * gateway's own work.
+ * frames via the runtime's native topic publish; a binary publish frame (0x11) is published
+ * as a binary message frame (0x01) with the same bytes, see src/protocol/binary.ts). It is
+ * what Bun alone can do on this machine; Switchyard's figures are reported as ratios to it.
+ * No validation, no history, no limits beyond the WebSocket options Switchyard also sets, so
+ * the two differ only by the gateway's own work.
  *
  * Env: PORT, HOST.
  */
+import { encodeBinaryMessage } from '../src/protocol/binary.ts';
+
 let offset = 0;
+const latin1 = new TextDecoder('latin1');
+
+/**
+ * A binary publish (0x11: u8 idLen | id | u16 topicLen | topic | payload), read without any
+ * check: the load generator sends well-formed frames with ASCII names.
+ */
+function publishBinary(ws: { send(data: string): unknown }, frame: Uint8Array): void {
+  const idEnd = 2 + frame[1]!;
+  const id = latin1.decode(frame.subarray(2, idEnd));
+  const topicEnd = idEnd + 2 + ((frame[idEnd]! << 8) | frame[idEnd + 1]!);
+  const topic = latin1.decode(frame.subarray(idEnd + 2, topicEnd));
+  const at = `${Date.now()}-${offset++}`;
+  server.publish(topic, encodeBinaryMessage(topic, at, frame.subarray(topicEnd)));
+  ws.send(`{"type":"ack","id":${JSON.stringify(id)},"offset":"${at}"}`);
+}
 
 const server = Bun.serve({
   hostname: process.env.HOST ?? '127.0.0.1',
@@ -29,6 +47,10 @@ const server = Bun.serve({
       ws.send('{"type":"welcome","sessionId":"s","instanceId":"baseline","userId":null}');
     },
     message(ws, raw) {
+      if (typeof raw !== 'string') {
+        publishBinary(ws, raw);
+        return;
+      }
       const frame = JSON.parse(String(raw)) as { type: string; id: string; topics?: string[]; topic?: string; data?: unknown };
       if (frame.type === 'subscribe') {
         for (const topic of frame.topics ?? []) ws.subscribe(topic);

@@ -1,10 +1,12 @@
 /**
  * One load-generator session: a Bun WebSocket that speaks the minimal frames both servers
- * share (welcome, subscribe/ack, publish/ack, message). Message frames take a fast path that
- * does not parse them, because at a million deliveries per second the generator's own JSON
- * work would become the bottleneck; every other frame is parsed and schema-checked.
+ * share (welcome, subscribe/ack, publish/ack, message; binary publish and message frames).
+ * Message frames take a fast path that does not parse them, because at a million deliveries
+ * per second the generator's own JSON work would become the bottleneck; every other frame is
+ * parsed and schema-checked.
  */
 import * as v from 'valibot';
+import { BinaryKind, encodeBinaryPublish } from '../src/protocol/binary.ts';
 import { ServerFrameSchema } from '../src/protocol/frames.ts';
 import { openSession, RequestSession, type Opening } from './webSocketSession.ts';
 
@@ -35,14 +37,24 @@ export class BenchSocket extends RequestSession<string | undefined> {
     return this.request((id) => JSON.stringify({ type: 'unsubscribe', id, topics }));
   }
 
-  /** `data` is JSON text already, so a publisher can build its payload without re-encoding. */
-  publish(topic: string, data: string): Promise<string | undefined> {
+  /**
+   * `data` is JSON text already, so a publisher can build its payload without re-encoding;
+   * bytes go in a binary publish frame (0x11).
+   */
+  publish(topic: string, data: string | Uint8Array): Promise<string | undefined> {
+    if (typeof data !== 'string') return this.request((id) => encodeBinaryPublish(id, topic, data));
     return this.request((id) => `{"type":"publish","id":"${id}","topic":${JSON.stringify(topic)},"data":${data}}`);
   }
 
   receive(data: unknown): void {
     if (typeof data === 'string' && data.startsWith(MESSAGE_PREFIX)) {
       this.onMessage(data);
+      return;
+    }
+    // A binary message frame (0x01): counted, not decoded (Bun hands over a Buffer by default).
+    if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
+      const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+      if (bytes[0] === BinaryKind.Message) this.onMessage('');
       return;
     }
     const frame = parseControl(data);

@@ -15,9 +15,15 @@ export class HttpPublishChannel implements PublishChannel {
     if (authorization !== undefined) this.headers.authorization = authorization;
   }
 
-  /** `data` is JSON text already. Rejects on a transport error or a non-2xx answer. */
-  async publish(topic: string, data: string): Promise<void> {
-    const res = await fetch(this.url, { method: 'POST', headers: this.headers, body: `{"topic":${JSON.stringify(topic)},"data":${data}}` });
+  /**
+   * `data` is JSON text already; bytes go as an application/octet-stream body with the topic
+   * in the query. Rejects on a transport error or a non-2xx answer.
+   */
+  async publish(topic: string, data: string | Uint8Array): Promise<void> {
+    const res =
+      typeof data === 'string'
+        ? await fetch(this.url, { method: 'POST', headers: this.headers, body: `{"topic":${JSON.stringify(topic)},"data":${data}}` })
+        : await fetch(`${this.url}?topic=${encodeURIComponent(topic)}`, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/octet-stream' }, body: data as Uint8Array<ArrayBuffer> });
     // Reading the body to its end frees the connection for the next request.
     const text = await res.text();
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`);

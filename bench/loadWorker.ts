@@ -95,7 +95,8 @@ async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerRequest['op']]
     case 'openSubscribers':
       return openSubscribers(req);
     case 'startFlood': {
-      const flood = new FloodPublisher(await connectPublisher(req.url, req.authorization), req.topic, req.window, req.payloadBytes);
+      const options = { ...(req.binary !== undefined ? { binary: req.binary } : {}), ...(req.credited !== undefined ? { credited: req.credited } : {}) };
+      const flood = new FloodPublisher(await connectPublisher(req.url, req.authorization), req.topic, req.window, req.payloadBytes, options);
       publisher = flood;
       flood.start();
       return {};
@@ -106,6 +107,10 @@ async function handle(req: WorkerRequest): Promise<ReplyMap[WorkerRequest['op']]
       paced.start();
       return {};
     }
+    case 'credit':
+      if (!(publisher instanceof FloodPublisher)) throw new Error('credit needs a flood publisher');
+      publisher.grant(req.upTo);
+      return {};
     case 'mark':
       if (!(publisher instanceof PacedPublisher)) throw new Error('mark needs a paced publisher');
       publisher.measured = req.measured;

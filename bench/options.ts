@@ -106,7 +106,9 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
   sameAs: { idleTopics: 'idleSessions' },
   usage: `Usage: bun run bench [flags]
 
-  --scenario NAME        fanout, latency, idle or all (default all; repeat or comma-separate)
+  --scenario NAME        fanout, latency, idle, binary-1k, binary-64k or all (default all;
+                         repeat or comma-separate); binary-*: fan-out of binary messages of
+                         1 KiB / 64 KiB to --subscribers
   --servers LIST         baseline,switchyard (default both; ratios need both)
   --quick                small sizes and one round, for a smoke run (< 30 s)
   --rounds N             runs per scenario and server, median reported (default ${FULL.rounds})
@@ -127,17 +129,17 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
   --help`,
 };
 
-export const SINGLE_SCENARIOS = ['fanout', 'latency', 'idle'] as const;
+export const SINGLE_SCENARIOS = ['fanout', 'latency', 'idle', 'binary-1k', 'binary-64k'] as const;
 export type SingleScenarioName = (typeof SINGLE_SCENARIOS)[number];
 
 /** One server process (Switchyard in memory mode, or the bare Bun baseline) per round. */
 export const SINGLE_FAMILY: ScenarioFamily<SingleScenarioName, BenchOptions> = {
   scenarios: SINGLE_SCENARIOS,
   byDefault: true,
-  sessions: (scenario, o) => ({ fanout: o.fanoutSubscribers, latency: o.latencySubscribers, idle: o.idleSessions })[scenario],
+  sessions: (scenario, o) => ({ fanout: o.fanoutSubscribers, latency: o.latencySubscribers, idle: o.idleSessions, 'binary-1k': o.fanoutSubscribers, 'binary-64k': o.fanoutSubscribers })[scenario],
   roundBudgetSec: (scenario, o) => {
     if (scenario === 'idle') return 60 + o.idleSessions / 100;
-    const fanout = scenario === 'fanout';
+    const fanout = scenario !== 'latency';
     return 90 + (fanout ? o.warmupSec : o.latencyWarmupSec) + o.seconds + (fanout ? o.fanoutSubscribers : o.latencySubscribers) / 100;
   },
 };

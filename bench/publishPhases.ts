@@ -9,7 +9,7 @@
 import { sleep } from './clock.ts';
 import { collectLatency } from './core/workerIpc.ts';
 import { latencyFigures, type Histogram, type LatencyFigures } from './histogram.ts';
-import { drain, markedInterval, measuredInterval, total, type Interval, type Snapshot } from './measure.ts';
+import { drain, markedInterval, measuredInterval, stats, total, type Interval, type Snapshot } from './measure.ts';
 import type { BenchOptions } from './options.ts';
 import type { ScenarioContext } from './scenarios/context.ts';
 import { withWorkers, type LoadWorker } from './workerPool.ts';
@@ -58,10 +58,13 @@ export interface Flooded<S> extends PhaseSnapshots<S> {
  * measured interval. Then every acknowledged publish must reach every subscriber: the
  * subscribers drain until they have (or their count stops moving for 2 s).
  */
-export async function floodPhase<S extends Snapshot>(p: PublishPhase<S>, o: BenchOptions): Promise<Flooded<S>> {
-  await p.publisher.request({ op: 'startFlood', ...p.target, topic: p.topic, window: o.fanoutWindow, payloadBytes: o.payloadBytes }, 10_000);
+export async function floodPhase<S extends Snapshot>(p: PublishPhase<S>, o: BenchOptions, payload: FloodPayload = { bytes: o.payloadBytes }): Promise<Flooded<S>> {
+  const credited = payload.creditAhead !== undefined;
+  await p.publisher.request({ op: 'startFlood', ...p.target, topic: p.topic, window: o.fanoutWindow, payloadBytes: payload.bytes, binary: payload.binary === true, credited }, 10_000);
+  const credit = credited ? grantCredit(p, o.fanoutSubscribers, payload.creditAhead!) : null;
   await sleep(o.warmupSec * 1000);
   const { from, to } = await measuredInterval(o.seconds, p.snapshot);
+  await credit?.stop();
   const stopped = await p.publisher.request({ op: 'stop', waitMs: 5000 }, 10_000);
 
   const expected = stopped.acked * o.fanoutSubscribers;
@@ -69,6 +72,43 @@ export async function floodPhase<S extends Snapshot>(p: PublishPhase<S>, o: Benc
   const end = await p.snapshot();
   return { from, to, end, expected, deliveries, unacked: stopped.outstanding };
 }
+
+/** What a flood publishes: `bytes` of JSON (or of bytes, `binary`) per message; with `creditAhead`, under credit. */
+export interface FloodPayload {
+  bytes: number;
+  binary?: boolean;
+  /**
+   * Flow control by deliveries: the publisher may run this many messages ahead of what the
+   * subscribers received on average. Acks come back when a server has queued a message, not
+   * when its subscribers read it; with large payloads the servers' send buffers would fill
+   * (and close the sessions, closeOnBackpressureLimit) long before the publish window does.
+   */
+  creditAhead?: number;
+}
+
+/**
+ * Grants credit to a credited flood publisher every CREDIT_TICK_MS, from the subscribers'
+ * receive counts: up to what they received on average plus `ahead`. Stopped by stop().
+ */
+function grantCredit(p: PublishPhase<Snapshot>, subscribers: number, ahead: number): { stop(): Promise<void> } {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const received = (await stats(p.subscriberWorkers)).reduce((sum, w) => sum + w.received, 0);
+      await p.publisher.request({ op: 'credit', upTo: Math.floor(received / subscribers) + ahead }, 10_000);
+      await sleep(CREDIT_TICK_MS);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** How often credit is granted: often enough that the publisher rarely waits for it at a credit of 1 MiB per subscriber. */
+const CREDIT_TICK_MS = 5;
 
 /** What every fan-out scenario reports first, in this order. */
 export interface FloodFigures {

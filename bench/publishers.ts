@@ -9,10 +9,11 @@ import { Outstanding, pace } from './sendLoop.ts';
 
 /**
  * Where publishes go: a WebSocket session (BenchSocket, acknowledged by an ack frame) or a
- * server's HTTP publish API (HttpPublishChannel, acknowledged by a 2xx). `data` is JSON text.
+ * server's HTTP publish API (HttpPublishChannel, acknowledged by a 2xx). `data` is JSON text,
+ * or the bytes of a binary message.
  */
 export interface PublishChannel {
-  publish(topic: string, data: string): Promise<unknown>;
+  publish(topic: string, data: string | Uint8Array): Promise<unknown>;
   close(): void;
 }
 
@@ -28,7 +29,7 @@ abstract class Publisher {
   constructor(protected readonly channel: PublishChannel, protected readonly topic: string) {}
 
   /** Sends one publish; `onSettled` runs after its ack or error has been counted. */
-  protected send(data: string, measured: boolean): void {
+  protected send(data: string | Uint8Array, measured: boolean): void {
     this.outstanding.add();
     this.published += 1;
     if (measured) this.measuredPublished += 1;
@@ -63,13 +64,25 @@ abstract class Publisher {
 
 export class FloodPublisher extends Publisher {
   private readonly pad: string;
+  /** The bytes of every binary publish (the servers copy them into their frames). */
+  private readonly bytes: Uint8Array | null;
+  /** With credit: publish until `published` reaches it (grant()); Infinity without. */
+  private upTo: number;
 
-  constructor(channel: PublishChannel, topic: string, private readonly window: number, payloadBytes: number) {
+  constructor(channel: PublishChannel, topic: string, private readonly window: number, payloadBytes: number, options: { binary?: boolean; credited?: boolean } = {}) {
     super(channel, topic);
     this.pad = padding(payloadBytes);
+    this.bytes = options.binary ? crypto.getRandomValues(new Uint8Array(payloadBytes)) : null;
+    this.upTo = options.credited ? 0 : Infinity;
   }
 
   start(): void {
+    this.pump();
+  }
+
+  /** Credit: the publisher may have published `upTo` messages in all (never less than before). */
+  grant(upTo: number): void {
+    this.upTo = Math.max(this.upTo, upTo);
     this.pump();
   }
 
@@ -78,8 +91,8 @@ export class FloodPublisher extends Publisher {
   }
 
   private pump(): void {
-    while (!this.stopped && this.inFlight < this.window) {
-      this.send(`{"n":${this.published},"pad":"${this.pad}"}`, false);
+    while (!this.stopped && this.inFlight < this.window && this.published < this.upTo) {
+      this.send(this.bytes ?? `{"n":${this.published},"pad":"${this.pad}"}`, false);
     }
   }
 }

@@ -3,7 +3,7 @@
  * table per scenario with the bare Bun baseline, Switchyard and their ratio, and the targets
  * of the benchmark issue. REPORT_FAMILIES puts every family's report in the order they run.
  */
-import { familyReport, kib, latencyRows, machineRows, ms, num, pct, sumRounds, type FamilyReport, type ReportFamily } from './core/report.ts';
+import { familyReport, kib, latencyRows, machineRows, ms, num, pct, sumRounds, type FamilyReport, type ReportFamily, type ScenarioReport } from './core/report.ts';
 import { AMQP_REPORT } from './amqp/report.ts';
 import { CLUSTER_REPORT } from './cluster/report.ts';
 import { SECURITY_REPORT } from './security/report.ts';
@@ -11,6 +11,7 @@ import { USERS_REPORT } from './users/report.ts';
 import { PRESENCE_REPORT } from './presence/report.ts';
 import type { BenchOptions } from './options.ts';
 import type { FanoutResult } from './scenarios/fanout.ts';
+import type { BinaryFanoutResult } from './scenarios/binaryFanout.ts';
 import type { IdleResult } from './scenarios/idle.ts';
 import type { LatencyResult } from './scenarios/latency.ts';
 
@@ -21,7 +22,42 @@ export const TARGETS = {
   idleMaxBytesPerSession: 4 * 1024,
 } as const;
 
-const SINGLE_REPORT: ReportFamily<{ fanout: FanoutResult; latency: LatencyResult; idle: IdleResult }, BenchOptions> = {
+/** The binary fan-out scenarios (issue 14): one table per payload size, the fan-out target. */
+function binaryReport(label: string): ScenarioReport<BinaryFanoutResult, BenchOptions> {
+  return {
+    title: (r) => `(d) binary fan-out: ${label} messages to ${r?.subscribers ?? '?'} subscribers, ${r ? r.seconds.toFixed(1) : '?'} s`,
+    rows: [
+      ['deliveries/s', (r) => r.deliveriesPerSec, (n) => num(n)],
+      ['payload MiB/s delivered', (r) => r.deliveredMiBPerSec, (n) => num(n)],
+      ['publishes/s (acked)', (r) => r.publishesPerSec, (n) => num(n)],
+      ['lost deliveries', (r) => r.lost, (n) => num(n)],
+      ['unacked at stop', (r) => r.unackedPublishes, (n) => num(n)],
+      ['unexpected closes', (r) => r.unexpectedCloses, (n) => num(n)],
+      ['server CPU (cores)', (r) => r.serverCpuCores, (n) => num(n, 2)],
+      ['server CPU/delivery (ns)', (r) => r.serverNsPerDelivery, (n) => num(n)],
+      ...machineRows<BinaryFanoutResult>(),
+      ['server RSS (MiB)', (r) => r.serverRssMiB, (n) => num(n, 1)],
+    ],
+    targets: [
+      {
+        target: `binary fan-out (${label}): >= ${TARGETS.fanoutMinRatio * 100}% of baseline deliveries/s, zero loss`,
+        needs: 'both',
+        judge: (sy, base, runs) => {
+          const ratio = sy.deliveriesPerSec / base.deliveriesPerSec;
+          const lost = sumRounds(runs, ['lost']);
+          const closed = sumRounds(runs, ['unexpectedCloses']);
+          const errors = sumRounds(runs, ['publishErrors']);
+          return {
+            met: ratio >= TARGETS.fanoutMinRatio && lost + closed + errors === 0,
+            detail: `${pct(ratio)} of baseline; over all rounds ${lost} lost, ${closed} closed, ${errors} publish errors`,
+          };
+        },
+      },
+    ],
+  };
+}
+
+const SINGLE_REPORT: ReportFamily<{ fanout: FanoutResult; latency: LatencyResult; idle: IdleResult; 'binary-1k': BinaryFanoutResult; 'binary-64k': BinaryFanoutResult }, BenchOptions> = {
   columns: { metricWidth: 26, baselineHeader: 'baseline', baselineName: 'baseline', ratioHeader: 'sy/base' },
   scenarios: {
     fanout: {
@@ -89,6 +125,8 @@ const SINGLE_REPORT: ReportFamily<{ fanout: FanoutResult; latency: LatencyResult
         },
       ],
     },
+    'binary-1k': binaryReport('1 KiB'),
+    'binary-64k': binaryReport('64 KiB'),
   },
 };
 

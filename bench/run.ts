@@ -13,6 +13,7 @@ import { disturbance, median, type Disturbable, type Runs } from './core/outcome
 import { checkTargets, renderReport, type Results } from './core/report.ts';
 import { REPORT_FAMILIES } from './report.ts';
 import { runFanout } from './scenarios/fanout.ts';
+import { binaryFanout } from './scenarios/binaryFanout.ts';
 import { runIdle } from './scenarios/idle.ts';
 import { runLatency } from './scenarios/latency.ts';
 import { runBridgeThroughput } from './scenarios/bridgeThroughput.ts';
@@ -145,6 +146,8 @@ const RUNNERS: Record<ScenarioName, ScenarioRun> = {
   'direct-latency': scenarioRun(runDirectLatency),
   'offline-drain': scenarioRun(runOfflineDrain),
   presence: scenarioRun(runPresence),
+  'binary-1k': scenarioRun(binaryFanout(1024)),
+  'binary-64k': scenarioRun(binaryFanout(64 * 1024)),
 };
 
 async function main(): Promise<void> {

@@ -62,7 +62,7 @@ interface Pending<Reply> {
  * difference between a close the worker asked for and one it did not.
  */
 export abstract class RequestSession<Reply> implements OpeningSession {
-  /** Called for every message, with its raw text. */
+  /** Called for every message, with its raw text ('' for a binary message: it carries no send time). */
   onMessage: (raw: string) => void = () => {};
   /** Called when the server closes the session or the connection breaks. */
   onUnexpectedClose: (code: number) => void = () => {};
@@ -94,7 +94,7 @@ export abstract class RequestSession<Reply> implements OpeningSession {
   }
 
   /** Sends what `encode` makes of a fresh request ID; resolves with the answer settle() finds for it. */
-  protected request(encode: (id: string) => string): Promise<Reply> {
+  protected request(encode: (id: string) => string | Uint8Array<ArrayBuffer>): Promise<Reply> {
     const id = (this.nextId++).toString(this.idRadix);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

@@ -41,6 +41,20 @@ export const StartFloodSchema = v.object({
   topic: v.string(),
   window: v.pipe(v.number(), v.integer(), v.minValue(1)),
   payloadBytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** Publish `payloadBytes` random bytes as binary messages (protocol/binary.ts) instead of JSON. */
+  binary: v.optional(v.boolean()),
+  /**
+   * Publish only up to the count the harness grants with `credit` (none before the first):
+   * flow control by deliveries, for payloads whose backlog would otherwise fill the servers'
+   * send buffers (see scenarios/binaryFanout.ts).
+   */
+  credited: v.optional(v.boolean()),
+});
+
+/** A credited flood publisher may send until it has published `upTo` messages in all. */
+export const CreditSchema = v.object({
+  op: v.literal('credit'),
+  upTo: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });
 
 /** Publishes at a fixed rate, each message stamped with its send time. */
@@ -53,7 +67,7 @@ export const StartPacedSchema = v.object({
 });
 
 /** `mark` marks the paced publisher's sends; `stop` stops the publisher and waits for its acks. */
-export const WorkerRequestSchema = workerRequestSchema([OpenSubscribersSchema, StartFloodSchema, StartPacedSchema]);
+export const WorkerRequestSchema = workerRequestSchema([OpenSubscribersSchema, StartFloodSchema, StartPacedSchema, CreditSchema]);
 export type WorkerRequest = v.InferOutput<typeof WorkerRequestSchema>;
 
 /** Counters since the worker started; the harness takes differences between snapshots. */
@@ -75,4 +89,5 @@ export interface ReplyMap extends CommonReplies<WorkerStats, { acked: number; ou
   openSubscribers: { opened: number; elapsedMs: number };
   startFlood: Record<string, never>;
   startPaced: Record<string, never>;
+  credit: Record<string, never>;
 }

@@ -7,12 +7,16 @@
  * update addressed to a user (`user` instead of `topic`) is stored in that user's inbox and
  * delivered like a server API direct message, and acknowledged once stored, the same way.
  * Prefetch bounds what is in flight: while Redis is unreachable, writes wait and nothing
- * more is taken from the queue.
+ * more is taken from the queue. An update with content type `application/octet-stream` is a
+ * binary message: its body is the data as it is, its app and topic (or user) are in headers
+ * (binaryUpdate); it takes the same paths.
  */
 import { channel } from 'node:diagnostics_channel';
 import * as v from 'valibot';
 import type { BatchOutcome, Broker, PublishItem, TopicBatch } from '../cluster/broker.ts';
-import { DirectUpdateSchema, UpdateSchema, type DirectUpdate, type Update } from '../protocol/update.ts';
+import { BINARY_UPDATE_TYPE, BinaryUpdateHeaders, DirectUpdateSchema, UpdateSchema, type DirectUpdate, type Update } from '../protocol/update.ts';
+import { AppIdSchema, TopicSchema, UserIdSchema } from '../protocol/names.ts';
+import type { Payload } from '../protocol/envelope.ts';
 import type { UserInbox } from '../cluster/userInbox.ts';
 import type { AmqpConnection, ConfirmChannel, ConsumeMessage } from '../amqp/connection.ts';
 import { AckBatcher, unhurriedAcks } from '../amqp/acks.ts';
@@ -39,9 +43,10 @@ export interface UpdatesConsumerOptions {
  */
 export const updateReceivedChannel = channel('switchyard:bridge:update-received');
 
+/** A checked update and the data to store: JSON text of its `data`, or a binary update's body. */
 type Verdict =
-  | { ok: true; update: Update; messageId: string | undefined }
-  | { ok: true; direct: DirectUpdate; messageId: string | undefined }
+  | { ok: true; update: Pick<Update, 'app' | 'topic'>; data: Payload; messageId: string | undefined }
+  | { ok: true; direct: Pick<DirectUpdate, 'app' | 'user'>; data: Payload; messageId: string | undefined }
   | { ok: false; reason: string };
 
 export class UpdatesConsumer {
@@ -85,22 +90,50 @@ export class UpdatesConsumer {
 
   private check(message: ConsumeMessage): Verdict {
     if (message.content.length > this.options.maxUpdateBytes) return { ok: false, reason: `too_large: over ${this.options.maxUpdateBytes} bytes` };
-    const json = parseJson(message.content.toString('utf8'));
-    if (json === undefined) return { ok: false, reason: 'invalid_json' };
     const propId = message.properties.messageId;
     const fallbackId = typeof propId === 'string' && propId !== '' ? propId : undefined;
+    if (message.properties.contentType === BINARY_UPDATE_TYPE) return this.binaryUpdate(message, fallbackId);
+    const json = parseJson(message.content.toString('utf8'));
+    if (json === undefined) return { ok: false, reason: 'invalid_json' };
     if (typeof json === 'object' && json !== null && 'user' in json) {
       const direct = v.safeParse(DirectUpdateSchema, json);
       if (!direct.success) return { ok: false, reason: `invalid_update: ${describeIssue(direct.issues[0])}` };
       if (!this.apps.has(direct.output.app)) return { ok: false, reason: `unknown_app: ${direct.output.app}` };
-      return { ok: true, direct: direct.output, messageId: direct.output.id ?? fallbackId };
+      return { ok: true, direct: direct.output, data: JSON.stringify(direct.output.data), messageId: direct.output.id ?? fallbackId };
     }
     const parsed = v.safeParse(UpdateSchema, json);
     if (!parsed.success) {
       return { ok: false, reason: `invalid_update: ${describeIssue(parsed.issues[0])}` };
     }
     if (!this.apps.has(parsed.output.app)) return { ok: false, reason: `unknown_app: ${parsed.output.app}` };
-    return { ok: true, update: parsed.output, messageId: parsed.output.id ?? fallbackId };
+    return { ok: true, update: parsed.output, data: JSON.stringify(parsed.output.data), messageId: parsed.output.id ?? fallbackId };
+  }
+
+  /**
+   * A binary update: the body is the data, as it is; the app and the topic (or the user) come
+   * from the headers, the ID for dedupe from the AMQP `messageId` property.
+   */
+  private binaryUpdate(message: ConsumeMessage, messageId: string | undefined): Verdict {
+    const headers = message.properties.headers ?? {};
+    const header = (name: string, schema: v.GenericSchema<string, string>): { value?: string; issue?: string } => {
+      const raw: unknown = headers[name];
+      if (raw === undefined) return {};
+      const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : raw;
+      const parsed = v.safeParse(schema, text);
+      return parsed.success ? { value: parsed.output } : { issue: `invalid_update: ${name} header: ${describeIssue(parsed.issues[0])}` };
+    };
+    const app = header(BinaryUpdateHeaders.app, AppIdSchema);
+    const topic = header(BinaryUpdateHeaders.topic, TopicSchema);
+    const user = header(BinaryUpdateHeaders.user, UserIdSchema);
+    const issue = app.issue ?? topic.issue ?? user.issue;
+    if (issue !== undefined) return { ok: false, reason: issue };
+    if (app.value === undefined) return { ok: false, reason: `invalid_update: ${BinaryUpdateHeaders.app} header required` };
+    if ((topic.value === undefined) === (user.value === undefined)) {
+      return { ok: false, reason: `invalid_update: one of the headers ${BinaryUpdateHeaders.topic} and ${BinaryUpdateHeaders.user} required` };
+    }
+    if (!this.apps.has(app.value)) return { ok: false, reason: `unknown_app: ${app.value}` };
+    if (user.value !== undefined) return { ok: true, direct: { app: app.value, user: user.value }, data: message.content, messageId };
+    return { ok: true, update: { app: app.value, topic: topic.value! }, data: message.content, messageId };
   }
 
   /**
@@ -118,10 +151,10 @@ export class UpdatesConsumer {
       return;
     }
     if ('direct' in verdict) {
-      void this.storeDirect(ch, acks, message, verdict.direct, verdict.messageId);
+      void this.storeDirect(ch, acks, message, verdict.direct, verdict.data, verdict.messageId);
       return;
     }
-    const { update, messageId } = verdict;
+    const { update, data, messageId } = verdict;
     // A new channel after a reconnect: what the old one left is stored and settled on the old one.
     if (this.pending && this.pending.ch !== ch) this.send();
     const pending = (this.pending ??= { ch, acks, topics: new Map(), size: 0 });
@@ -129,7 +162,7 @@ export class UpdatesConsumer {
     let batch = pending.topics.get(key);
     if (!batch) pending.topics.set(key, (batch = { app: update.app, topic: update.topic, items: [], messages: [] }));
     batch.messages.push(message);
-    batch.items.push({ data: JSON.stringify(update.data), messageId });
+    batch.items.push({ data, messageId });
     pending.size += 1;
     this.schedule();
   }
@@ -203,9 +236,16 @@ export class UpdatesConsumer {
    * in delivery order on one connection, so a user's messages keep the queue's order. A
    * redelivery with the same ID is stored once (the idempotency key).
    */
-  private async storeDirect(ch: ConfirmChannel, acks: AckBatcher, message: ConsumeMessage, update: DirectUpdate, messageId: string | undefined): Promise<void> {
+  private async storeDirect(
+    ch: ConfirmChannel,
+    acks: AckBatcher,
+    message: ConsumeMessage,
+    update: Pick<DirectUpdate, 'app' | 'user'>,
+    data: Payload,
+    messageId: string | undefined,
+  ): Promise<void> {
     try {
-      await this.userInbox.send(update.app, update.user, { from: null, data: JSON.stringify(update.data), ...(messageId !== undefined ? { key: messageId } : {}) });
+      await this.userInbox.send(update.app, update.user, { from: null, data, ...(messageId !== undefined ? { key: messageId } : {}) });
       acks.ack(message);
       this.metrics.bridgeStored.inc();
     } catch (error) {

@@ -14,10 +14,11 @@
  * before history"): kept behind one interface, that order is the implementation's to keep,
  * not a promise between callers. (centrifuge's Broker says the same of history and PUB/SUB.)
  */
+import type { Payload } from '../protocol/envelope.ts';
 
-/** One message to publish: its payload as JSON text, and the producer's ID for dedupe. */
+/** One message to publish: its payload (JSON text, or bytes), and the producer's ID for dedupe. */
 export interface PublishItem {
-  data: string;
+  data: Payload;
   messageId?: string;
 }
 
@@ -44,8 +45,8 @@ export type BatchOutcome = string | null;
 
 export interface HistoryEntry {
   offset: string;
-  /** JSON text of the payload. */
-  data: string;
+  /** JSON text of the payload, or its bytes (a binary message is replayed as one). */
+  data: Payload;
 }
 
 export interface Recovery {

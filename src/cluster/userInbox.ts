@@ -13,12 +13,14 @@
  * session reads, or routed to its instance (or both; the session drops repeats by ID).
  * docs/users.md argues it in full.
  */
+import type { Payload } from '../protocol/envelope.ts';
+
 /** One direct message to send. */
 export interface DirectItem {
   /** The sending user; null for the server API and the bridge. */
   from: string | null;
-  /** JSON text of the payload. */
-  data: string;
+  /** JSON text of the payload, or its bytes. */
+  data: Payload;
   /** The sender's idempotency key: the same key within the dedupe window stores the message once. */
   key?: string;
 }
@@ -35,7 +37,7 @@ export interface SentDirect {
 export interface StoredDirect {
   messageId: string;
   from: string | null;
-  data: string;
+  data: Payload;
 }
 
 export interface UserInboxStatus {

@@ -10,7 +10,7 @@ import type { InstanceInfo } from '../cluster/registry.ts';
 import type { TopicPublisher } from '../cluster/topicPublisher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { PublishRequestSchema, type PublishResponse } from '../protocol/api.ts';
-import { TopicSchema, UserIdSchema } from '../protocol/names.ts';
+import { IdempotencyKeySchema, TopicSchema, UserIdSchema } from '../protocol/names.ts';
 import type { TopicPresence } from '../protocol/frames.ts';
 import { DirectMessageRequestSchema, type DirectMessageResponse, type UserPresenceResponse } from '../protocol/api.ts';
 import type { UserInbox } from '../cluster/userInbox.ts';
@@ -19,7 +19,7 @@ import type { AppConfig } from '../config.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AppQuotas } from './appQuotas.ts';
 import type { Admission, Apps } from './auth.ts';
-import { readJsonBody } from './body.ts';
+import { isOctetStream, readBodyBytes, readJsonBody } from './body.ts';
 import { upgradeWebSocket, type DirectFrames } from './bun.ts';
 import { DEMO_PAGE } from './demoPage.ts';
 import { mountDashboard, type DashboardPort } from './dashboard.ts';
@@ -177,6 +177,7 @@ export function createApp(port: GatewayPort): Hono {
     if (!port.quotas.tryPublish(target)) {
       throw httpError(429, ErrorCode.RateLimited, `app ${target.id} is over its ${target.maxPublishPerSec} publishes/s on this instance; not published`);
     }
+    if (isOctetStream(c.req.raw)) return c.json({ offset: await publishBytes(target, c.req.query('topic'), c.req.raw) } satisfies PublishResponse);
     const parsed = v.safeParse(PublishRequestSchema, await readJsonBody(c.req.raw, port.maxFrameBytes));
     if (!parsed.success) {
       throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));
@@ -216,6 +217,7 @@ export function createApp(port: GatewayPort): Hono {
 
   app.post('/api/apps/:app/users/:user/messages', async (c) => {
     const { target, user } = serverUser(c.req.param('app'), c.req.header('authorization'), c.req.param('user'));
+    if (isOctetStream(c.req.raw)) return c.json({ messageId: await sendBytes(target, user, c.req.query('id'), c.req.raw) } satisfies DirectMessageResponse);
     const parsed = v.safeParse(DirectMessageRequestSchema, await readJsonBody(c.req.raw, port.maxFrameBytes));
     if (!parsed.success) throw httpError(400, ErrorCode.InvalidRequest, describeIssue(parsed.issues[0]));
     const { data, id } = parsed.output;
@@ -228,6 +230,27 @@ export function createApp(port: GatewayPort): Hono {
     const sessions = (await port.userRegistry.count(target.id, [user])).get(user) ?? 0;
     return c.json({ online: sessions > 0, sessions } satisfies UserPresenceResponse);
   });
+
+  // ---- binary messages (issue 14): application/octet-stream bodies ----
+
+  /** `POST …/publish?topic=<topic>` with raw bytes: a binary message (docs/protocol.md, "Binary frames"). */
+  const publishBytes = async (target: AppConfig, topicParam: string | undefined, request: Request): Promise<string> => {
+    if (topicParam === undefined) throw httpError(400, ErrorCode.InvalidRequest, 'topic: required as a query parameter (?topic=…) with an application/octet-stream body');
+    const topic = v.safeParse(TopicSchema, topicParam);
+    if (!topic.success) throw httpError(400, ErrorCode.InvalidRequest, describeIssue(topic.issues[0]));
+    const bytes = await readBodyBytes(request, port.maxFrameBytes);
+    return port.publisher.publishPayload(target.id, topic.output, bytes);
+  };
+
+  /** `POST …/users/:user/messages[?id=<key>]` with raw bytes: a direct message whose data is bytes. */
+  const sendBytes = async (target: AppConfig, user: string, idParam: string | undefined, request: Request): Promise<string> => {
+    const key = idParam === undefined ? undefined : v.safeParse(IdempotencyKeySchema, idParam);
+    if (key && !key.success) throw httpError(400, ErrorCode.InvalidRequest, `id: ${describeIssue(key.issues[0])}`);
+    const bytes = await readBodyBytes(request, port.maxFrameBytes);
+    const sent = await port.userInbox.send(target.id, user, { from: null, data: bytes, ...(key ? { key: key.output } : {}) });
+    return sent.messageId;
+  };
+  // ---- end binary messages ----
 
   app.get('/ws', async (c, next) => {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {

@@ -1,11 +1,20 @@
 /** Encoding of server frames. The message frame is on the hot path: built once per topic. */
+import { encodeBinaryDirect, encodeBinaryMessage } from '../protocol/binary.ts';
 import type { ErrorCode } from '../protocol/codes.ts';
-import type { RpcEnvelope } from '../protocol/envelope.ts';
+import type { Payload, RpcEnvelope } from '../protocol/envelope.ts';
 import type { ErrorFrame, JoinFrame, LeaveFrame, TopicPresence, UnsubscribedFrame, WelcomeFrame } from '../protocol/frames.ts';
 
 /** `data` is JSON text already; splicing it avoids a parse and a re-encode per message. */
 export function encodeMessage(topic: string, offset: string, data: string): string {
   return `{"type":"message","topic":${JSON.stringify(topic)},"offset":"${offset}","data":${data}}`;
+}
+
+/**
+ * The frame of a topic message: JSON text for JSON data, a binary frame (0x01) for bytes.
+ * Text and binary messages of a topic share one offset sequence.
+ */
+export function encodeMessageFrame(topic: string, offset: string, data: Payload): string | Uint8Array {
+  return typeof data === 'string' ? encodeMessage(topic, offset, data) : encodeBinaryMessage(topic, offset, data);
 }
 
 export function encodeError(id: string | null, code: ErrorCode, message: string): string {
@@ -59,6 +68,11 @@ export function encodeUnsubscribed(topics: string[], reason: string): string {
 /** A direct message for its recipient's sessions; `data` is JSON text already. */
 export function encodeDirect(messageId: string, from: string | null, data: string): string {
   return `{"type":"direct","messageId":"${messageId}","from":${JSON.stringify(from)},"data":${data}}`;
+}
+
+/** The frame of a direct message: JSON text for JSON data, a binary frame (0x02) for bytes. */
+export function encodeDirectFrame(messageId: string, from: string | null, data: Payload): string | Uint8Array {
+  return typeof data === 'string' ? encodeDirect(messageId, from, data) : encodeBinaryDirect(messageId, from, data);
 }
 
 /** The ack of `send` (`{id, messageId}`). */

@@ -9,19 +9,20 @@
  *   publishers raced) makes the hub fill the gap from history first, and an envelope at or
  *   below what was already delivered is dropped.
  * - Fan-out: a message is encoded once and handed to the runtime's native pub/sub, never
- *   once per subscriber.
+ *   once per subscriber: a JSON text frame, or a binary frame for a message whose data is
+ *   bytes (both go through the same queue, in one offset order).
  * - Recovery: a session replaying history gets live messages through a RecoveryBuffer until
  *   the hub has caught up with its replay, then joins the native topic.
  * - Positions: the offset of the last message the hub delivered on a topic is where a session
  *   that joins the native topic now starts; the subscribe ack reports it.
  */
 import { HISTORY_PAGE_MESSAGES, type Broker } from '../cluster/broker.ts';
-import type { PresenceEnvelope, TopicMessageEnvelope } from '../protocol/envelope.ts';
+import type { Payload, PresenceEnvelope, TopicMessageEnvelope } from '../protocol/envelope.ts';
 import { compareOffsets } from '../protocol/offset.ts';
 import { SerialQueue } from '../lib/serialQueue.ts';
 import type { Logger } from '../lib/log.ts';
-import { encodeMessage, encodePresenceEvent } from './frames.ts';
-import type { LocalFanout } from './socket.ts';
+import { encodeMessageFrame, encodePresenceEvent } from './frames.ts';
+import type { LocalFanout, OutFrame } from './socket.ts';
 
 /** The runtime topic name for (app, topic). App IDs cannot contain ':', so this is unambiguous. */
 export function nativeTopic(app: string, topic: string): string {
@@ -30,7 +31,7 @@ export function nativeTopic(app: string, topic: string): string {
 
 /** Where a recovering session's live messages go. */
 export interface RecoverySink {
-  send(frame: string): void;
+  send(frame: OutFrame): void;
   /** Joins the native topic; called once, when the session no longer needs the buffer. */
   subscribeNative(): void;
 }
@@ -43,16 +44,17 @@ export interface RecoverySink {
 export class RecoveryBuffer {
   mode: 'buffering' | 'following' = 'buffering';
   last = '';
-  readonly frames: { offset: string; frame: string }[] = [];
+  readonly frames: { offset: string; frame: OutFrame }[] = [];
   /**
-   * Characters of the frames waiting here (bytes for ASCII JSON): they are owed to the client
-   * as much as its socket's send buffer, and count towards the slow-consumer limit.
+   * Characters of the frames waiting here (bytes for ASCII JSON; bytes of binary frames): they
+   * are owed to the client as much as its socket's send buffer, and count towards the
+   * slow-consumer limit.
    */
   waitingChars = 0;
   constructor(readonly topic: LocalTopic, readonly sink: RecoverySink) {}
 
   /** Takes the frames waiting so far (the session sends them, then looks again). */
-  take(): { offset: string; frame: string }[] {
+  take(): { offset: string; frame: OutFrame }[] {
     this.waitingChars = 0;
     return this.frames.splice(0);
   }
@@ -309,8 +311,8 @@ export class Hub {
     if (compareOffsets(t.last!, next.prev) < 0) t.last = next.prev;
   }
 
-  private emit(t: LocalTopic, offset: string, data: string): void {
-    const frame = encodeMessage(t.topic, offset, data);
+  private emit(t: LocalTopic, offset: string, data: Payload): void {
+    const frame = encodeMessageFrame(t.topic, offset, data);
     this.fanout?.publish(t.key, frame);
     t.last = offset;
     this.emittedMessages += 1;

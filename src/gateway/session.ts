@@ -14,15 +14,16 @@ import { compareOffsets } from '../protocol/offset.ts';
 import { fewAdd, fewDelete, fewHas, fewSize, fewValues, type FewStrings } from '../lib/fewStrings.ts';
 import type { Logger } from '../lib/log.ts';
 import { parseJson } from '../lib/json.ts';
-import { encodeAck, encodeDirect, encodeError, encodeMessage, encodeOnlineAck, encodePong, encodePresenceAck, encodeRpc, encodeSendAck, encodeSubscribeAck, encodeUnsubscribed } from './frames.ts';
+import { encodeAck, encodeDirectFrame, encodeError, encodeMessageFrame, encodeOnlineAck, encodePong, encodePresenceAck, encodeRpc, encodeSendAck, encodeSubscribeAck, encodeUnsubscribed } from './frames.ts';
 import { JobTracker, type JobTrackerContext } from '../rpc/jobTracker.ts';
-import type { DirectEnvelope, RpcEnvelope } from '../protocol/envelope.ts';
+import type { DirectEnvelope, Payload, RpcEnvelope } from '../protocol/envelope.ts';
+import { decodeClientBinary, type BinaryPublishFrame, type BinarySendFrame } from '../protocol/binary.ts';
 import type { UserRegistry } from '../cluster/users.ts';
 import { USER_INBOX_PAGE_MESSAGES, type UserInbox } from '../cluster/userInbox.ts';
 import type { Claimed } from '../cluster/sessions.ts';
 import { nativeTopic, type Hub, type RecoveryBuffer } from './hub.ts';
 import { tracksPresence, type PresenceTracker } from './presenceTracker.ts';
-import type { Socket } from './socket.ts';
+import type { OutFrame, Socket } from './socket.ts';
 import type { AppQuotas } from './appQuotas.ts';
 import type { Apps } from './auth.ts';
 import { OPEN_GRANT, refusedSubscribe, type Grant } from './permissions.ts';
@@ -171,7 +172,7 @@ export class Session {
     return this.closed;
   }
 
-  send(frame: string): void {
+  send(frame: OutFrame): void {
     if (this.closed) return;
     this.ctx.counts.framesOut.add();
     this.socket.send(frame);
@@ -183,7 +184,7 @@ export class Session {
     this.send(encodeError(id, code, message));
   }
 
-  /** Handles one incoming WebSocket message (text, or binary which v1 rejects). */
+  /** Handles one incoming WebSocket message: a JSON text frame, or a binary frame (receiveBinary). */
   receive(raw: string | ArrayBuffer | Uint8Array): void {
     if (this.early) {
       // Before the welcome: kept, and handled right after it (the rate limit applies then).
@@ -193,7 +194,7 @@ export class Session {
     }
     this.ctx.counts.framesIn.add();
     if (typeof raw !== 'string') {
-      this.sendError(null, ErrorCode.InvalidFrame, 'binary frames are not part of protocol v1; send JSON text');
+      this.receiveBinary(raw instanceof Uint8Array ? raw : new Uint8Array(raw));
       return;
     }
     if (!this.takeToken()) {
@@ -293,7 +294,7 @@ export class Session {
     const topics = [...new Set(frame.topics)];
     const refused = refusedSubscribe(this.grant, this.userId, topics);
     if (refused !== undefined) {
-      this.send(encodeError(frame.id, ErrorCode.Forbidden, `topic ${JSON.stringify(refused)} is not allowed for this session; nothing subscribed`));
+      this.sendError(frame.id, ErrorCode.Forbidden, `topic ${JSON.stringify(refused)} is not allowed for this session; nothing subscribed`);
       return;
     }
     const fresh = topics.filter((t) => !fewHas(this.held, t));
@@ -425,7 +426,7 @@ export class Session {
       for (const entry of page.entries) {
         last = entry.offset;
         this.ctx.counts.framesOut.add();
-        if (this.socket.send(encodeMessage(topic, entry.offset, entry.data)) < 0) {
+        if (this.socket.send(encodeMessageFrame(topic, entry.offset, entry.data)) < 0) {
           await this.writable();
           if (!wanted()) return null;
         }
@@ -486,27 +487,58 @@ export class Session {
     this.send(encodeAck({ id: frame.id }));
   }
 
-  private async publish(frame: PublishFrame): Promise<void> {
+  /** Publishes a `publish` frame's data as JSON text, or a binary publish frame's bytes. */
+  private async publish(frame: PublishFrame | BinaryPublishFrame): Promise<void> {
     if (!this.app.allowClientPublish) {
       this.sendError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow client publish`);
       return;
     }
     if (this.grant.publish !== null && !this.grant.publish.allows(frame.topic)) {
-      this.send(encodeError(frame.id, ErrorCode.Forbidden, `topic ${JSON.stringify(frame.topic)} is not allowed for this session`));
+      this.sendError(frame.id, ErrorCode.Forbidden, `topic ${JSON.stringify(frame.topic)} is not allowed for this session`);
       return;
     }
     if (!this.ctx.quotas.tryPublish(this.app)) {
-      this.send(encodeError(frame.id, ErrorCode.RateLimited, `app ${this.app.id} is over its ${this.app.maxPublishPerSec} publishes/s on this instance; not published`));
+      this.sendError(frame.id, ErrorCode.RateLimited, `app ${this.app.id} is over its ${this.app.maxPublishPerSec} publishes/s on this instance; not published`);
       return;
     }
     try {
-      const offset = await this.ctx.publisher.publish(this.app.id, frame.topic, frame.data);
+      const offset = await this.ctx.publisher.publishPayload(this.app.id, frame.topic, payloadOf(frame));
       this.send(encodeAck({ id: frame.id, offset }));
     } catch (error) {
       this.ctx.log.error('publish failed', { app: this.app.id, session: this.id, topic: frame.topic, error });
       this.sendError(frame.id, ErrorCode.Internal, 'publish failed; retry');
     }
   }
+
+  // ---- binary frames (issue 14; protocol/binary.ts) -----------------------------------------
+
+  /**
+   * A binary frame: a publish (0x11) or a direct message (0x12) whose data is the frame's
+   * payload, answered with JSON text frames like their JSON twins. The rate limit and the
+   * size limit (on the payload) apply as to text frames; a malformed frame gets
+   * `invalid_frame`, with its request ID when the frame got that far.
+   */
+  private receiveBinary(raw: Uint8Array): void {
+    if (!this.takeToken()) {
+      const decoded = decodeClientBinary(raw);
+      const id = decoded.ok ? decoded.frame.id : decoded.id;
+      this.sendError(id, ErrorCode.RateLimited, `more than ${this.ctx.limits.rateLimitFramesPerSec} frames/s; frame dropped`);
+      return;
+    }
+    const decoded = decodeClientBinary(raw);
+    if (!decoded.ok) {
+      this.sendError(decoded.id, ErrorCode.InvalidFrame, decoded.issue);
+      return;
+    }
+    const frame = decoded.frame;
+    if (frame.data.length > this.ctx.limits.maxFrameBytes) {
+      this.sendError(frame.id, ErrorCode.TooLarge, `payload exceeds ${this.ctx.limits.maxFrameBytes} bytes`);
+      return;
+    }
+    if (frame.type === 'publish') void this.publish(frame);
+    else void this.sendDirect(frame);
+  }
+  // ---- end binary frames ----
 
   // ---- security (issue 11) ----
 
@@ -538,11 +570,11 @@ export class Session {
     const verified = await this.ctx.auth.verifyToken(this.app, frame.token);
     if (this.closed) return;
     if (!verified.ok) {
-      this.send(encodeError(frame.id, ErrorCode.Unauthorized, verified.message));
+      this.sendError(frame.id, ErrorCode.Unauthorized, verified.message);
       return;
     }
     if (verified.userId !== this.userId) {
-      this.send(encodeError(frame.id, ErrorCode.Forbidden, 'the refresh token must carry the same sub as the session'));
+      this.sendError(frame.id, ErrorCode.Forbidden, 'the refresh token must carry the same sub as the session');
       return;
     }
     this.grant = verified.grant;
@@ -579,7 +611,7 @@ export class Session {
     const early = this.early ?? [];
     this.early = null;
     for (const raw of early) {
-      if (raw === OVER_BURST) this.send(encodeError(null, ErrorCode.RateLimited, 'more frames before the welcome than the burst allows; frame dropped'));
+      if (raw === OVER_BURST) this.sendError(null, ErrorCode.RateLimited, 'more frames before the welcome than the burst allows; frame dropped');
       else this.receive(raw);
     }
   }
@@ -587,12 +619,12 @@ export class Session {
   /** Refuses the session before its welcome: an error frame, then the close code. */
   refuse(code: ErrorCode, closeCode: number, message: string): void {
     this.early = null;
-    this.send(encodeError(null, code, message));
+    this.sendError(null, code, message);
     this.disconnect(closeCode, message);
   }
 
   /** A direct envelope for this session's user, with its frame (encoded once per instance). */
-  deliverDirect(envelope: DirectEnvelope, frame: string): void {
+  deliverDirect(envelope: DirectEnvelope, frame: OutFrame): void {
     const direct = this.direct;
     if (!direct || this.closed) return;
     direct.queue = direct.queue.then(
@@ -617,7 +649,7 @@ export class Session {
         if (this.closed) return;
         for (const m of page) {
           last = m.messageId;
-          if (this.socket.send(encodeDirect(m.messageId, m.from, m.data)) < 0) {
+          if (this.socket.send(encodeDirectFrame(m.messageId, m.from, m.data)) < 0) {
             await this.writable();
             if (this.closed) return;
           }
@@ -633,7 +665,7 @@ export class Session {
     direct.last = compareOffsets(last, head) > 0 ? last : head;
   }
 
-  private async directLive(direct: DirectState, envelope: DirectEnvelope, frame: string): Promise<void> {
+  private async directLive(direct: DirectState, envelope: DirectEnvelope, frame: OutFrame): Promise<void> {
     if (this.closed || compareOffsets(envelope.messageId, direct.last) <= 0) return;
     if (compareOffsets(envelope.prev, direct.last) > 0) {
       // A message before this one has not come through here yet (two senders' inbox writes
@@ -641,7 +673,7 @@ export class Session {
       try {
         for (const m of await this.ctx.users.inbox.readBetween(this.app.id, this.userId!, direct.last, envelope.messageId)) {
           if (this.closed) return;
-          this.send(encodeDirect(m.messageId, m.from, m.data));
+          this.send(encodeDirectFrame(m.messageId, m.from, m.data));
           direct.last = m.messageId;
         }
       } catch (error) {
@@ -655,42 +687,43 @@ export class Session {
     direct.last = envelope.messageId;
   }
 
-  private async sendDirect(frame: SendFrame): Promise<void> {
+  /** Sends a `send` frame's data as JSON text, or a binary send frame's bytes. */
+  private async sendDirect(frame: SendFrame | BinarySendFrame): Promise<void> {
     if (this.app.allowDirect !== true) {
-      this.send(encodeError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow direct messages`));
+      this.sendError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow direct messages`);
       return;
     }
     if (this.userId === null) {
-      this.send(encodeError(frame.id, ErrorCode.Forbidden, 'anonymous sessions cannot send direct messages'));
+      this.sendError(frame.id, ErrorCode.Forbidden, 'anonymous sessions cannot send direct messages');
       return;
     }
     try {
-      const sent = await this.ctx.users.inbox.send(this.app.id, frame.to, { from: this.userId, data: JSON.stringify(frame.data) });
+      const sent = await this.ctx.users.inbox.send(this.app.id, frame.to, { from: this.userId, data: payloadOf(frame) });
       this.send(encodeSendAck(frame.id, sent.messageId));
     } catch (error) {
       this.ctx.log.error('direct message failed', { session: this.id, error });
-      this.send(encodeError(frame.id, ErrorCode.Internal, 'send failed; retry'));
+      this.sendError(frame.id, ErrorCode.Internal, 'send failed; retry');
     }
   }
 
   private async confirmDirect(frame: ReceivedFrame): Promise<void> {
     if (!this.direct) {
       const why = this.userId === null ? 'anonymous sessions have no user inbox' : `app ${this.app.id} does not allow direct messages`;
-      this.send(encodeError(frame.id, ErrorCode.Forbidden, why));
+      this.sendError(frame.id, ErrorCode.Forbidden, why);
       return;
     }
     try {
       if (await this.ctx.users.inbox.confirm(this.app.id, this.userId!, frame.upTo)) this.send(encodeAck({ id: frame.id }));
-      else this.send(encodeError(frame.id, ErrorCode.UnknownMessage, `upTo: ${frame.upTo} is not one of your messages`));
+      else this.sendError(frame.id, ErrorCode.UnknownMessage, `upTo: ${frame.upTo} is not one of your messages`);
     } catch (error) {
       this.ctx.log.error('confirming direct messages failed', { session: this.id, error });
-      this.send(encodeError(frame.id, ErrorCode.Internal, 'received failed; retry'));
+      this.sendError(frame.id, ErrorCode.Internal, 'received failed; retry');
     }
   }
 
   private async userStatus(frame: UserPresenceFrame): Promise<void> {
     if (this.app.allowDirect !== true) {
-      this.send(encodeError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow direct messages, nor user status`));
+      this.sendError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow direct messages, nor user status`);
       return;
     }
     try {
@@ -701,7 +734,7 @@ export class Session {
       this.send(encodeOnlineAck(frame.id, online));
     } catch (error) {
       this.ctx.log.error('user status failed', { session: this.id, error });
-      this.send(encodeError(frame.id, ErrorCode.Internal, 'presence failed; retry'));
+      this.sendError(frame.id, ErrorCode.Internal, 'presence failed; retry');
     }
   }
 
@@ -732,11 +765,11 @@ export class Session {
   /** Who is on a presence topic: for its subscribers only. */
   private async topicPresence(frame: TopicPresenceFrame): Promise<void> {
     if (!tracksPresence(this.app, frame.topic)) {
-      this.send(encodeError(frame.id, ErrorCode.NoPresence, `topic ${frame.topic} does not track presence (see presenceTopics of app ${this.app.id})`));
+      this.sendError(frame.id, ErrorCode.NoPresence, `topic ${frame.topic} does not track presence (see presenceTopics of app ${this.app.id})`);
       return;
     }
     if (!fewHas(this.held, frame.topic)) {
-      this.send(encodeError(frame.id, ErrorCode.Forbidden, `presence of ${frame.topic} is for its subscribers; subscribe first`));
+      this.sendError(frame.id, ErrorCode.Forbidden, `presence of ${frame.topic} is for its subscribers; subscribe first`);
       return;
     }
     try {
@@ -744,7 +777,7 @@ export class Session {
       this.send(encodePresenceAck(frame.id, presence));
     } catch (error) {
       this.ctx.log.error('presence request failed', { session: this.id, topic: frame.topic, error });
-      this.send(encodeError(frame.id, ErrorCode.Internal, 'presence failed; retry'));
+      this.sendError(frame.id, ErrorCode.Internal, 'presence failed; retry');
     }
   }
 
@@ -775,6 +808,14 @@ export class Session {
   disconnect(code: number, reason: string): void {
     this.socket.close(code, reason);
   }
+}
+
+/**
+ * The data a publish or send frame stores: a binary frame's bytes as they are, a JSON frame's
+ * value as JSON text. (JSON.parse never makes a Uint8Array: the type tells the two apart.)
+ */
+function payloadOf(frame: { data: unknown }): Payload {
+  return frame.data instanceof Uint8Array ? frame.data : JSON.stringify(frame.data);
 }
 
 /** The `id` of a parsed frame, when it has a usable one, so errors can be correlated. */

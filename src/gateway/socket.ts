@@ -1,4 +1,10 @@
 /**
+ * A frame for a client: JSON text (a text frame), or the bytes of a binary frame (a message
+ * whose data is bytes, see protocol/binary.ts).
+ */
+export type OutFrame = string | Uint8Array;
+
+/**
  * What a session needs from its WebSocket. Bun's ServerWebSocket satisfies it; keeping the
  * session on this narrow type keeps runtime details in gateway/bun.ts.
  */
@@ -7,7 +13,7 @@ export interface Socket {
    * Returns bytes sent, 0 when dropped, -1 when queued behind backpressure; after -1 the
    * runtime reports when the socket drained (DirectFrames.onDrain in gateway/bun.ts).
    */
-  send(data: string): number;
+  send(data: OutFrame): number;
   /** Joins a runtime-native pub/sub topic (Bun: `ws.subscribe`). */
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
@@ -18,5 +24,5 @@ export interface Socket {
 
 /** Runtime-native publish to every socket subscribed to a topic (Bun: `server.publish`). */
 export interface LocalFanout {
-  publish(nativeTopic: string, frame: string): void;
+  publish(nativeTopic: string, frame: OutFrame): void;
 }

@@ -8,7 +8,7 @@
 import type { UserRegistry } from '../cluster/users.ts';
 import type { DirectEnvelope } from '../protocol/envelope.ts';
 import type { Logger } from '../lib/log.ts';
-import { encodeDirect } from './frames.ts';
+import { encodeDirectFrame } from './frames.ts';
 import type { Session } from './session.ts';
 
 /** `app \0 user`: neither contains NUL. */
@@ -72,7 +72,7 @@ export class UserSessions {
   deliver(envelope: DirectEnvelope): void {
     const sessions = this.byUser.get(userKey(envelope.app, envelope.user));
     if (!sessions) return;
-    const frame = encodeDirect(envelope.messageId, envelope.from, envelope.data);
+    const frame = encodeDirectFrame(envelope.messageId, envelope.from, envelope.data);
     for (const session of sessions) session.deliverDirect(envelope, frame);
   }
 

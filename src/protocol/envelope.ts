@@ -1,11 +1,20 @@
 /**
  * Envelopes: what one instance (or the bridge) appends to another instance's inbox.
  * `data` carries the message payload already encoded as JSON text, so that it is encoded
- * once at publish time and spliced into the client frame without parsing it again.
+ * once at publish time and spliced into the client frame without parsing it again; or, for
+ * a binary message, its bytes as they are (see Payload).
  */
 import * as v from 'valibot';
 import { AppIdSchema, MessageIdSchema, TopicSchema, UserIdSchema } from './names.ts';
 import { OffsetSchema } from './offset.ts';
+
+/**
+ * A message's data: JSON text (a string, spliced into JSON frames as it is), or bytes (a
+ * Uint8Array: a binary message, delivered in a binary frame, see binary.ts). The type tells
+ * them apart everywhere: stores keep them in different fields.
+ */
+export type Payload = string | Uint8Array;
+export const PayloadSchema = v.union([v.string(), v.custom<Uint8Array>((input) => input instanceof Uint8Array, 'bytes')]);
 
 export const TopicMessageEnvelopeSchema = v.object({
   kind: v.literal('message'),
@@ -14,8 +23,8 @@ export const TopicMessageEnvelopeSchema = v.object({
   offset: OffsetSchema,
   /** Offset of the topic's previous message: lets the receiver see a gap and fill it from history. */
   prev: OffsetSchema,
-  /** JSON text of the payload. */
-  data: v.string(),
+  /** JSON text of the payload, or its bytes. */
+  data: PayloadSchema,
   /**
    * When it was published (ms since the epoch, the publisher's clock): the receiver's
    * publish-to-delivery latency metric. Absent from entries written before it existed.
@@ -58,8 +67,8 @@ export const DirectEnvelopeSchema = v.object({
   prev: MessageIdSchema,
   /** The sending user; null for the server API and the bridge. */
   from: v.nullable(UserIdSchema),
-  /** JSON text of the payload. */
-  data: v.string(),
+  /** JSON text of the payload, or its bytes. */
+  data: PayloadSchema,
 });
 export type DirectEnvelope = v.InferOutput<typeof DirectEnvelopeSchema>;
 

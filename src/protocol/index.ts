@@ -8,3 +8,4 @@ export * from './api.ts';
 export * from './instance.ts';
 export * from './update.ts';
 export * from './job.ts';
+export * from './binary.ts';

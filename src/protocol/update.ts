@@ -30,3 +30,21 @@ export const DirectUpdateSchema = v.object({
   id: v.optional(IdempotencyKeySchema),
 });
 export type DirectUpdate = v.InferOutput<typeof DirectUpdateSchema>;
+
+// ---- binary updates (issue 14) ----------------------------------------------------------
+
+/**
+ * The AMQP content type of a binary update: its body is the message's data as it is (no
+ * JSON), delivered to clients in a binary frame. App, topic and user travel in headers.
+ */
+export const BINARY_UPDATE_TYPE = 'application/octet-stream';
+
+/**
+ * The headers of a binary update: `app`, and either `topic` (a topic message) or `user` (a
+ * direct message). The ID for dedupe is the AMQP `messageId` property.
+ */
+export const BinaryUpdateHeaders = {
+  app: 'x-switchyard-app',
+  topic: 'x-switchyard-topic',
+  user: 'x-switchyard-user',
+} as const;

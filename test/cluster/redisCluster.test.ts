@@ -1,8 +1,8 @@
 /**
  * Two real gateway processes on a private three-master Redis Cluster (REDIS_CLUSTER=true,
  * REDIS_URL naming one seed node): fan-out across instances for topics whose keys live on
- * every master, recovery by offset on the other instance, the instance registry, and a
- * graceful stop that leaves no instance keys on any master.
+ * every master (JSON and binary messages), recovery by offset on the other instance, the
+ * instance registry, and a graceful stop that leaves no instance keys on any master.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { sign } from 'hono/jwt';
@@ -188,6 +188,48 @@ test("direct messages on the cluster: a user's keys share one slot, users on eve
     await send(gateways[0]!.port, user, `${user}-2`);
     await wait(() => directs(client).length === 3, `three direct messages for ${user}`);
     expect(directs(client)).toEqual([`${user}-0`, `${user}-1`, `${user}-2`]);
+  }
+}, TEST_TIMEOUT_MS);
+
+test('binary messages on the cluster (issue 14): topics and users on every master, delivered as bytes across instances', async () => {
+  const c = cluster!;
+  const subscribers = await Promise.all(gateways.map(open));
+  for (const s of subscribers) expect((await s.request({ type: 'subscribe', topics })).type).toBe('ack');
+  const bytesOf = (i: number) => Uint8Array.from([0xff, 0x00, i, 0x80, 0xc3]);
+  const hex = (data: unknown) => Buffer.from(data as Uint8Array).toString('hex');
+  const post = async (port: number, path: string, body: Uint8Array<ArrayBuffer>) => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/apps/${APP_A.id}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${APP_A.secret}`, 'content-type': 'application/octet-stream' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    return res.json() as Promise<{ offset?: string; messageId?: string }>;
+  };
+  // Through the other instance each time: the envelopes cross between masters' inboxes.
+  for (const [i, topic] of topics.entries()) await post(gateways[i % 2]!.port, `/publish?topic=${topic}`, bytesOf(i));
+  const binaries = (s: WsClient, topic: string) => s.messages(topic).filter((f) => f.binary === true);
+  await wait(() => subscribers.every((s) => topics.every((t) => binaries(s, t).length === 1)), 'one binary message per topic at every subscriber');
+  for (const s of subscribers) for (const [i, topic] of topics.entries()) expect(hex(binaries(s, topic)[0]!.data)).toBe(hex(bytesOf(i)));
+
+  // A user per master, online on cl-2, sent bytes through cl-1.
+  const users: string[] = [];
+  const taken = new Set<number>();
+  for (let i = 0; taken.size < c.nodes.length; i++) {
+    const node = await c.nodeOf(keys.userInbox(APP_A.id, `bin-user-${i}`));
+    if (!taken.has(node)) {
+      taken.add(node);
+      users.push(`bin-user-${i}`);
+    }
+  }
+  for (const [i, user] of users.entries()) {
+    const token = await sign({ sub: user }, APP_A.secret, 'HS256');
+    const client = await WsClient.open(`ws://127.0.0.1:${gateways[1]!.port}/ws?app=${APP_A.id}&token=${token}`);
+    clients.push(client);
+    const { messageId } = await post(gateways[0]!.port, `/users/${user}/messages`, bytesOf(10 + i));
+    const direct = await wait(() => client.frames.find((f) => f.type === 'direct'), `the binary direct message for ${user}`);
+    expect(direct).toMatchObject({ binary: true, messageId: messageId!, from: null });
+    expect(hex(direct.data)).toBe(hex(bytesOf(10 + i)));
   }
 }, TEST_TIMEOUT_MS);
 

@@ -7,8 +7,12 @@
  * those frames (fields mutated, wrong types, odd topics, garbage `since`, bytes flipped) or from
  * nothing (random JSON, deep or huge JSON, invalid UTF-8, binary). A new frame type (refresh,
  * send, received, presence, …) is one more entry in OPERATIONS; the mutations then cover it too.
+ * Binary frames (protocol/binary.ts) have BINARY_OPERATIONS: valid publish (0x11) and send
+ * (0x12) frames, and the same frames with their kind, lengths, names or size mutated.
  */
 import { OffsetSchema } from '../../src/protocol/offset.ts';
+import { encodeBinaryPublish, encodeBinarySend } from '../../src/protocol/binary.ts';
+import { MessageIdSchema, TopicSchema } from '../../src/protocol/names.ts';
 import * as v from 'valibot';
 import { userMaySubscribe } from '../../src/gateway/permissions.ts';
 import type { Rng } from './random.ts';
@@ -187,6 +191,93 @@ export const OPERATIONS: Operation[] = [
     },
   },
 ];
+
+// ---- binary frames (issue 14) ------------------------------------------------------------
+
+/** User IDs a binary send names: valid ones, prototype names among them. */
+const USER_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.@:=+|';
+
+/**
+ * Binary publish and send frames, described as objects (`binary: true`, `size` bytes of
+ * payload) for the judge; binaryFrame() writes them out. The fuzzed app allows client
+ * publish but not direct messages: a send is refused with `forbidden` (an ack would do too,
+ * for an app that allows them).
+ */
+export const BINARY_OPERATIONS: Operation[] = [
+  {
+    type: 'publish',
+    valid: (rng, id) => ({ type: 'publish', binary: true, id, topic: validTopic(rng), size: payloadSize(rng) }),
+    check: (_frame, reply) => (reply.type === 'ack' && v.is(OffsetSchema, reply.offset) ? null : `binary publish answered with ${JSON.stringify(reply).slice(0, 200)}`),
+  },
+  {
+    type: 'send',
+    valid: (rng, id) => ({ type: 'send', binary: true, id, to: rng.chance(0.2) ? rng.pick(PROTOTYPE_NAMES) : rng.string(rng.range(1, 128), USER_ALPHABET), size: payloadSize(rng) }),
+    check: (_frame, reply) =>
+      (reply.type === 'ack' && v.is(MessageIdSchema, reply.messageId)) || (reply.type === 'error' && reply.code === 'forbidden') ? null : `binary send answered with ${JSON.stringify(reply).slice(0, 200)}`,
+  },
+];
+
+/** Payload sizes: mostly small, some at and over MAX_FRAME_BYTES (64 KiB in the fuzzed gateway). */
+function payloadSize(rng: Rng): number {
+  return rng.weighted<() => number>([
+    [6, () => rng.range(0, 300)],
+    [2, () => rng.range(1000, 60_000)],
+    [1, () => rng.pick([64 * 1024, 64 * 1024 + 1, 100_000, 200_000])],
+  ])();
+}
+
+/** The bytes of a binary frame described by a BINARY_OPERATIONS entry. */
+export function binaryFrame(rng: Rng, frame: Record<string, unknown>): Uint8Array {
+  const payload = rng.bytes(frame.size as number);
+  return frame.type === 'publish' ? encodeBinaryPublish(frame.id as string, frame.topic as string, payload) : encodeBinarySend(frame.id as string, frame.to as string, payload);
+}
+
+/**
+ * A binary frame broken in one of the ways a decoder must survive: empty, cut short, an
+ * unknown kind, a length that overruns the frame (or is zero), a name that is not UTF-8 or
+ * fails its schema, bytes flipped in the header.
+ */
+function mutateBinary(rng: Rng, bytes: Uint8Array, frame: Record<string, unknown>): { bytes: Uint8Array; kind: string } {
+  const out = Uint8Array.from(bytes);
+  const idLength = out[1]!;
+  /** Where the topic's (or user's) length field starts. */
+  const second = 2 + idLength;
+  switch (rng.int(8)) {
+    case 0:
+      return { bytes: new Uint8Array(0), kind: 'empty' };
+    case 1:
+      return { bytes: out.subarray(0, rng.int(Math.min(out.length, second + 3))), kind: 'cut short' };
+    case 2:
+      out[0] = rng.pick([0x00, 0x01, 0x02, 0x03, 0x10, 0x13, 0x21, 0x7b, 0xff, rng.int(256)]);
+      return { bytes: out, kind: `kind 0x${out[0]!.toString(16)}` };
+    case 3:
+      out[1] = rng.pick([0, 65, 0xff, idLength + 1, out.length]);
+      return { bytes: out, kind: `id length ${out[1]}` };
+    case 4:
+      if (frame.type === 'publish') {
+        const length = rng.pick([0, 201, 0xffff, (frame.topic as string).length + 1, out.length]);
+        out[second] = length >>> 8;
+        out[second + 1] = length & 0xff;
+        return { bytes: out, kind: `topic length ${length}` };
+      }
+      out[second] = rng.pick([0, 129, 0xff, (frame.to as string).length + 1]);
+      return { bytes: out, kind: `to length ${out[second]}` };
+    case 5: {
+      // A byte of the id or the name: not UTF-8, a space, a brace, a NUL.
+      const nameLength = ((frame.type === 'publish' ? frame.topic : frame.to) as string).length;
+      const at = rng.chance(0.5) ? 2 + rng.int(idLength) : second + (frame.type === 'publish' ? 2 : 1) + rng.int(nameLength);
+      if (at < out.length) out[at] = rng.pick([0xff, 0xc3, 0x80, 0x20, 0x7b, 0x00, 0x22]);
+      return { bytes: out, kind: `name byte ${at}` };
+    }
+    case 6:
+      for (let n = rng.range(1, 4); n > 0; n--) out[rng.int(Math.min(out.length, second + 4))] = rng.int(256);
+      return { bytes: out, kind: 'header bytes flipped' };
+    default: {
+      // JSON text sent as a binary frame: `{` is no kind.
+      return { bytes: text(JSON.stringify({ ...frame, data: 'x' })), kind: 'JSON as binary' };
+    }
+  }
+}
 
 function isFrame(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -409,6 +500,21 @@ function httpCase(rng: Rng, limits: FuzzLimits, creds: FuzzCredentials): CaseAct
   const headers: Record<string, string> = { 'content-type': rng.pick(['application/json', 'text/plain', 'application/x-www-form-urlencoded', '']) };
   if (auth.header !== null) headers.authorization = auth.header;
   const expect = !known ? { status: 404, code: 'unknown_app' } : !auth.ok ? { status: 401, code: 'unauthorized' } : body.expect;
+  if (rng.chance(0.25)) {
+    // A binary message (issue 14): the body as it is, the topic in the query; checked in the
+    // order topic, size.
+    const bytes = rng.bytes(rng.pick([0, rng.range(1, 300), limits.maxFrameBytes, limits.maxFrameBytes + 1]));
+    const topic = rng.weighted<() => string | null>([
+      [6, () => validTopic(rng)],
+      [2, () => rng.pick(BAD_TOPICS)],
+      [1, () => null],
+    ])();
+    const query = topic === null ? rng.pick(['', '?', '?topics=news', '?Topic=news']) : `?topic=${encodeURIComponent(topic)}`;
+    const valid = topic !== null && v.is(TopicSchema, topic);
+    const binaryExpect = !valid ? { status: 400, code: 'invalid_request' } : bytes.length > limits.maxFrameBytes ? { status: 413, code: 'too_large' } : { status: 200 };
+    const binaryHeaders = { ...headers, 'content-type': rng.pick(['application/octet-stream', 'Application/Octet-Stream; charset=binary']) };
+    return { send: 'http', method: 'POST', path: `/api/apps/${app}/publish${query}`, headers: binaryHeaders, body: bytes, chunked: rng.chance(0.2), expect: [!known || !auth.ok ? expect : binaryExpect] };
+  }
   return { send: 'http', method: 'POST', path: `/api/apps/${app}/publish`, headers, body: body.bytes, chunked: body.chunked, expect: [expect] };
 }
 
@@ -426,6 +532,8 @@ export function generateCase(rng: Rng, index: number, limits: FuzzLimits, creds:
     [4, 'deep json'],
     [3, 'huge'],
     [4, 'binary'],
+    [6, 'binary frame'],
+    [8, 'mutated binary'],
     [3, 'invalid utf-8'],
     [4, 'garbage text'],
     [4, 'connect'],
@@ -471,6 +579,20 @@ export function generateCase(rng: Rng, index: number, limits: FuzzLimits, creds:
     case 'binary':
       action = { send: 'binary', payload: rng.chance(0.5) ? text(JSON.stringify(op.valid(rng, id))) : rng.bytes(rng.range(0, 300)) };
       break;
+    case 'binary frame': {
+      const frame = rng.pick(BINARY_OPERATIONS).valid(rng, id);
+      action = { send: 'binary', payload: binaryFrame(rng, frame) };
+      detail = `${String(frame.type)}, ${String(frame.size)} bytes`;
+      break;
+    }
+    case 'mutated binary': {
+      const frame = rng.pick(BINARY_OPERATIONS).valid(rng, id);
+      frame.size = rng.range(0, 64);
+      const mutated = mutateBinary(rng, binaryFrame(rng, frame), frame);
+      action = { send: 'binary', payload: mutated.bytes };
+      detail = `${String(frame.type)}: ${mutated.kind}`;
+      break;
+    }
     case 'invalid utf-8':
       action = { send: 'text', payload: invalidUtf8(rng) };
       break;

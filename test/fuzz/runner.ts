@@ -5,7 +5,8 @@
  * at a time per connection, and judges every answer:
  *
  * - a text frame that is not UTF-8 closes with 1007, one over the hard limit with 1009;
- * - a binary frame, a frame over MAX_FRAME_BYTES, one that is not JSON or not a valid frame
+ * - a frame over MAX_FRAME_BYTES, one that is not JSON or not a valid frame, a binary frame
+ *   that is not a valid binary publish or send (or whose payload is over MAX_FRAME_BYTES)
  *   gets exactly the `error` frame docs/protocol.md gives for it (`invalid_frame`,
  *   `too_large`) with the frame's id (or null) and the connection stays open;
  * - a valid frame gets the reply its entry in OPERATIONS expects;
@@ -21,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { sign } from 'hono/jwt';
 import { CloseCode, ErrorCode } from '../../src/protocol/codes.ts';
 import { parseClientFrame } from '../../src/protocol/frames.ts';
+import { decodeClientBinary } from '../../src/protocol/binary.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { createWorker, type Worker } from '../../src/rpc/worker.ts';
 import { AMQP_URL, requireRabbit, TestBroker, uniqueAmqpPrefix } from '../support/amqp.ts';
@@ -29,7 +31,7 @@ import { PublishLog, sequenceProblems, type Published } from '../support/cluster
 import { spawnGateway, type GatewayProcess } from '../support/process.ts';
 import { deleteKeysUnder, REDIS_URL, requireRedis, testClient, uniquePrefix } from '../support/redis.ts';
 import { WsClient } from '../support/wsClient.ts';
-import { generateCase, OPERATIONS, SHARED_TOPICS, type FuzzCase, type FuzzCredentials, type FuzzLimits, type Reply } from './cases.ts';
+import { BINARY_OPERATIONS, generateCase, OPERATIONS, SHARED_TOPICS, type FuzzCase, type FuzzCredentials, type FuzzLimits, type Reply } from './cases.ts';
 import { Rng } from './random.ts';
 import { Opcode, RawWebSocket, UpgradeRefused } from './rawSocket.ts';
 
@@ -156,7 +158,7 @@ type Expectation =
 
 /** What docs/protocol.md says the answer to this frame must be. */
 function expectationFor(c: FuzzCase & { send: 'text' | 'binary' }): Expectation {
-  if (c.send === 'binary') return { error: ErrorCode.InvalidFrame, ids: [null] };
+  if (c.send === 'binary') return binaryExpectation(c.payload);
   let raw: string;
   try {
     raw = new TextDecoder('utf-8', { fatal: true }).decode(c.payload);
@@ -179,6 +181,21 @@ function expectationFor(c: FuzzCase & { send: 'text' | 'binary' }): Expectation 
   if (parsed.ok) return { valid: json as Record<string, unknown> };
   const id = typeof json === 'object' && json !== null ? (json as { id?: unknown }).id : undefined;
   return { error: ErrorCode.InvalidFrame, ids: [typeof id === 'string' && id.length > 0 && id.length <= 64 ? id : null] };
+}
+
+/**
+ * What docs/protocol.md says a binary frame must get: the runtime's 1009 over the hard limit;
+ * `invalid_frame` with the id when the frame got that far (as the codec reads it: its unit
+ * tests pin every malformed shape); `too_large` for a payload over MAX_FRAME_BYTES; else the
+ * reply of a valid publish or send.
+ */
+function binaryExpectation(payload: Uint8Array): Expectation {
+  if (payload.length > LIMITS.hardFrameLimitBytes) return { close: CloseCode.MessageTooBig };
+  const decoded = decodeClientBinary(payload);
+  if (!decoded.ok) return { error: ErrorCode.InvalidFrame, ids: [decoded.id] };
+  const { data, ...frame } = decoded.frame;
+  if (data.length > LIMITS.maxFrameBytes) return { error: ErrorCode.TooLarge, ids: [frame.id] };
+  return { valid: { ...frame, binary: true } };
 }
 
 /**
@@ -209,7 +226,7 @@ function judgeReply(expected: Expectation, reply: Reply, userId: string | null, 
   }
   const frame = expected.valid;
   if (reply.id !== frame.id) return `reply id ${JSON.stringify(reply.id)} for frame id ${JSON.stringify(frame.id)}`;
-  const op = OPERATIONS.find((o) => o.type === frame.type);
+  const op = (frame.binary === true ? BINARY_OPERATIONS : OPERATIONS).find((o) => o.type === frame.type);
   if (op) return op.check(frame, reply, { concurrent, limits: LIMITS, userId });
   // A frame type added to the protocol without an entry in OPERATIONS: at least not refused as invalid.
   return reply.type === 'error' && reply.code === ErrorCode.InvalidFrame ? `valid ${String(frame.type)} frame refused: ${String(reply.message)}` : null;

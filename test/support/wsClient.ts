@@ -1,7 +1,10 @@
 /**
  * A WebSocket test client: records every frame, lets a test wait for the frame it expects
- * (by predicate, with a deadline) and for the close event. No sleeps.
+ * (by predicate, with a deadline) and for the close event. No sleeps. A binary frame is
+ * recorded decoded (protocol/binary.ts): `{type: 'message' | 'direct', …, data: Uint8Array,
+ * binary: true}`, or `{type: 'undecodable', issue}` when it does not decode.
  */
+import { decodeServerBinary } from '../../src/protocol/binary.ts';
 import type { ServerFrame } from '../../src/protocol/frames.ts';
 
 type Frame = ServerFrame & Record<string, unknown>;
@@ -21,8 +24,9 @@ export class WsClient {
 
   private constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) => ws.addEventListener('close', (e) => resolve({ code: e.code, reason: e.reason })));
+    ws.binaryType = 'arraybuffer';
     ws.addEventListener('message', (e) => {
-      const frame = JSON.parse(String(e.data)) as Frame;
+      const frame = typeof e.data === 'string' ? (JSON.parse(e.data) as Frame) : binaryFrame(e.data as ArrayBuffer);
       this.frames.push(frame);
       for (const w of this.waiters) {
         if (w.match(frame)) {
@@ -106,4 +110,9 @@ export class WsClient {
   close(): void {
     this.ws.close();
   }
+}
+
+function binaryFrame(bytes: ArrayBuffer): Frame {
+  const decoded = decodeServerBinary(bytes);
+  return (decoded.ok ? { ...decoded.frame, binary: true } : { type: 'undecodable', issue: decoded.issue }) as unknown as Frame;
 }

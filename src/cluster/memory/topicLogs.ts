@@ -2,6 +2,7 @@
  * The history of MemoryBroker: one bounded log per (app, topic). Offsets follow the Redis
  * Stream ID shape (`<ms>-<seq>`) so that both brokers compare them the same way.
  */
+import type { Payload } from '../../protocol/envelope.ts';
 import { compareOffsets } from '../../protocol/offset.ts';
 import { ORIGIN_OFFSET, type HistoryEntry, type Recovery } from '../broker.ts';
 import { TopicMap } from './topicMap.ts';
@@ -44,7 +45,7 @@ class TopicLog {
     return this.lastMs;
   }
 
-  append(data: string, nowMs: number): Appended {
+  append(data: Payload, nowMs: number): Appended {
     const prev = this.lastOffset;
     const first = prev === ORIGIN_OFFSET;
     if (nowMs > this.lastMs) {
@@ -134,7 +135,7 @@ export class TopicLogs {
   constructor(private readonly size: number, private readonly maxAgeMs: number, private readonly now: () => number) {}
 
   /** Appends one message; its offset is greater than every earlier one in the topic. */
-  append(app: string, topic: string, data: string): Appended {
+  append(app: string, topic: string, data: Payload): Appended {
     if (++this.writes % SWEEP_EVERY_WRITES === 0) this.sweep();
     let log = this.topics.get(app, topic);
     if (!(log instanceof TopicLog)) {

@@ -5,27 +5,30 @@
  *
  * - **envelope entry**: `e` the envelope's JSON; for a topic message or a direct message
  *   without its `data`, which goes as it is in `d` (JSON text already: no escaping on the way
- *   in, no unescaping on the way out). The user send script (lua/userSend.lua) writes direct
- *   entries from directHead below;
+ *   in, no unescaping on the way out), or, for bytes, in `b` (the raw bytes). The user send
+ *   script (lua/userSend.lua) writes direct entries from directHead below;
  * - **run entry**: consecutive messages of one topic, as the PUBLISH script writes them: `e`
  *   the run head `{"kind":"message","app":…,"topic":…,"ts":…,"prev":…,"offsets":[…]}`, then
- *   one `d` field per message. Message i has offset `offsets[i]` and prev `offsets[i - 1]`
- *   (`prev` for the first). `ts` is the publish time (ms, the publisher's clock) of the whole
- *   run, which one script call appends at once.
+ *   one `d` (JSON text) or `b` (bytes) field per message, in offset order. Message i has
+ *   offset `offsets[i]` and prev `offsets[i - 1]` (`prev` for the first). `ts` is the publish
+ *   time (ms, the publisher's clock) of the whole run, which one script call appends at once.
+ *
+ * Entries are read with Buffer replies, so that `b` values come back as bytes (see
+ * streamEntries.ts).
  */
 import * as v from 'valibot';
-import { EnvelopeSchema, type Envelope, type TopicMessageEnvelope } from '../../protocol/envelope.ts';
+import { EnvelopeSchema, type Envelope, type Payload, type TopicMessageEnvelope } from '../../protocol/envelope.ts';
 import { AppIdSchema, TopicSchema } from '../../protocol/names.ts';
 import { OffsetSchema } from '../../protocol/offset.ts';
 import { parseJson } from '../../lib/json.ts';
-import { field } from './streamEntries.ts';
+import { field, payloadField, payloadOf, type FieldValue } from './streamEntries.ts';
 
 /** The fields of an envelope entry. */
-export function encodeEntry(envelope: Envelope): string[] {
+export function encodeEntry(envelope: Envelope): (string | Buffer)[] {
   // Job replies and presence events have no payload of their own to keep apart.
   if (envelope.kind === 'rpc' || envelope.kind === 'presence') return ['e', JSON.stringify(envelope)];
   const { data, ...rest } = envelope;
-  return ['e', JSON.stringify(rest), 'd', data];
+  return ['e', JSON.stringify(rest), ...payloadField(data)];
 }
 
 /**
@@ -54,17 +57,17 @@ const RunHeadSchema = v.object({
 });
 
 /** Reads an entry's fields back (either shape): its envelopes, or null when they are not valid. */
-export function decodeEntry(fields: string[]): Envelope[] | null {
+export function decodeEntry(fields: readonly FieldValue[]): Envelope[] | null {
   const text = field(fields, 'e');
-  if (text === undefined) return null;
+  if (typeof text !== 'string') return null;
   const json = parseJson(text);
   if (typeof json !== 'object' || json === null) return null;
   if ('offsets' in json) {
     const run = v.safeParse(RunHeadSchema, json);
     if (!run.success) return null;
     const { app, topic, offsets, ts } = run.output;
-    const data: string[] = [];
-    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'd') data.push(fields[i + 1]!);
+    const data: Payload[] = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'd' || fields[i] === 'b') data.push(fields[i + 1]!);
     if (data.length !== offsets.length) return null;
     let prev = run.output.prev;
     return offsets.map((offset, i) => {
@@ -73,8 +76,8 @@ export function decodeEntry(fields: string[]): Envelope[] | null {
       return envelope;
     });
   }
-  const data = field(fields, 'd');
-  if (data !== undefined) (json as { data?: string }).data = data;
+  const data = payloadOf(fields);
+  if (data !== undefined) (json as { data?: Payload }).data = data;
   const parsed = v.safeParse(EnvelopeSchema, json);
   return parsed.success ? [parsed.output] : null;
 }

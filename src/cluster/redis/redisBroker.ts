@@ -14,13 +14,13 @@
  */
 import type { TopicMessageEnvelope } from '../../protocol/envelope.ts';
 import { compareOffsets } from '../../protocol/offset.ts';
-import { ORIGIN_OFFSET, type BatchOutcome, type Broker, type HistoryEntry, type Published, type Recovery, type TopicBatch } from '../broker.ts';
+import { ORIGIN_OFFSET, type BatchOutcome, type Broker, type HistoryEntry, type PublishItem, type Published, type Recovery, type TopicBatch } from '../broker.ts';
 import type { Addressed, Inbox } from '../inbox.ts';
 import type { RedisClient } from './connection.ts';
 import { runHead } from './inboxEntry.ts';
 import type { Keys } from './keys.ts';
-import { withScripts, type ScriptedClient, type StreamEntry } from './scripts.ts';
-import { field } from './streamEntries.ts';
+import { withScripts, type ScriptArg, type ScriptedClient } from './scripts.ts';
+import { asBuffer, dataEntries, payloadOf, readStreamBuffers, type RawEntry } from './streamEntries.ts';
 
 export interface RedisBrokerOptions {
   /** Messages kept per topic. */
@@ -110,11 +110,11 @@ export class RedisBroker implements Broker {
   private async runScript(batches: readonly TopicBatch[], inboxes?: InboxWrite, answer = true): Promise<ScriptBatch[] | BatchOutcome[]> {
     const { historySize, historyMaxAgeMs, dedupeWindowMs } = this.options;
     const keys: string[] = [];
-    const perTopic: (string | number)[] = [];
+    const perTopic: ScriptArg[] = [];
     const now = Date.now();
     const window = Math.floor(now / dedupeWindowMs);
     for (const { app, topic, items } of batches) {
-      perTopic.push(keys.length + 1, inboxes ? runHead(app, topic, now) : '', items.length);
+      perTopic.push(keys.length + 1, inboxes ? runHead(app, topic, now) : '', items.length, storedFields(items));
       keys.push(
         this.keys.history(app, topic),
         this.keys.routes(app, topic),
@@ -122,7 +122,7 @@ export class RedisBroker implements Broker {
         this.keys.dedupe(app, topic, window - 1),
         this.keys.dedupe(app, topic, window - 2),
       );
-      for (const { data, messageId } of items) perTopic.push(data, messageId ?? '');
+      for (const { data, messageId } of items) perTopic.push(typeof data === 'string' ? data : asBuffer(data), messageId ?? '');
     }
     const args = [
       historySize,
@@ -154,15 +154,18 @@ export class RedisBroker implements Broker {
   }
 
   async readSince(app: string, topic: string, since: string, limit: number): Promise<Recovery> {
-    const reply = await this.client.syReadSince(this.keys.history(app, topic), since, `${Date.now() - this.options.historyMaxAgeMs}-0`, limit);
+    // Buffer replies: entries may hold bytes (streamEntries.ts).
+    const reply = await this.client.syReadSinceBuffer(this.keys.history(app, topic), since, `${Date.now() - this.options.historyMaxAgeMs}-0`, limit);
     if (reply.length === 0) return { recovered: false, entries: [], head: ORIGIN_OFFSET };
-    const [lastGenerated, maxDeleted, raw] = reply;
+    const lastGenerated = reply[0].toString();
+    const maxDeleted = reply[1].toString();
+    const raw = reply[2];
     const recovered = compareOffsets(since, lastGenerated) <= 0 && compareOffsets(since, maxDeleted) >= 0;
     return { recovered, entries: toEntries(raw), head: lastGenerated };
   }
 
   async readBetween(app: string, topic: string, after: string, before: string): Promise<HistoryEntry[]> {
-    const raw = (await this.client.call('XRANGE', this.keys.history(app, topic), `(${after}`, `(${before}`)) as StreamEntry[];
+    const raw = (await readStreamBuffers(this.client, 'xrange', this.keys.history(app, topic), `(${after}`, `(${before}`)) as RawEntry[];
     return toEntries(raw);
   }
 
@@ -200,11 +203,24 @@ export class RedisBroker implements Broker {
   }
 }
 
-function toEntries(raw: StreamEntry[]): HistoryEntry[] {
+function toEntries(raw: RawEntry[]): HistoryEntry[] {
   const out: HistoryEntry[] = [];
-  for (const [offset, fields] of raw) {
-    const data = field(fields, 'd');
+  for (const [offset, fields] of dataEntries(raw)) {
+    const data = payloadOf(fields);
     if (data !== undefined) out.push({ offset, data });
   }
   return out;
+}
+
+/**
+ * The script's `fields` argument for a batch: '' when every item is JSON text (the common
+ * case, nothing to read per message), else `d` or `b` per item.
+ */
+function storedFields(items: readonly PublishItem[]): string {
+  let binary = false;
+  for (const item of items) if (typeof item.data !== 'string') binary = true;
+  if (!binary) return '';
+  let fields = '';
+  for (const item of items) fields += typeof item.data === 'string' ? 'd' : 'b';
+  return fields;
 }

@@ -5,7 +5,7 @@
  * then new ones. A malformed entry is logged, acknowledged and skipped. If the group is gone
  * (Redis restarted), it is recreated and reading resumes. stop() ends the loop at once
  * whatever state Redis is in: every wait inside the loop also ends when stop() is called.
- * Entries are in the format of inboxEntry.ts.
+ * Entries are in the format of inboxEntry.ts, read with Buffer replies (streamEntries.ts).
  */
 import type { Envelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -13,8 +13,7 @@ import type { Addressed, EnvelopeHandler, Inbox, InboxStats } from '../inbox.ts'
 import { duplicateClient, type RedisClient } from './connection.ts';
 import { decodeEntry, encodeEntry } from './inboxEntry.ts';
 import { INBOX_GROUP, type Keys } from './keys.ts';
-import type { StreamEntry } from './scripts.ts';
-import { readGroupEntries } from './streamEntries.ts';
+import { readGroupEntries, readStreamBuffers, type DataEntry } from './streamEntries.ts';
 import { sleep } from '../../lib/runtime.ts';
 
 export interface RedisInboxOptions {
@@ -54,7 +53,7 @@ export class RedisInbox implements Inbox {
 
   async send(batch: readonly Addressed[]): Promise<string[]> {
     // A publish sends one envelope object to every instance with subscribers: encode it once.
-    const encoded = new Map<Envelope, string[]>();
+    const encoded = new Map<Envelope, (string | Buffer)[]>();
     // NOMKSTREAM: an inbox exists only while its instance does; envelopes for a retired or
     // reaped instance are dropped (XADD answers nil) instead of recreating an orphan stream.
     const ids = await Promise.all(
@@ -142,7 +141,7 @@ export class RedisInbox implements Inbox {
         // One reader, in order: everything up to the last acknowledged entry can go.
         const acked = delivered.length > 0 ? this.acknowledge(reader, key, delivered) : null;
         delivered = [];
-        const read = await this.untilStopped(Promise.all([acked, reader.call('XREADGROUP', ...args, 'STREAMS', key, cursor)]));
+        const read = await this.untilStopped(Promise.all([acked, readStreamBuffers(reader, 'xreadgroup', ...args, 'STREAMS', key, cursor)]));
         if (read === STOPPED) break;
         const entries = readGroupEntries(read[1]);
         this.healthy = true;
@@ -182,14 +181,14 @@ export class RedisInbox implements Inbox {
     return Promise.all([client.call('XACK', key, INBOX_GROUP, ...ids), client.call('XTRIM', key, 'MINID', '~', ids[ids.length - 1]!)]);
   }
 
-  private async deliver(entries: StreamEntry[], handler: EnvelopeHandler): Promise<void> {
+  private async deliver(entries: DataEntry[], handler: EnvelopeHandler): Promise<void> {
     const envelopes: Envelope[] = [];
     for (const [id, fields] of entries) {
       const decoded = decodeEntry(fields);
       if (decoded) for (const envelope of decoded) envelopes.push(envelope);
       else {
         this.malformedEntries += 1;
-        this.log.warn('malformed inbox entry skipped', { id, fields: fields.join(' ').slice(0, 200) });
+        this.log.warn('malformed inbox entry skipped', { id, fields: fields.map((f) => (typeof f === 'string' ? f : `<${f.length} bytes>`)).join(' ').slice(0, 200) });
       }
     }
     if (envelopes.length === 0) return;

@@ -18,8 +18,7 @@ import type { UserRegistry } from '../users.ts';
 import type { Presence } from '../presence.ts';
 import { decodeEntry } from './inboxEntry.ts';
 import type { RedisRegistry } from './redisRegistry.ts';
-import type { StreamEntry } from './scripts.ts';
-import { readGroupEntries } from './streamEntries.ts';
+import { dataEntries, readGroupEntries, readStreamBuffers, type DataEntry, type RawEntry } from './streamEntries.ts';
 
 export interface ReaperOptions {
   /** How often to look for dead instances. */
@@ -159,29 +158,30 @@ export class RedisReaper implements Service {
   /** Everything still in a dead inbox: pending (delivered, not acked) and never delivered. */
   private async claimInbox(key: string, id: string): Promise<Envelope[]> {
     const consumer = `reaper:${this.selfId}`;
-    const raw: StreamEntry[] = [];
+    // Read with Buffer replies, like the inbox reader: the entries may hold bytes (streamEntries.ts).
+    const raw: DataEntry[] = [];
     const limit = this.options.maxClaimedEntries;
     try {
       let start = '0-0';
       do {
-        const reply = (await this.client.call('XAUTOCLAIM', key, INBOX_GROUP, consumer, 0, start, 'COUNT', 500)) as [string, StreamEntry[]];
-        start = reply[0];
-        raw.push(...reply[1].filter((e) => e !== null));
+        const reply = (await readStreamBuffers(this.client, 'xautoclaim', key, INBOX_GROUP, consumer, 0, start, 'COUNT', 500)) as [Buffer, (RawEntry | null)[]];
+        start = reply[0].toString();
+        raw.push(...dataEntries(reply[1]));
       } while (start !== '0-0' && raw.length < limit);
       while (raw.length < limit) {
-        const batch = readGroupEntries(await this.client.call('XREADGROUP', 'GROUP', INBOX_GROUP, consumer, 'COUNT', 500, 'STREAMS', key, '>'));
+        const batch = readGroupEntries(await readStreamBuffers(this.client, 'xreadgroup', 'GROUP', INBOX_GROUP, consumer, 'COUNT', 500, 'STREAMS', key, '>'));
         if (batch.length === 0) break;
         raw.push(...batch);
       }
     } catch (error) {
       if (!(error instanceof Error && error.message.includes('NOGROUP'))) throw error;
       // No group (the stream was recreated without one): everything in it is unread.
-      raw.push(...((await this.client.call('XRANGE', key, '-', '+', 'COUNT', limit)) as StreamEntry[]));
+      raw.push(...dataEntries((await readStreamBuffers(this.client, 'xrange', key, '-', '+', 'COUNT', limit)) as RawEntry[]));
     }
     if (raw.length >= limit) this.log.warn('dead inbox larger than the claim limit; the rest is dropped', { instance: id, limit });
     const envelopes: Envelope[] = [];
     for (const [, fields] of raw) {
-      const decoded = decodeEntry(fields ?? []);
+      const decoded = decodeEntry(fields);
       if (decoded) envelopes.push(...decoded);
     }
     return envelopes;

@@ -1,6 +1,7 @@
 /**
  * The user inbox in Redis: per user a stream (`{u:<app>:<user>}:in`) whose entry IDs are the
- * message IDs (`f` = sender, '' for none; `d` = the data as JSON text), a meta hash (`acked`,
+ * message IDs (`f` = sender, '' for none; `d` = the data as JSON text, or `b` = its bytes, see
+ * streamEntries.ts), a meta hash (`acked`,
  * `lost`) and the dedupe hashes, all in the user's slot with the user registry's hash. Each
  * operation is one script (lua/user*.lua). Sending on standalone Redis also writes the
  * instance inboxes inside the script; in a Redis Cluster they live in other slots, and the
@@ -13,8 +14,8 @@ import type { DirectItem, SentDirect, StoredDirect, UserInbox, UserInboxStatus }
 import type { RedisClient } from './connection.ts';
 import { directHead } from './inboxEntry.ts';
 import type { Keys } from './keys.ts';
-import { withScripts, type ScriptedClient, type StreamEntry } from './scripts.ts';
-import { field } from './streamEntries.ts';
+import { withScripts, type ScriptedClient } from './scripts.ts';
+import { dataEntries, field, payloadField, payloadOf, readStreamBuffers, type RawEntry } from './streamEntries.ts';
 
 export interface RedisUserInboxOptions {
   /** Unconfirmed messages kept per user (USER_INBOX_MAX_LENGTH). */
@@ -46,13 +47,14 @@ export class RedisUserInbox implements UserInbox {
     const { maxLength, ttlMs, dedupeWindowMs, cluster, inboxMaxLength } = this.options;
     const window = Math.floor(Date.now() / dedupeWindowMs);
     const { head, tail } = this.keys.inboxKeyParts;
+    const [dataField, data] = payloadField(item.data);
     const [duplicate, messageId, prev, instances] = await this.client.syUserSend(
       this.keys.userInbox(app, user),
       this.keys.userInstances(app, user),
       this.keys.userMeta(app, user),
       this.keys.userDedupe(app, user, window),
       this.keys.userDedupe(app, user, window - 1),
-      item.data,
+      data,
       item.from ?? '',
       item.key ?? '',
       maxLength,
@@ -63,6 +65,7 @@ export class RedisUserInbox implements UserInbox {
       tail,
       inboxMaxLength,
       cluster ? '' : directHead(app, user, item.from),
+      dataField,
     );
     if (cluster && instances.length > 0) {
       const envelope: DirectEnvelope = { kind: 'direct', app, user, messageId, prev, from: item.from, data: item.data };
@@ -81,12 +84,12 @@ export class RedisUserInbox implements UserInbox {
   }
 
   async read(app: string, user: string, after: string, limit: number): Promise<StoredDirect[]> {
-    const raw = (await this.client.call('XRANGE', this.keys.userInbox(app, user), `(${after}`, '+', 'COUNT', limit)) as StreamEntry[];
+    const raw = (await readStreamBuffers(this.client, 'xrange', this.keys.userInbox(app, user), `(${after}`, '+', 'COUNT', limit)) as RawEntry[];
     return toStored(raw);
   }
 
   async readBetween(app: string, user: string, after: string, before: string): Promise<StoredDirect[]> {
-    const raw = (await this.client.call('XRANGE', this.keys.userInbox(app, user), `(${after}`, `(${before}`)) as StreamEntry[];
+    const raw = (await readStreamBuffers(this.client, 'xrange', this.keys.userInbox(app, user), `(${after}`, `(${before}`)) as RawEntry[];
     return toStored(raw);
   }
 
@@ -102,13 +105,14 @@ function nextId(id: string): string {
   return `${id.slice(0, sep)}-${BigInt(id.slice(sep + 1)) + 1n}`;
 }
 
-function toStored(raw: StreamEntry[]): StoredDirect[] {
+/** Entries read with Buffer replies (they may hold bytes, see streamEntries.ts). */
+function toStored(raw: RawEntry[]): StoredDirect[] {
   const out: StoredDirect[] = [];
-  for (const [messageId, fields] of raw) {
-    const data = field(fields, 'd');
+  for (const [messageId, fields] of dataEntries(raw)) {
+    const data = payloadOf(fields);
     if (data === undefined) continue;
     const from = field(fields, 'f');
-    out.push({ messageId, from: from ? from : null, data });
+    out.push({ messageId, from: typeof from === 'string' && from !== '' ? from : null, data });
   }
   return out;
 }

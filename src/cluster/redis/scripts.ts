@@ -23,24 +23,28 @@ import userRemove from './lua/userRemove.lua' with { type: 'text' };
 import presence from './lua/presence.lua' with { type: 'text' };
 import presenceMembers from './lua/presenceMembers.lua' with { type: 'text' };
 
-export type StreamEntry = [id: string, fields: string[]];
+import type { RawEntry } from './streamEntries.ts';
+
+/** An argument of a script: a Buffer is passed as its bytes (payloads, see streamEntries.ts). */
+export type ScriptArg = string | number | Buffer;
 
 /** Per topic: {1, routes, flattened answers} ({1} without an answer) or {0, error}; see lua/publish.lua. */
 export type PublishReply = ([1, string[]?, (string | number)[]?] | [0, string])[];
 
 export interface ScriptedClient {
   /** See lua/publish.lua: `numKeys` first, then KEYS, then ARGV. */
-  syPublish(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<PublishReply>;
+  syPublish(numKeys: number, ...keysAndArgs: ScriptArg[]): Promise<PublishReply>;
   /** syPublish for one topic: its five KEYS, then ARGV (see withScripts). */
-  syPublishTopic(...keysAndArgs: (string | number)[]): Promise<PublishReply>;
+  syPublishTopic(...keysAndArgs: ScriptArg[]): Promise<PublishReply>;
   syClaim(owner: string, mailbox: string, open: string, instanceId: string, ttlMs: number): Promise<[string[], string[]]>;
   syOpenJob(owner: string, open: string, instanceId: string, ttlMs: number, requestId: string, deadlineMs: number): Promise<number>;
   syPark(owner: string, mailbox: string, instanceId: string, envelope: string, ttlMs: number, limit: number): Promise<[0 | 1, string?]>;
   syRelease(owner: string, mailbox: string, open: string, instanceId: string): Promise<number>;
-  syReadSince(history: string, since: string, minId: string, count: number): Promise<[string, string, StreamEntry[]] | []>;
+  /** See lua/readSince.lua; read with Buffer replies, since the entries hold payloads (streamEntries.ts). */
+  syReadSinceBuffer(history: string, since: string, minId: string, count: number): Promise<[Buffer, Buffer, RawEntry[]] | []>;
   syPosition(history: string, ttlMs: number): Promise<string>;
   /** See lua/userSend.lua: five KEYS, then ARGV. */
-  syUserSend(...keysAndArgs: (string | number)[]): Promise<[0 | 1, string, string, string[]]>;
+  syUserSend(...keysAndArgs: ScriptArg[]): Promise<[0 | 1, string, string, string[]]>;
   syUserStatus(stream: string, meta: string, minId: string): Promise<[number, string, string]>;
   syUserConfirm(stream: string, meta: string, upTo: string, next: string): Promise<0 | 1>;
   syUserAdd(instances: string, instanceId: string, limit: number): Promise<0 | 1>;

@@ -4,9 +4,9 @@
  * with its own key space, and the inboxes of its cluster, which a publish writes to.
  */
 import { afterEach, describe, expect, test } from 'bun:test';
-import type { Broker, Published } from '../../../src/cluster/broker.ts';
+import type { Broker, PublishItem, Published } from '../../../src/cluster/broker.ts';
 import type { Inbox } from '../../../src/cluster/inbox.ts';
-import type { Envelope, TopicMessageEnvelope } from '../../../src/protocol/envelope.ts';
+import type { Envelope, Payload, TopicMessageEnvelope } from '../../../src/protocol/envelope.ts';
 import { compareOffsets } from '../../../src/protocol/offset.ts';
 import { waitFor } from '../../../src/lib/waitFor.ts';
 
@@ -39,7 +39,7 @@ export async function publishOne(broker: Broker, app: string, topic: string, dat
 }
 
 /** What the envelopes say, once per offset, in offset order (an inbox may get an envelope twice). */
-function byOffset(envelopes: readonly TopicMessageEnvelope[]): { offset: string; data: string }[] {
+function byOffset(envelopes: readonly TopicMessageEnvelope[]): { offset: string; data: Payload }[] {
   const unique = new Map(envelopes.map((e) => [e.offset, e.data]));
   return [...unique].sort(([a], [b]) => compareOffsets(a, b)).map(([offset, data]) => ({ offset, data }));
 }
@@ -91,7 +91,7 @@ export function brokerContract(name: string, fixture: (options: BrokerOptions) =
         for (let i = 0; i < 10; i++) offsets.push((await publishOne(broker, 'app', 't', JSON.stringify({ i }))).offset);
         const r = await broker.readSince('app', 't', offsets[3]!, ALL);
         expect(r.recovered).toBe(true);
-        expect(r.entries.map((e) => JSON.parse(e.data).i)).toEqual([4, 5, 6, 7, 8, 9]);
+        expect(r.entries.map((e) => JSON.parse(e.data as string).i)).toEqual([4, 5, 6, 7, 8, 9]);
         expect(r.entries.map((e) => e.offset)).toEqual(offsets.slice(4));
         const none = await broker.readSince('app', 't', offsets[9]!, ALL);
         expect(none).toEqual({ recovered: true, entries: [], head: offsets[9]! });
@@ -183,7 +183,7 @@ export function brokerContract(name: string, fixture: (options: BrokerOptions) =
         const { broker } = make();
         const offsets: string[] = [];
         for (let i = 0; i < 10; i++) offsets.push((await publishOne(broker, 'app', 'paged', String(i))).offset);
-        const pages: string[][] = [];
+        const pages: Payload[][] = [];
         let since = offsets[0]!;
         for (;;) {
           const page = await broker.readSince('app', 'paged', since, 4);
@@ -415,5 +415,56 @@ export function brokerContract(name: string, fixture: (options: BrokerOptions) =
         expect(await f.broker.removeRoutes('sub')).toBe(names.length);
       });
     });
+
+    // ---- binary payloads (issue 14) ----
+    describe('binary payloads', () => {
+      test('bytes are stored and read back as bytes, text as text, in one offset order', async () => {
+        const f = make();
+        const got = await listen(f, 'sub');
+        await f.broker.addRoute('app', 'mixed', 'sub');
+        const items: PublishItem[] = [{ data: '"a"' }, { data: BYTES }, { data: '{"b":2}' }, { data: new Uint8Array(0) }, { data: NOT_UTF8 }];
+        const [published] = await f.broker.publish([{ app: 'app', topic: 'mixed', items }]);
+        const offsets = published!.map((p) => p.offset);
+        const history = await f.broker.readSince('app', 'mixed', '0-0', ALL);
+        expect(history.entries.map((e) => e.offset)).toEqual(offsets);
+        expect(history.entries.map((e) => shape(e.data))).toEqual(items.map((i) => shape(i.data)));
+        expect((await f.broker.readBetween('app', 'mixed', offsets[0]!, offsets[4]!)).map((e) => shape(e.data))).toEqual(items.slice(1, 4).map((i) => shape(i.data)));
+        await settle(f, new Map([['sub', got]]));
+        expect(got.map((e) => `${e.offset} ${shape(e.data)}`)).toEqual(items.map((i, k) => `${offsets[k]} ${shape(i.data)}`));
+        expect(got.slice(1).map((e) => e.prev)).toEqual(offsets.slice(0, -1));
+      });
+
+      test('without an answer, and batches of several topics: bytes stay bytes', async () => {
+        const f = make();
+        const got = await listen(f, 'sub');
+        await f.broker.addRoute('app', 'bin-a', 'sub');
+        await f.broker.addRoute('app', 'bin-b', 'sub');
+        const outcome = await f.broker.publish(
+          [
+            { app: 'app', topic: 'bin-a', items: [{ data: BYTES, messageId: 'm1' }, { data: '1' }] },
+            { app: 'app', topic: 'bin-b', items: [{ data: NOT_UTF8 }] },
+          ],
+          { answer: false },
+        );
+        expect(outcome).toEqual([null, null]);
+        expect((await f.broker.readSince('app', 'bin-a', '0-0', ALL)).entries.map((e) => shape(e.data))).toEqual([shape(BYTES), '1']);
+        expect((await f.broker.readSince('app', 'bin-b', '0-0', ALL)).entries.map((e) => shape(e.data))).toEqual([shape(NOT_UTF8)]);
+        await settle(f, new Map([['sub', got]]));
+        expect(got.map((e) => `${e.topic} ${shape(e.data)}`).sort()).toEqual([`bin-a ${shape(BYTES)}`, 'bin-a 1', `bin-b ${shape(NOT_UTF8)}`].sort());
+        // A duplicate of binary data is the stored message.
+        const [again] = await f.broker.publish([{ app: 'app', topic: 'bin-a', items: [{ data: BYTES, messageId: 'm1' }] }]);
+        expect(again![0]!.duplicate).toBe(true);
+      });
+    });
   });
+}
+
+/** Every byte value once: nothing may be lost to a text conversion. */
+const BYTES = Uint8Array.from({ length: 256 }, (_, i) => i);
+/** Not UTF-8 at all (a lone continuation byte, an overlong form, 0xFF). */
+const NOT_UTF8 = new Uint8Array([0x80, 0xc0, 0xaf, 0xff, 0xfe, 0x00]);
+
+/** Text as it is; bytes as `bytes:<hex>` (and a check that they are a Uint8Array). */
+function shape(data: Payload): string {
+  return typeof data === 'string' ? data : `bytes:${Buffer.from(data).toString('hex')}`;
 }

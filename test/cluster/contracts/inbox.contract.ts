@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test';
 import type { Inbox } from '../../../src/cluster/inbox.ts';
-import type { Envelope } from '../../../src/protocol/envelope.ts';
+import type { Envelope, Payload } from '../../../src/protocol/envelope.ts';
 import { waitFor } from '../../../src/lib/waitFor.ts';
 
 export interface InboxFixture {
@@ -16,7 +16,7 @@ function message(i: number): Envelope {
   return { kind: 'message', app: 'a', topic: 't', offset: `${i + 1}-0`, prev: `${i}-0`, data: JSON.stringify(i) };
 }
 
-function data(envelopes: readonly Envelope[]): string[] {
+function data(envelopes: readonly Envelope[]): Payload[] {
   return envelopes.map((e) => (e.kind === 'rpc' ? e.requestId : e.kind === 'presence' ? e.topic : e.data));
 }
 
@@ -42,6 +42,26 @@ export function inboxContract(name: string, fixture: () => InboxFixture): void {
       }
       await waitFor(() => got.length >= 40, { what: '40 envelopes' });
       expect(data(got)).toEqual(Array.from({ length: 40 }, (_, i) => String(i)));
+    });
+
+    test('bytes in a topic message or a direct message arrive as the same bytes (issue 14)', async () => {
+      const f = fixture();
+      const me = id('bytes');
+      const got: Envelope[] = [];
+      const inbox = f.inbox(me);
+      running.push(inbox);
+      await inbox.start((batch) => void got.push(...batch));
+      const bytes = Uint8Array.from({ length: 256 }, (_, i) => 255 - i);
+      const envelopes: Envelope[] = [
+        { kind: 'message', app: 'a', topic: 't', offset: '2-0', prev: '1-0', data: bytes },
+        { kind: 'direct', app: 'a', user: 'u', messageId: '3-0', prev: '0-0', from: null, data: bytes.subarray(10, 20) },
+        { kind: 'direct', app: 'a', user: 'u', messageId: '4-0', prev: '3-0', from: 'v', data: '"text"' },
+      ];
+      await f.inbox(id('sender')).send(envelopes.map((envelope) => ({ instanceId: me, envelope })));
+      await waitFor(() => got.length >= 3, { what: '3 envelopes' });
+      const hex = (d: Payload) => (typeof d === 'string' ? d : Buffer.from(d).toString('hex'));
+      expect(got.map((e) => (e.kind === 'message' || e.kind === 'direct' ? hex(e.data) : null))).toEqual(envelopes.map((e) => hex((e as { data: Payload }).data)));
+      expect(got.map((e) => (e.kind === 'message' || e.kind === 'direct' ? typeof e.data : null))).toEqual(['object', 'object', 'string']);
     });
 
     test('an instance without an inbox is reported missing, and nothing is stored for it', async () => {

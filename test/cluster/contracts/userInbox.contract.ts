@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import type { Inbox } from '../../../src/cluster/inbox.ts';
 import type { UserInbox } from '../../../src/cluster/userInbox.ts';
 import type { UserRegistry } from '../../../src/cluster/users.ts';
-import type { DirectEnvelope, Envelope } from '../../../src/protocol/envelope.ts';
+import type { DirectEnvelope, Envelope, Payload } from '../../../src/protocol/envelope.ts';
 import { compareOffsets } from '../../../src/protocol/offset.ts';
 import { waitFor } from '../../../src/lib/waitFor.ts';
 
@@ -145,6 +145,27 @@ export function userInboxContract(name: string, make: (options: UserInboxOptions
       expect(atX).toEqual([expected]);
       expect(atY).toEqual([expected]);
       expect(atZ.map((e) => (e as DirectEnvelope).user)).toEqual(['marker']);
+    });
+
+    test('bytes are stored, read back and routed as bytes; text stays text (issue 14)', async () => {
+      const f = make(DEFAULTS);
+      const atX = await reading(f, 'x');
+      await f.users.add('a', 'bob', 'x');
+      const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+      const first = await f.userInbox.send('a', 'bob', { from: 'alice', data: bytes });
+      const second = await f.userInbox.send('a', 'bob', { from: null, data: '"text"' });
+      const third = await f.userInbox.send('a', 'bob', { from: null, data: new Uint8Array([0xff, 0x00, 0xc3]), key: 'k1' });
+      expect((await f.userInbox.send('a', 'bob', { from: null, data: new Uint8Array([0xff, 0x00, 0xc3]), key: 'k1' })).messageId).toBe(third.messageId);
+      const hex = (data: Payload) => (typeof data === 'string' ? data : `bytes:${Buffer.from(data).toString('hex')}`);
+      const expected = [
+        { messageId: first.messageId, from: 'alice', data: hex(bytes) },
+        { messageId: second.messageId, from: null, data: '"text"' },
+        { messageId: third.messageId, from: null, data: 'bytes:ff00c3' },
+      ];
+      expect((await f.userInbox.read('a', 'bob', '0-0', 10)).map((m) => ({ ...m, data: hex(m.data) }))).toEqual(expected);
+      expect((await f.userInbox.readBetween('a', 'bob', '0-0', third.messageId)).map((m) => ({ ...m, data: hex(m.data) }))).toEqual(expected.slice(0, 2));
+      await waitFor(() => atX.length >= 3, { timeoutMs: 5000, what: 'three envelopes' });
+      expect(atX.map((e) => (e.kind === 'direct' ? { messageId: e.messageId, from: e.from, data: hex(e.data) } : null))).toEqual(expected);
     });
 
     test('a user with no session gets only the durable copy', async () => {

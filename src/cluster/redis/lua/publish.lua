@@ -4,8 +4,11 @@
 -- hashes of the current, the previous and the one-before-previous window (see Keys.dedupe).
 -- ARGV: maxLength, minId (`<ms>-0`), ttlMs, dedupeTtlMs, inbox key head, inbox key tail,
 -- inbox maxLength, answer ('1': the reply below; '0': an empty reply), number of topics;
--- then per topic: index in KEYS of its history stream, inbox entry head, n, then per
--- message: data, message ID ('' for none).
+-- then per topic: index in KEYS of its history stream, inbox entry head, n, fields ('' when
+-- every message is JSON text, else one character per message, 'd' or 'b': the field its
+-- data is stored under, `b` for bytes), then per message: data, message ID ('' for none).
+-- Data is stored as it is in either field (Lua strings are binary safe; see
+-- src/cluster/redis/streamEntries.ts), in history and in the inbox entries.
 --
 -- Per topic it appends the messages in order and trims by length and age once. On a new
 -- stream, everything before its first entry is marked deleted, so that offsets from an
@@ -28,8 +31,8 @@
 -- one run entry per instance, in the format of src/cluster/redis/inboxEntry.ts: the caller
 -- passes the start of its head (runHead there), which sendEntry below completes with
 -- `"prev":…,"offsets":[…]}` (the head carries the publish time, `"ts":…`, which the caller
--- stamps: the publisher's clock, for the receivers' latency metric); then one `d` field per
--- message, its data as it is. In a
+-- stamps: the publisher's clock, for the receivers' latency metric); then one `d` (or `b`)
+-- field per message, its data as it is. In a
 -- Redis Cluster the inboxes live in other slots (and so may the topics): the caller passes
 -- one topic and no head, and sends the envelopes itself, using the routes returned (read in
 -- the same script, after the appends, which gap-free recovery relies on; see
@@ -69,7 +72,7 @@ local function lookup(key, ids, into)
 end
 
 -- One topic's batch; its messages start at ARGV[a], its keys at KEYS[k]. Returns {routes, out}.
-local function publishTopic(k, runHead, n, a)
+local function publishTopic(k, runHead, n, fields, a)
   local history = KEYS[k]
   local routes = redis.call('SMEMBERS', KEYS[k + 1])
   local routed = inboxHead ~= '' and #routes > 0
@@ -93,6 +96,8 @@ local function publishTopic(k, runHead, n, a)
   local ids, entry = {}, {'', 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', ''}
   for i = 1, n do
     local data, msgId = ARGV[a], ARGV[a + 1]
+    local f = 'd'
+    if fields ~= '' then f = string.sub(fields, i, i) end
     a = a + 2
     local seen = msgId ~= '' and stored[msgId]
     if seen then
@@ -103,7 +108,7 @@ local function publishTopic(k, runHead, n, a)
         out[#out + 1] = 1
       end
     else
-      local id = redis.call('XADD', history, '*', 'd', data)
+      local id = redis.call('XADD', history, '*', f, data)
       if fresh then
         fresh = false
         local ms, seq = string.match(id, '^(%d+)-(%d+)$')
@@ -120,7 +125,7 @@ local function publishTopic(k, runHead, n, a)
       end
       if routed then
         ids[#ids + 1] = id
-        entry[#entry + 1] = 'd'
+        entry[#entry + 1] = f
         entry[#entry + 1] = data
         if #ids == ENTRY_MESSAGES then
           sendEntry(routes, entry, runHead, first, ids)
@@ -161,9 +166,9 @@ end
 local a = 10
 local result = {}
 for t = 1, topics do
-  local k, runHead, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
-  local ok, res = pcall(publishTopic, k, runHead, n, a + 3)
-  a = a + 3 + 2 * n
+  local k, runHead, n, fields = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+  local ok, res = pcall(publishTopic, k, runHead, n, fields, a + 4)
+  a = a + 4 + 2 * n
   if not ok then
     result[t] = {0, type(res) == 'table' and res.err or tostring(res)}
   elseif answer then

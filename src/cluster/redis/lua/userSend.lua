@@ -4,12 +4,14 @@
 -- of the previous window (one slot: `{u:<app>:<user>}`).
 -- ARGV: data, from ('' for none), idempotency key ('' for none), maxLength, minId (`<ms>-0`,
 -- the age limit), keepMs (the keys' TTL), dedupeTtlMs, inbox key head, inbox key tail,
--- inbox maxLength, envelope head ('' in a Redis Cluster: the caller writes the inboxes).
+-- inbox maxLength, envelope head ('' in a Redis Cluster: the caller writes the inboxes),
+-- data field ('d': JSON text; 'b': bytes, stored as they are; see
+-- src/cluster/redis/streamEntries.ts).
 --
 -- Order: append, trim, then read the user's instances (HKEYS), in one script. A session
 -- registers its instance before reading the inbox; so each message is in what it reads or
 -- routed to it (docs/users.md). On standalone Redis the envelope goes to each instance's
--- inbox here too (`e` = envelope head completed with messageId and prev, `d` = data, as
+-- inbox here too (`e` = envelope head completed with messageId and prev, `d` or `b` = data, as
 -- src/cluster/redis/inboxEntry.ts reads it); NOMKSTREAM: no inbox is created for an instance
 -- that is gone.
 --
@@ -20,6 +22,7 @@ local stream, at, meta, ddNow, ddPrev = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS
 local data, from, key = ARGV[1], ARGV[2], ARGV[3]
 local maxLen, minId, keepMs, dedupeTtl = tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
 local inboxHead, inboxTail, inboxMax, envHead = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local dataField = ARGV[12]
 
 if key ~= '' then
   local seen = redis.call('HGET', ddNow, key) or redis.call('HGET', ddPrev, key)
@@ -31,7 +34,7 @@ if key ~= '' then
 end
 
 local prev = lastId(stream)
-local id = redis.call('XADD', stream, '*', 'f', from, 'd', data)
+local id = redis.call('XADD', stream, '*', 'f', from, dataField, data)
 local dropped = nil
 local excess = redis.call('XLEN', stream) - maxLen
 if excess > 0 then
@@ -54,7 +57,7 @@ local instances = redis.call('HKEYS', at)
 if envHead ~= '' then
   local e = envHead .. '"messageId":"' .. id .. '","prev":"' .. prev .. '"}'
   for i = 1, #instances do
-    redis.call('XADD', inboxHead .. instances[i] .. inboxTail, 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', e, 'd', data)
+    redis.call('XADD', inboxHead .. instances[i] .. inboxTail, 'NOMKSTREAM', 'MAXLEN', '~', inboxMax, '*', 'e', e, dataField, data)
   end
 end
 return {0, id, prev, instances}
