@@ -1,0 +1,48 @@
+/**
+ * Builds the package entry points into dist/ (`bun run build`; `prepare` runs it when the
+ * repository is installed as a dependency): `switchyard/client` (dist/client.js, for browsers,
+ * Bun and Node 22+) and `switchyard/worker` (dist/worker.js, for Node and Bun), each one ES
+ * module with the package's dependencies (valibot, amqplib) left as imports, and their type
+ * declarations (dist/types/, from tsc). Ends with one line per file, or exit status 1.
+ */
+import { rmSync } from 'node:fs';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const DIST = `${ROOT}dist`;
+
+rmSync(DIST, { recursive: true, force: true });
+
+const entries = [
+  { entry: 'src/client/index.ts', name: 'client.js', target: 'browser' },
+  { entry: 'src/rpc/worker.ts', name: 'worker.js', target: 'node' },
+] as const;
+
+for (const { entry, name, target } of entries) {
+  const result = await Bun.build({
+    entrypoints: [`${ROOT}${entry}`],
+    outdir: DIST,
+    naming: name,
+    target,
+    format: 'esm',
+    packages: 'external',
+    sourcemap: 'linked',
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    process.exit(1);
+  }
+  console.log(`build: dist/${name} (${entry}, ${target})`);
+}
+
+// The repository's own TypeScript (a dev dependency, installed with it), never a download.
+const tscBin = `${ROOT}node_modules/.bin/tsc`;
+if (!(await Bun.file(tscBin).exists())) {
+  console.error(`build: ${tscBin} is missing: run \`bun install\` in ${ROOT} first`);
+  process.exit(1);
+}
+const tsc = Bun.spawnSync([tscBin, '-p', `${ROOT}scripts/tsconfig.sdk.json`], { cwd: ROOT, stdout: 'inherit', stderr: 'inherit' });
+if (tsc.exitCode !== 0) {
+  console.error('build: tsc failed to emit the type declarations');
+  process.exit(1);
+}
+console.log('build: dist/types/ (client/index.d.ts, rpc/worker.d.ts)');
