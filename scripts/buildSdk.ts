@@ -5,7 +5,7 @@
  * module with the package's dependencies (valibot, amqplib) left as imports, and their type
  * declarations (dist/types/, from tsc). Ends with one line per file, or exit status 1.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DIST = `${ROOT}dist`;
@@ -34,10 +34,21 @@ for (const { entry, name, target } of entries) {
   console.log(`build: dist/${name} (${entry}, ${target})`);
 }
 
-// The repository's own TypeScript (a dev dependency, installed with it), never a download.
-const tscBin = `${ROOT}node_modules/.bin/tsc`;
-if (!(await Bun.file(tscBin).exists())) {
-  console.error(`build: ${tscBin} is missing: run \`bun install\` in ${ROOT} first`);
+/**
+ * TypeScript from node_modules, never a download: the repository's own (a dev dependency), or,
+ * installed as a git dependency by a package manager that does not install a dependency's dev
+ * dependencies (Bun), the app's, found up the tree (docs/client.md says to add it).
+ */
+function findTsc(): string | null {
+  for (let dir = ROOT.replace(/\/$/, ''); dir !== ''; dir = dir.slice(0, dir.lastIndexOf('/'))) {
+    const bin = `${dir}/node_modules/.bin/tsc`;
+    if (existsSync(bin)) return bin;
+  }
+  return null;
+}
+const tscBin = findTsc();
+if (tscBin === null) {
+  console.error(`build: no node_modules/.bin/tsc in ${ROOT} or above it: install typescript (\`bun add -d typescript\`) and build again`);
   process.exit(1);
 }
 const tsc = Bun.spawnSync([tscBin, '-p', `${ROOT}scripts/tsconfig.sdk.json`], { cwd: ROOT, stdout: 'inherit', stderr: 'inherit' });
