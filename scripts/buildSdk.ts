@@ -51,6 +51,8 @@ if (tscBin === null) {
   console.error(`build: no node_modules/.bin/tsc in ${ROOT} or above it: install typescript (\`bun add -d typescript\`) and build again`);
   process.exit(1);
 }
+// scripts/tsconfig.sdk.json emits with `noCheck` and no ambient types: `bun run typecheck`
+// checks the sources; a git install has neither @types/bun nor @types/node to check against.
 const tsc = Bun.spawnSync([tscBin, '-p', `${ROOT}scripts/tsconfig.sdk.json`], { cwd: ROOT, stdout: 'inherit', stderr: 'inherit' });
 if (tsc.exitCode !== 0) {
   console.error('build: tsc failed to emit the type declarations');
