@@ -3,59 +3,80 @@
  * repository is installed as a dependency): `switchyard/client` (dist/client.js, for browsers,
  * Bun and Node 22+) and `switchyard/worker` (dist/worker.js, for Node and Bun), each one ES
  * module with the package's dependencies (valibot, amqplib) left as imports, and their type
- * declarations (dist/types/, from tsc). Ends with one line per file, or exit status 1.
+ * declarations (dist/types/, from tsc). Ends with one line per output, or exit status 1.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const DIST = `${ROOT}dist`;
-
-rmSync(DIST, { recursive: true, force: true });
-
-const entries = [
-  { entry: 'src/client/index.ts', name: 'client.js', target: 'browser' },
-  { entry: 'src/rpc/worker.ts', name: 'worker.js', target: 'node' },
+const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+const DIST = `${ROOT}/dist`;
+const ENTRIES = [
+  { entry: 'client/index.ts', name: 'client.js', target: 'browser' },
+  { entry: 'rpc/worker.ts', name: 'worker.js', target: 'node' },
 ] as const;
 
-for (const { entry, name, target } of entries) {
-  const result = await Bun.build({
-    entrypoints: [`${ROOT}${entry}`],
-    outdir: DIST,
-    naming: name,
-    target,
-    format: 'esm',
-    packages: 'external',
-    sourcemap: 'linked',
-  });
-  if (!result.success) {
-    for (const log of result.logs) console.error(log);
-    process.exit(1);
-  }
-  console.log(`build: dist/${name} (${entry}, ${target})`);
+function fail(message: string): never {
+  console.error(`build: ${message}`);
+  process.exit(1);
 }
 
-/**
- * TypeScript from node_modules, never a download: the repository's own (a dev dependency), or,
- * installed as a git dependency by a package manager that does not install a dependency's dev
- * dependencies (Bun), the app's, found up the tree (docs/client.md says to add it).
- */
-function findTsc(): string | null {
-  for (let dir = ROOT.replace(/\/$/, ''); dir !== ''; dir = dir.slice(0, dir.lastIndexOf('/'))) {
-    const bin = `${dir}/node_modules/.bin/tsc`;
-    if (existsSync(bin)) return bin;
+/** The nearest `node_modules/<path>` at or above the repository (an app's, for a git install). */
+function findUp(path: string): string | null {
+  for (let dir = ROOT; dir !== ''; dir = dir.slice(0, dir.lastIndexOf('/'))) {
+    if (existsSync(`${dir}/node_modules/${path}`)) return `${dir}/node_modules`;
   }
   return null;
 }
-const tscBin = findTsc();
-if (tscBin === null) {
-  console.error(`build: no node_modules/.bin/tsc in ${ROOT} or above it: install typescript (\`bun add -d typescript\`) and build again`);
-  process.exit(1);
+
+rmSync(DIST, { recursive: true, force: true });
+
+for (const { entry, name, target } of ENTRIES) {
+  const result = await Bun.build({ entrypoints: [`${ROOT}/src/${entry}`], outdir: DIST, naming: name, target, format: 'esm', packages: 'external', sourcemap: 'linked' });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    fail(`bundling ${entry} failed`);
+  }
+  console.log(`build: dist/${name} (src/${entry}, ${target})`);
 }
-// scripts/tsconfig.sdk.json emits with `noCheck` and no ambient types: `bun run typecheck`
-// checks the sources; a git install has neither @types/bun nor @types/node to check against.
-const tsc = Bun.spawnSync([tscBin, '-p', `${ROOT}scripts/tsconfig.sdk.json`], { cwd: ROOT, stdout: 'inherit', stderr: 'inherit' });
-if (tsc.exitCode !== 0) {
-  console.error('build: tsc failed to emit the type declarations');
-  process.exit(1);
+
+/*
+ * Declarations. TypeScript from node_modules, never a download: the repository's own (a dev
+ * dependency), or, for a git install by a package manager that skips a dependency's dev
+ * dependencies (Bun), the app's (docs/client.md says to add it). tsc runs on a copy of src/
+ * outside the repository: installed as a dependency, the repository sits under node_modules,
+ * where tsc treats the imported sources as a library's and emits nothing for them. It emits
+ * with `noCheck` and no ambient types: `bun run typecheck` checks the sources, and a git
+ * install has neither @types/bun nor @types/node.
+ */
+const tscHome = findUp('.bin/tsc');
+if (tscHome === null) fail(`no node_modules/.bin/tsc in ${ROOT} or above it: install typescript (\`bun add -d typescript\`) and build again`);
+const deps = findUp('valibot');
+if (deps === null) fail(`no node_modules/valibot in ${ROOT} or above it: install the dependencies first`);
+const stage = mkdtempSync(join(tmpdir(), 'switchyard-sdk-'));
+try {
+  cpSync(`${ROOT}/src`, `${stage}/src`, { recursive: true });
+  symlinkSync(deps, `${stage}/node_modules`);
+  const compilerOptions = {
+    target: 'ESNext',
+    module: 'Preserve',
+    moduleResolution: 'bundler',
+    lib: ['ESNext', 'DOM'],
+    types: [],
+    strict: true,
+    allowImportingTsExtensions: true,
+    verbatimModuleSyntax: true,
+    skipLibCheck: true,
+    declaration: true,
+    emitDeclarationOnly: true,
+    noCheck: true,
+    rootDir: 'src',
+    outDir: `${DIST}/types`,
+  };
+  writeFileSync(`${stage}/tsconfig.json`, JSON.stringify({ compilerOptions, files: ENTRIES.map((e) => `src/${e.entry}`) }));
+  const tsc = Bun.spawnSync([`${tscHome}/.bin/tsc`, '-p', `${stage}/tsconfig.json`], { cwd: stage, stdout: 'inherit', stderr: 'inherit' });
+  if (tsc.exitCode !== 0) fail('tsc failed to emit the type declarations');
+} finally {
+  rmSync(stage, { recursive: true, force: true });
 }
-console.log('build: dist/types/ (client/index.d.ts, rpc/worker.d.ts)');
+console.log(`build: dist/types/ (${ENTRIES.map((e) => e.entry.replace(/\.ts$/, '.d.ts')).join(', ')} and what they import)`);
