@@ -71,10 +71,15 @@ ensure_deb() { # name check-function package...
 pika_importable() { /usr/bin/python3 -c 'import pika' >/dev/null 2>&1; }
 ensure_python_pika() { ensure_deb "/usr/bin/python3 with pika" pika_importable python3-pika; }
 
+# The dashboard's browser test drives Debian's Chromium with playwright-core (test/ops/dashboard.test.ts).
+chromium_runs() { [ -x /usr/bin/chromium ] && /usr/bin/chromium --headless --no-sandbox --disable-gpu --version >/dev/null 2>&1; }
+ensure_chromium() { ensure_deb "/usr/bin/chromium" chromium_runs chromium; }
+
 case "${1:-all}" in
   redis) ensure_redis ;;
   rabbitmq) ensure_rabbitmq ;;
   python) ensure_python_pika ;;
-  all) ensure_redis; ensure_rabbitmq; ensure_python_pika ;;
-  *) echo "usage: $0 [redis|rabbitmq|python|all]" >&2; exit 2 ;;
+  chromium) ensure_chromium ;;
+  all) ensure_redis; ensure_rabbitmq; ensure_python_pika; ensure_chromium ;;
+  *) echo "usage: $0 [redis|rabbitmq|python|chromium|all]" >&2; exit 2 ;;
 esac

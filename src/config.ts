@@ -4,7 +4,7 @@
  * Only entry points (src/main/) call loadConfig; everything else receives what it needs.
  */
 import * as v from 'valibot';
-import { AppIdSchema } from './protocol/names.ts';
+import { AppIdSchema, PROBE_APP } from './protocol/names.ts';
 import { describeIssue } from './protocol/issues.ts';
 import { parseJson } from './lib/json.ts';
 import { describePublicKey } from './lib/publicKeys.ts';
@@ -79,6 +79,7 @@ const AppsSchema = v.pipe(
   v.array(AppSchema),
   v.minLength(1, 'at least one app'),
   v.check((apps) => new Set(apps.map((a) => a.id)).size === apps.length, 'app ids must be unique'),
+  v.check((apps) => apps.every((a) => a.id !== PROBE_APP), `app id ${PROBE_APP} is reserved for the delivery probe`),
 );
 
 /** The development app served when APPS is not set. Its secret is public: never deploy it. */
@@ -163,12 +164,22 @@ export interface Config {
   readonly presenceMaxMembers: number;
 
   // ---- security (issue 11) ----
-  /** Bearer token for operator endpoints (GET /api/instances) besides any app's API key; absent: API keys only. */
+  /** Bearer token for operator endpoints (GET /api/instances, /dashboard) besides any app's API key; absent: API keys only. */
   readonly operatorToken: string | undefined;
   /** Unconfirmed direct messages kept per user; older ones are dropped (and the inbox marked lost). */
   readonly userInboxMaxLength: number;
   /** Unconfirmed direct messages older than this are dropped (and the inbox marked lost). */
   readonly userInboxTtlMs: number;
+
+  // --- operations (issue 12: docs/operations.md) ---
+  /** On shutdown, the drain notices (4000) are spread over this long; at most DRAIN_TIMEOUT_MS. */
+  readonly drainWindowMs: number;
+  /** How often the instance sends a probe through its own delivery path. */
+  readonly probeIntervalMs: number;
+  /** /readyz fails when no probe came back for this long. */
+  readonly probeTimeoutMs: number;
+  /** Several processes share PORT (SO_REUSEPORT; the supervisor sets it for its instances). */
+  readonly reusePort: boolean;
 }
 
 export class ConfigError extends Error {
@@ -225,6 +236,23 @@ function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
   return { apps: result.output.map((a) => Object.freeze(a)), demoMode: false };
 }
 
+/** The options of issue 12 (drain pacing, the delivery probe, the dashboard's token). */
+function operations(env: Env): Pick<Config, 'drainWindowMs' | 'probeIntervalMs' | 'probeTimeoutMs' | 'reusePort'> {
+  const drainTimeoutMs = int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000);
+  // Half the drain: the sessions told last still get as long to leave as the window took.
+  const drainWindowMs = int(env, 'DRAIN_WINDOW_MS', Math.floor(drainTimeoutMs / 2), 0, 600_000);
+  if (drainWindowMs > drainTimeoutMs) {
+    throw new ConfigError('DRAIN_WINDOW_MS', `at most DRAIN_TIMEOUT_MS (${drainTimeoutMs}): the drain notices go out within the drain, got ${drainWindowMs}`);
+  }
+  const probeIntervalMs = int(env, 'PROBE_INTERVAL_MS', 2000, 50, 60_000);
+  const probeTimeoutMs = int(env, 'PROBE_TIMEOUT_MS', 10_000, 100, 600_000);
+  if (probeTimeoutMs <= probeIntervalMs) {
+    throw new ConfigError('PROBE_TIMEOUT_MS', `more than PROBE_INTERVAL_MS (${probeIntervalMs}), got ${probeTimeoutMs}`);
+  }
+  const reusePort = str(env, 'REUSE_PORT', 'false', /^(true|false)$/, 'true or false') === 'true';
+  return { drainWindowMs, probeIntervalMs, probeTimeoutMs, reusePort };
+}
+
 function randomInstanceId(): string {
   return `i-${crypto.randomUUID().slice(0, 8)}`;
 }
@@ -277,6 +305,7 @@ export function loadConfig(env: Env = process.env): Config {
     operatorToken: optionalStr(env, 'OPERATOR_TOKEN', /^[\x21-\x7e]{16,256}$/, '16-256 printable ASCII characters without spaces'),
     userInboxMaxLength: int(env, 'USER_INBOX_MAX_LENGTH', 1000, 1, 1_000_000),
     userInboxTtlMs: int(env, 'USER_INBOX_TTL_MS', 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
+    ...operations(env),
   } satisfies Config);
 }
 

@@ -93,6 +93,7 @@ const FOLDER_RULES: { files: RegExp; allowed: (t: string) => boolean; why: strin
     allowed: (t) => !t.startsWith('gateway/') && !t.startsWith('bridge/') && !t.startsWith('main/') && !t.startsWith('cluster/') && t !== 'ioredis',
     why: 'amqp/ is the RabbitMQ layer; it knows no gateway, bridge or Redis',
   },
+  { files: /^metrics\//, allowed: (t) => t === 'prom-client', why: 'metrics/ wraps prom-client and knows nothing else' },
   { files: /^cluster\//, allowed: (t) => t !== 'amqplib' && t !== 'hono' && !t.startsWith('gateway/') && !t.startsWith('main/'), why: 'cluster knows nothing of HTTP or AMQP' },
 ];
 
@@ -101,6 +102,7 @@ const LIBRARY_HOMES: { library: string; home: (path: string) => boolean; where: 
   { library: 'hono/bun', home: (p) => p === 'gateway/bun.ts', where: 'gateway/bun.ts' },
   { library: 'ioredis', home: (p) => p.startsWith('cluster/redis/'), where: 'cluster/redis/' },
   { library: 'amqplib', home: (p) => p.startsWith('amqp/'), where: 'amqp/' },
+  { library: 'prom-client', home: (p) => p === 'metrics/metrics.ts', where: 'metrics/metrics.ts' },
 ];
 
 function dependencyViolations(files: SourceFile[]): string[] {

@@ -123,3 +123,22 @@ describe('config: security options (issue 11)', () => {
     expect(problem({ OPERATOR_TOKEN: 'short' })).toStartWith('OPERATOR_TOKEN: expected 16-256 printable ASCII');
   });
 });
+
+describe('config: operations (drain pacing, delivery probe, dashboard token, shared port)', () => {
+  test('defaults: the drain window is half the drain timeout; probe every 2 s, 10 s to fail; no operator token', () => {
+    const c = loadConfig({});
+    expect([c.drainTimeoutMs, c.drainWindowMs, c.probeIntervalMs, c.probeTimeoutMs, c.operatorToken, c.reusePort]).toEqual([10_000, 5000, 2000, 10_000, undefined, false]);
+    expect(loadConfig({ DRAIN_TIMEOUT_MS: '3000' }).drainWindowMs).toBe(1500);
+  });
+
+  test.each([
+    [{ DRAIN_TIMEOUT_MS: '1000', DRAIN_WINDOW_MS: '2000' }, 'DRAIN_WINDOW_MS: expected at most DRAIN_TIMEOUT_MS (1000)'],
+    [{ PROBE_INTERVAL_MS: '5000', PROBE_TIMEOUT_MS: '5000' }, 'PROBE_TIMEOUT_MS: expected more than PROBE_INTERVAL_MS (5000)'],
+    [{ OPERATOR_TOKEN: 'short' }, 'OPERATOR_TOKEN: expected 16-256 printable ASCII'],
+    [{ REUSE_PORT: 'yes' }, 'REUSE_PORT: expected true or false'],
+    [{ APPS: '[{"id":"_probe","secret":"0123456789abcdef"}]' }, 'app id _probe is reserved for the delivery probe'],
+  ])('%j is refused with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env as Record<string, string>)).toThrow(ConfigError);
+    expect(() => loadConfig(env as Record<string, string>)).toThrow(message);
+  });
+});

@@ -12,7 +12,8 @@ import type { AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
 import { serveHttp, type HttpServer } from '../lib/runtime.ts';
-import { BridgeMetrics } from './metrics.ts';
+import { BridgeMetrics } from '../metrics/metrics.ts';
+import { PROBE_APP } from '../protocol/names.ts';
 import { RepliesConsumer } from './repliesConsumer.ts';
 import { UpdatesConsumer } from './updatesConsumer.ts';
 
@@ -35,7 +36,6 @@ export interface BridgeOptions {
 const NO_GATEWAY_WARN_EVERY_MS = 60_000;
 
 export class Bridge implements Service {
-  readonly metrics = new BridgeMetrics();
   readonly updates: UpdatesConsumer;
   readonly replies: RepliesConsumer;
   private server: HttpServer | null = null;
@@ -51,13 +51,20 @@ export class Bridge implements Service {
     private readonly backend: ClusterBackend,
     private readonly options: BridgeOptions,
     private readonly log: Logger,
+    /** Built by the entry point; a private one otherwise (tests). */
+    readonly metrics: BridgeMetrics = new BridgeMetrics(),
   ) {
+    metrics.onCollect(() => {
+      metrics.bridgeReady.set(this.readiness().length === 0 ? 1 : 0);
+      metrics.bridgeGatewayInstances.set(this.liveGateways ?? -1);
+    });
     this.updates = new UpdatesConsumer(
       amqp,
       names,
       backend.broker,
       backend.userInbox,
-      new Set(options.apps),
+      // The gateways' delivery probes come through RabbitMQ too (docs/operations.md).
+      new Set([...options.apps, PROBE_APP]),
       { prefetch: options.prefetch, maxUpdateBytes: options.maxMessageBytes },
       this.metrics,
       log.child({ component: 'updates' }),
@@ -123,7 +130,7 @@ export class Bridge implements Service {
     }
   }
 
-  private http(path: string): Response {
+  private async http(path: string): Promise<Response> {
     switch (path) {
       case '/healthz':
         return Response.json({ status: 'ok' });
@@ -134,14 +141,7 @@ export class Bridge implements Service {
         return Response.json(body, { status: reasons.length === 0 ? 200 : 503 });
       }
       case '/metrics':
-        return new Response(
-          this.metrics.render({
-            switchyard_bridge_ready: this.readiness().length === 0 ? 1 : 0,
-            // -1 until the registry first answered.
-            switchyard_bridge_gateway_instances: this.liveGateways ?? -1,
-          }),
-          { headers: { 'content-type': 'text/plain; version=0.0.4' } },
-        );
+        return new Response(await this.metrics.render(), { headers: { 'content-type': this.metrics.contentType } });
       default:
         return Response.json({ error: { code: 'not_found', message: 'no such route' } }, { status: 404 });
     }

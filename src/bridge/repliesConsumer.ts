@@ -19,7 +19,7 @@ import { deadLetter } from '../amqp/deadLetter.ts';
 import { declareJobs, type AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
 import { SerialQueue } from '../lib/serialQueue.ts';
-import type { BridgeMetrics } from './metrics.ts';
+import type { BridgeMetrics } from '../metrics/metrics.ts';
 import { describeIssue } from '../protocol/issues.ts';
 import { parseJson } from '../lib/json.ts';
 
@@ -63,7 +63,7 @@ export class RepliesConsumer {
 
   private async handle(ch: ConfirmChannel, acks: AckBatcher, message: ConsumeMessage, reply: JobReply | string): Promise<void> {
     if (typeof reply === 'string') {
-      this.metrics.deadLettered(reply.split(':')[0]!);
+      this.metrics.bridgeDeadLettered.inc({ reason: reply.split(':')[0]! });
       this.log.warn('job reply dead-lettered', { reason: reply });
       await deadLetter(ch, this.names, message, reply);
       acks.settled(message);
@@ -71,8 +71,8 @@ export class RepliesConsumer {
     }
     try {
       const outcome = await this.delivery.send(toEnvelope(reply), reply.replyTo.instanceId);
-      if (outcome === 'orphaned') this.metrics.repliesOrphaned += 1;
-      else this.metrics.repliesRouted += 1;
+      if (outcome === 'orphaned') this.metrics.bridgeRepliesOrphaned.inc();
+      else this.metrics.bridgeRepliesRouted.inc();
       acks.ack(message);
     } catch (error) {
       this.log.error('routing a job reply failed; requeued', { error });

@@ -19,7 +19,7 @@ import { AckBatcher, unhurriedAcks } from '../amqp/acks.ts';
 import { deadLetter } from '../amqp/deadLetter.ts';
 import { declareUpdates, DELIVERY_COUNT_HEADER, type AmqpNames } from '../amqp/topology.ts';
 import type { Logger } from '../lib/log.ts';
-import type { BridgeMetrics } from './metrics.ts';
+import type { BridgeMetrics } from '../metrics/metrics.ts';
 import { describeIssue } from '../protocol/issues.ts';
 import { parseJson } from '../lib/json.ts';
 
@@ -112,7 +112,7 @@ export class UpdatesConsumer {
     if (updateReceivedChannel.hasSubscribers) updateReceivedChannel.publish(message);
     const verdict = this.check(message);
     if (!verdict.ok) {
-      this.metrics.deadLettered(verdict.reason.split(':')[0]!);
+      this.metrics.bridgeDeadLettered.inc({ reason: verdict.reason.split(':')[0]! });
       this.log.warn('update dead-lettered', { reason: verdict.reason, routingKey: message.fields.routingKey });
       void deadLetter(ch, this.names, message, verdict.reason).then(() => acks.settled(message));
       return;
@@ -180,14 +180,14 @@ export class UpdatesConsumer {
       const failure = outcomes[i];
       if (failure === null || failure === undefined) {
         for (const message of messages) acks.ack(message);
-        this.metrics.stored += messages.length;
+        this.metrics.bridgeStored.inc(messages.length);
         continue;
       }
       if (!callFailed) this.log.error('storing a topic failed', { app, topic, updates: messages.length, error: failure });
       for (const message of messages) {
         const attempts = Number(message.properties.headers?.[DELIVERY_COUNT_HEADER] ?? 0) + 1;
         if (attempts >= (this.options.maxAttempts ?? 5)) {
-          this.metrics.deadLettered('store_failed');
+          this.metrics.bridgeDeadLettered.inc({ reason: 'store_failed' });
           await deadLetter(ch, this.names, message, `store_failed: ${failure}`);
         } else {
           settle(() => ch.nack(message, false, true));
@@ -207,12 +207,12 @@ export class UpdatesConsumer {
     try {
       await this.userInbox.send(update.app, update.user, { from: null, data: JSON.stringify(update.data), ...(messageId !== undefined ? { key: messageId } : {}) });
       acks.ack(message);
-      this.metrics.stored += 1;
+      this.metrics.bridgeStored.inc();
     } catch (error) {
       this.log.error('storing a direct update failed', { app: update.app, error });
       const attempts = Number(message.properties.headers?.[DELIVERY_COUNT_HEADER] ?? 0) + 1;
       if (attempts >= (this.options.maxAttempts ?? 5)) {
-        this.metrics.deadLettered('store_failed');
+        this.metrics.bridgeDeadLettered.inc({ reason: 'store_failed' });
         await deadLetter(ch, this.names, message, `store_failed: ${error instanceof Error ? error.message : String(error)}`);
       } else {
         settle(() => ch.nack(message, false, true));

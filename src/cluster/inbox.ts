@@ -12,6 +12,14 @@ export interface Addressed {
 /** Called with envelopes in inbox order. Entries are acknowledged after it resolves. */
 export type EnvelopeHandler = (envelopes: readonly Envelope[]) => void | Promise<void>;
 
+/** How far behind this instance's reader is (the metrics; see docs/operations.md). */
+export interface InboxStats {
+  /** Entries read but not acknowledged yet. */
+  pending: number;
+  /** Entries not read yet. */
+  lag: number;
+}
+
 export interface Inbox {
   /**
    * Appends each envelope to its instance's inbox; resolves once all are stored, with the
@@ -24,4 +32,6 @@ export interface Inbox {
   ensure(): Promise<void>;
   /** Stops reading; entries not yet handled stay in the inbox. */
   stop(): Promise<void>;
+  /** This instance's inbox backlog, for the metrics. */
+  stats(): Promise<InboxStats>;
 }

@@ -1,8 +1,8 @@
 /**
  * This instance's membership of the cluster: it heartbeats into the instance registry, puts
  * its state back when the store lost it (a Redis restart, or being reaped while paused), and
- * answers which instances are live (for /api/instances now; the hash ring and the dashboard
- * read the same list).
+ * answers which instances are live (for /api/instances and the dashboard, whose figures each
+ * instance writes into its entry at each heartbeat; the hash ring reads the same list).
  *
  * Lifecycle: start() registers (the first heartbeat) and starts the heartbeat timer; stop()
  * ends both, and from then on nothing writes the registry again, even when a reply to an
@@ -25,6 +25,8 @@ export interface SelfDescription {
   /** host:port where the instance accepts connections. */
   address: string;
   sessions: number;
+  /** Figures for the dashboard: any instance shows every instance's from the registry. */
+  stats?: InstanceInfo['stats'];
 }
 
 export class Membership implements Service {
@@ -91,7 +93,7 @@ export class Membership implements Service {
     }
     this.beating = true;
     try {
-      const { address, sessions } = this.describe();
+      const { address, sessions, stats } = this.describe();
       const known = await this.backend.registry.heartbeat({
         id: this.options.instanceId,
         region: this.options.region,
@@ -99,6 +101,7 @@ export class Membership implements Service {
         sessions,
         startedAtMs: this.startedAtMs,
         heartbeatAtMs: Date.now(),
+        ...(stats ? { stats } : {}),
       });
       // A heartbeat answered after stop() began restores nothing: the instance retires.
       if (this.stopped) return;

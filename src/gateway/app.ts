@@ -22,6 +22,7 @@ import type { Admission, Apps } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { upgradeWebSocket, type DirectFrames } from './bun.ts';
 import { DEMO_PAGE } from './demoPage.ts';
+import { mountDashboard, type DashboardPort } from './dashboard.ts';
 import { encodeError } from './frames.ts';
 import { httpError, type ErrorBody } from './httpErrors.ts';
 import { tracksPresence, type PresenceTracker } from './presenceTracker.ts';
@@ -31,7 +32,7 @@ import type { Socket } from './socket.ts';
 import { describeIssue } from '../protocol/issues.ts';
 
 /** What the HTTP layer needs from the running gateway. */
-export interface GatewayPort {
+export interface GatewayPort extends DashboardPort {
   readonly instanceId: string;
   readonly apps: Apps;
   readonly publisher: TopicPublisher;
@@ -48,11 +49,16 @@ export interface GatewayPort {
   /** Hash routing's room placement; null unless ROUTING=hash. */
   readonly placement: Placement | null;
   openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string, room?: string): Session;
-  closeSession(session: Session): void;
+  /** The connection closed with `code` (counted by code in the metrics). */
+  closeSession(session: Session, code?: number): void;
   // ---- security (issue 11) ----
   readonly quotas: AppQuotas;
   /** Whether a session of the app may open on this instance (its maxConnections). */
   hasRoomFor(app: AppConfig): boolean;
+  /** What is wrong without making the instance unready (shown by /readyz). */
+  warnings(): string[];
+  /** The metrics, in the Prometheus text format (GET /metrics). */
+  readonly metrics: { render(): Promise<string>; readonly contentType: string };
 }
 
 /**
@@ -129,8 +135,8 @@ class SessionEvents implements WSEvents, DirectFrames {
     }
   }
 
-  onClose(): void {
-    if (this.session) this.port.closeSession(this.session);
+  onClose(event?: CloseEvent): void {
+    if (this.session) this.port.closeSession(this.session, event?.code);
   }
 }
 
@@ -143,7 +149,9 @@ export function createApp(port: GatewayPort): Hono {
 
   app.get('/readyz', (c) => {
     const reasons = port.readiness();
-    return reasons.length === 0 ? c.json({ ready: true }) : c.json({ ready: false, reasons }, 503);
+    const warnings = port.warnings();
+    const extra = warnings.length > 0 ? { warnings } : {};
+    return reasons.length === 0 ? c.json({ ready: true, ...extra }) : c.json({ ready: false, reasons, ...extra }, 503);
   });
 
   app.get('/api/instances', async (c) => {
@@ -152,6 +160,11 @@ export function createApp(port: GatewayPort): Hono {
     }
     return c.json({ instances: await port.liveInstances() });
   });
+
+  // Prometheus scrape target (README, "Metrics"). Open like /healthz: it names no topic, user or session.
+  app.get('/metrics', async () => new Response(await port.metrics.render(), { headers: { 'content-type': port.metrics.contentType } }));
+
+  mountDashboard(app, port);
 
   app.post('/api/apps/:app/publish', async (c) => {
     const target = port.apps.get(c.req.param('app'));

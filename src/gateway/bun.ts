@@ -42,6 +42,8 @@ export interface ServeOptions {
   hardFrameLimitBytes: number;
   sendBufferLimitBytes: number;
   idleTimeoutSec: number;
+  /** Let other processes listen on the same port (SO_REUSEPORT): the kernel spreads connections. @default false */
+  reusePort?: boolean;
 }
 
 export interface RunningServer extends LocalFanout {
@@ -57,6 +59,7 @@ export function serve(app: Hono, options: ServeOptions): RunningServer {
   const server = Bun.serve({
     hostname: options.host,
     port: options.port,
+    reusePort: options.reusePort ?? false,
     fetch: app.fetch,
     websocket: {
       ...websocket,

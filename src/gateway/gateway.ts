@@ -2,7 +2,8 @@
  * One gateway instance: the start and stop order of its parts, and its readiness. The parts:
  * the HTTP/WebSocket server (bun.ts, app.ts), the session index (sessionIndex.ts), the hub of
  * local subscriptions (hub.ts), envelope dispatch from the inbox (dispatch.ts), the session
- * sweep (sessionSweep.ts), and the cluster membership (cluster/membership.ts).
+ * sweep (sessionSweep.ts), the cluster membership (cluster/membership.ts), and the delivery
+ * probe (probe.ts). It also moves the parts' counts into the metrics at each scrape.
  */
 import type { Config } from '../config.ts';
 import type { ClusterBackend } from '../cluster/backend.ts';
@@ -15,6 +16,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Service } from '../lib/service.ts';
 import { stopInOrder, type StopStep } from '../lib/serviceList.ts';
 import type { AppConfig } from '../config.ts';
+import { TIMED_OUT, withTimeout } from '../lib/timeout.ts';
 import { createApp } from './app.ts';
 import { AppQuotas } from './appQuotas.ts';
 import { Apps, type Admission } from './auth.ts';
@@ -29,6 +31,12 @@ import { SessionIndex } from './sessionIndex.ts';
 import { SessionSweep } from './sessionSweep.ts';
 import { UserSessions } from './userSessions.ts';
 import type { Socket } from './socket.ts';
+import { DeliveryProbe, type ProbePath } from './probe.ts';
+import type { Envelope, TopicMessageEnvelope } from '../protocol/envelope.ts';
+import { CloseCode, type ErrorCode } from '../protocol/codes.ts';
+import { PROBE_APP } from '../protocol/names.ts';
+import { GatewayMetrics, HotCount } from '../metrics/metrics.ts';
+import type { SessionCounts } from './session.ts';
 
 /**
  * Bounds of the stop steps besides the drain's DRAIN_TIMEOUT_MS. Past one, the step is
@@ -44,6 +52,9 @@ const STOP_STEP_TIMEOUT_MS = {
   /** Three round trips, or waiting for a store that is reconnecting: long enough for a short outage to end. */
   retire: 2500,
 } as const;
+
+/** How long a scrape waits for the inbox's figures. */
+const INBOX_STATS_TIMEOUT_MS = 500;
 
 type State = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -64,6 +75,18 @@ export class Gateway implements Service {
   /** Hash routing's room placement; null unless ROUTING=hash. */
   readonly placement: Placement | null;
   readonly quotas = new AppQuotas();
+  readonly metrics: GatewayMetrics;
+  /** The publish path's probe: unready when it stops coming back. */
+  readonly probe: DeliveryProbe;
+  /** The RabbitMQ path's probe (through the bridge), with AMQP_URL: a warning when it stops. */
+  readonly amqpProbe: DeliveryProbe | null;
+  private readonly counts: SessionCounts;
+  /** The hub's message counts, moved into the metrics at each scrape. */
+  private readonly emitted = new HotCount();
+  private readonly delivered = new HotCount();
+  /** Messages delivered at the last heartbeat, for the dashboard's rate. */
+  private deliveredAtBeat = { count: 0, atMs: Date.now() };
+  private inboxLag = 0;
   private readonly membership: Membership;
   private readonly sweep: SessionSweep;
   private server: RunningServer | null = null;
@@ -75,8 +98,15 @@ export class Gateway implements Service {
     log: Logger,
     /** Null: no RabbitMQ configured; `rpc` frames get `unavailable`. */
     jobs: JobPublisher | null = null,
+    /** Built by the entry point; a private one otherwise (tests). */
+    metrics: GatewayMetrics = new GatewayMetrics(),
+    /** Publishes an update to RabbitMQ for the bridge (AMQP_URL set): the RabbitMQ path's probe. */
+    publishUpdate: ((app: string, topic: string, data: number, expiresInMs: number) => Promise<void>) | null = null,
   ) {
     this.instanceId = config.instanceId;
+    this.metrics = metrics;
+    const errors = metrics.errors;
+    this.counts = { framesIn: new HotCount(), framesOut: new HotCount(), error: (code: ErrorCode) => errors.inc({ code }) };
     this.log = log;
     this.maxFrameBytes = config.maxFrameBytes;
     this.apps = new Apps(config.apps, config.operatorToken);
@@ -98,13 +128,21 @@ export class Gateway implements Service {
         hub: this.hub,
         history: backend.broker,
         publisher: this.publisher,
-        jobs: { instanceId: config.instanceId, jobs, sessions: backend.sessions, limits: config, log },
+        jobs: {
+          instanceId: config.instanceId,
+          jobs,
+          sessions: backend.sessions,
+          limits: config,
+          log,
+          observeJob: (outcome, seconds) => metrics.jobDuration.observe({ outcome }, seconds),
+        },
         presence: this.presence,
         limits: config,
         users: { inbox: backend.userInbox, registry: backend.users },
         log,
         auth: this.apps,
         quotas: this.quotas,
+        counts: this.counts,
       },
       log,
       this.users,
@@ -122,15 +160,111 @@ export class Gateway implements Service {
     this.membership = new Membership(
       backend,
       { instanceId: config.instanceId, region: config.region, heartbeatIntervalMs: config.heartbeatIntervalMs },
-      () => ({ address: this.server ? `${this.server.hostname}:${this.server.port}` : '', sessions: this.sessions.size }),
+      () => ({ address: this.server ? `${this.server.hostname}:${this.server.port}` : '', sessions: this.sessions.size, stats: this.statsForRegistry() }),
       // Routes first: the joins that restoring presence may cause are routed to the subscribers here too.
       async () => {
         await this.hub.restoreRoutes();
+        await this.probe.restoreRoute();
+        await this.amqpProbe?.restoreRoute();
         await this.users.restore();
         this.presence.restore();
       },
       log,
     );
+    const route = (topic: string) => backend.broker.addRoute(PROBE_APP, topic, config.instanceId);
+    const published: ProbePath = {
+      send: async (topic, data) => {
+        await backend.broker.publish([{ app: PROBE_APP, topic, items: [{ data }] }]);
+      },
+      route,
+    };
+    const probeTiming = { intervalMs: config.probeIntervalMs, timeoutMs: config.probeTimeoutMs };
+    this.probe = new DeliveryProbe(published, { topic: `i.${config.instanceId}`, path: backend.kind, ...probeTiming }, metrics, log.child({ component: 'probe' }));
+    this.amqpProbe = publishUpdate
+      ? new DeliveryProbe(
+          { send: (topic, data) => publishUpdate(PROBE_APP, topic, Number(data), config.probeTimeoutMs), route },
+          { topic: `a.${config.instanceId}`, path: 'amqp', ...probeTiming },
+          metrics,
+          log.child({ component: 'probe', path: 'amqp' }),
+        )
+      : null;
+    metrics.onCollect(() => this.collect());
+  }
+
+  /** Moves the parts' own counts into the metrics (at each scrape). */
+  private async collect(): Promise<void> {
+    const m = this.metrics;
+    const byApp = new Map<string, number>(this.config.apps.map((a) => [a.id, 0]));
+    for (const session of this.sessions) byApp.set(session.app.id, (byApp.get(session.app.id) ?? 0) + 1);
+    for (const [app, n] of byApp) m.sessions.set({ app }, n);
+    m.subscriptions.set(this.hub.subscriptionCount);
+    m.topics.set(this.hub.topicCount);
+    this.counts.framesIn.flush(m.framesIn);
+    this.counts.framesOut.flush(m.framesOut);
+    this.emitted.total = this.hub.emittedMessages;
+    this.emitted.flush(m.messagesEmitted);
+    this.delivered.total = this.hub.deliveredMessages;
+    this.delivered.flush(m.messagesDelivered);
+    m.ready.set(this.isReady() ? 1 : 0);
+    this.probe.collect();
+    this.amqpProbe?.collect();
+    // A store that does not answer must not hold the scrape: the inbox figures stay as they were.
+    const stats = await withTimeout(this.backend.inbox.stats(), INBOX_STATS_TIMEOUT_MS);
+    if (stats === TIMED_OUT) return;
+    this.inboxLag = stats.lag;
+    m.inboxPending.set(stats.pending);
+    m.inboxLag.set(stats.lag);
+  }
+
+  /** What the dashboard shows of this instance, written into its registry entry at each heartbeat. */
+  private statsForRegistry() {
+    const now = Date.now();
+    const count = this.hub.deliveredMessages;
+    const seconds = Math.max((now - this.deliveredAtBeat.atMs) / 1000, 0.001);
+    const deliveredPerSec = Math.round((count - this.deliveredAtBeat.count) / seconds);
+    this.deliveredAtBeat = { count, atMs: now };
+    // The inbox's lag is read at scrapes; between them it is refreshed here, without waiting.
+    void this.backend.inbox.stats().then((s) => (this.inboxLag = s.lag), () => {});
+    return {
+      topics: this.hub.topicCount,
+      deliveredPerSec,
+      inboxLag: this.inboxLag,
+      probeRoundTripMs: this.probe.lastRoundTripMs,
+      ready: this.isReady(),
+      draining: this.state === 'draining',
+    };
+  }
+
+  /**
+   * The inbox handler: probes go to the probe, everything else to its kind's handler. The
+   * latency of each topic message (publish time carried in the envelope) is recorded here,
+   * once per message of the batch: never per subscriber.
+   */
+  private inboxHandler(): (envelopes: readonly Envelope[]) => Promise<void> | void {
+    const dispatch = dispatchEnvelopes({
+      message: (envelope) => (envelope.app === PROBE_APP ? this.probeReceived(envelope) : this.hub.deliver(envelope)),
+      rpc: (envelope) => this.sessions.deliverReply(envelope),
+      // Not awaited: the message waits in its user inbox until confirmed, so the inbox entry
+      // can be acknowledged at once, and a long replay never holds this instance's inbox.
+      direct: (envelope) => this.users.deliver(envelope),
+      presence: (envelope) => this.hub.deliverPresence(envelope),
+    });
+    const latency = this.metrics.deliveryLatency;
+    const batches = this.metrics.inboxBatches;
+    return (envelopes) => {
+      const done = dispatch(envelopes);
+      const now = Date.now();
+      for (const envelope of envelopes) {
+        if (envelope.kind === 'message' && envelope.ts !== undefined && envelope.app !== PROBE_APP) latency.observe((now - envelope.ts) / 1000);
+      }
+      batches.inc();
+      return done;
+    };
+  }
+
+  private probeReceived(envelope: TopicMessageEnvelope): void {
+    if (envelope.topic === this.probe.topic) this.probe.received(envelope);
+    else if (envelope.topic === this.amqpProbe?.topic) this.amqpProbe.received(envelope);
   }
 
   /** The bound port (differs from config.port when that was 0). */
@@ -157,21 +291,13 @@ export class Gateway implements Service {
       // sweep closes a session with 4001.
       sendBufferLimitBytes: 2 * this.config.sendBufferLimitBytes,
       idleTimeoutSec: this.config.idleTimeoutSec,
+      reusePort: this.config.reusePort,
     });
     this.hub.attach(this.server);
     await this.membership.start();
     if (this.state !== 'starting') return;
     await this.placement?.start();
-    await this.backend.inbox.start(
-      dispatchEnvelopes({
-        message: (envelope) => this.hub.deliver(envelope),
-        rpc: (envelope) => this.sessions.deliverReply(envelope),
-        // Not awaited: the message waits in its user inbox until confirmed, so the inbox entry
-        // can be acknowledged at once, and a long replay never holds this instance's inbox.
-        direct: (envelope) => this.users.deliver(envelope),
-        presence: (envelope) => this.hub.deliverPresence(envelope),
-      }),
-    );
+    await this.backend.inbox.start(this.inboxHandler());
     if (this.state !== 'starting') {
       // stop() found no reader to stop: this one started after it.
       await this.backend.inbox.stop();
@@ -179,6 +305,9 @@ export class Gateway implements Service {
     }
     this.state = 'running';
     await this.sweep.start();
+    await this.probe.start();
+    // Not awaited: the bridge may not run yet, and this path only warns.
+    void this.amqpProbe?.start();
     this.log.info('gateway started', {
       address: `${this.server.hostname}:${this.server.port}`,
       backend: this.backend.kind,
@@ -194,6 +323,13 @@ export class Gateway implements Service {
     return this.membership.live();
   }
 
+  dashboardSecrets(): readonly string[] {
+    // What opens the server API opens the dashboard: OPERATOR_TOKEN and each app's API keys
+    // (`apiKeys`, or the `secret` shorthand without them; see Apps).
+    const apiKeys = this.config.apps.flatMap((a) => a.apiKeys ?? (a.secret !== undefined ? [a.secret] : []));
+    return [...(this.config.operatorToken ? [this.config.operatorToken] : []), ...apiKeys];
+  }
+
   isReady(): boolean {
     return this.readiness().length === 0;
   }
@@ -203,7 +339,15 @@ export class Gateway implements Service {
     if (this.state !== 'running') reasons.push(`instance ${this.state}`);
     if (!this.backend.isHealthy()) reasons.push(`${this.backend.kind} backend unreachable`);
     if (this.membership.isRestoring) reasons.push('restoring state after a store reconnect');
+    const probe = this.state === 'running' ? this.probe.problem() : null;
+    if (probe) reasons.push(probe);
     return reasons;
+  }
+
+  /** What is wrong without making the instance unready: the RabbitMQ path's probe. */
+  warnings(): string[] {
+    const amqp = this.state === 'running' ? this.amqpProbe?.problem() : null;
+    return amqp ? [`${amqp} (is a bridge running?)`] : [];
   }
 
   openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string, room?: string): Session {
@@ -214,13 +358,14 @@ export class Gateway implements Service {
 
   /**
    * Whether a session of `app` may open here: under its maxConnections on this instance.
-   * (The cluster-wide maxSessionsPerUser of the users issue is checked here too.)
+   * (The cluster-wide maxSessionsPerUser of the users issue is checked when the session opens.)
    */
   hasRoomFor(app: AppConfig): boolean {
     return app.maxConnections === undefined || this.sessions.countOf(app.id) < app.maxConnections;
   }
 
-  closeSession(session: Session): void {
+  closeSession(session: Session, code?: number): void {
+    this.metrics.closes.inc({ code: closeCodeLabel(code) });
     this.placement?.untrack(session);
     this.sessions.close(session);
   }
@@ -266,14 +411,23 @@ export class Gateway implements Service {
     await this.placement?.stop();
     await this.membership.stop();
     await this.sweep.stop();
+    await this.probe.stop();
+    await this.amqpProbe?.stop();
     this.server?.stopListening();
   }
 
   private async drainSessions(): Promise<void> {
     const sessions = this.sessions.size;
-    const stayed = await this.sessions.drain(this.config.drainTimeoutMs);
+    const stayed = await this.sessions.drain(this.config.drainTimeoutMs, this.config.drainWindowMs, () => this.metrics.drainReconnectsSent.inc());
     await this.server?.close();
     this.sessions.clear();
     this.log.info('sessions drained', { sessions, closedAfterTimeout: stayed });
   }
+}
+
+/** Close codes of the protocol tables and RFC 6455 (1005: none given, 1006: dropped); any other is "other". */
+const KNOWN_CLOSE_CODES = new Set<number>([...Object.values(CloseCode), 1005, 1006]);
+
+function closeCodeLabel(code: number | undefined): string {
+  return code !== undefined && KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
 }

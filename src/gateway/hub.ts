@@ -80,6 +80,8 @@ export class Hub {
   private fanout: LocalFanout | null = null;
   /** Messages emitted to local topics (one per topic, not per subscriber). */
   emittedMessages = 0;
+  /** Frames handed to local subscribers by fan-out: per message, its topic's subscriber count (no work per subscriber). */
+  deliveredMessages = 0;
   /** Messages fetched from history to fill a gap. */
   backfilledMessages = 0;
   /** Presence joins and leaves emitted to local topics. */
@@ -98,6 +100,13 @@ export class Hub {
   /** Number of distinct (app, topic) pairs with local subscribers. */
   get topicCount(): number {
     return this.topics.size;
+  }
+
+  /** Subscriptions of local sessions, over all topics (walks the topics: for scrapes, not hot paths). */
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const t of this.topics.values()) n += t.subscribers;
+    return n;
   }
 
   /**
@@ -305,6 +314,7 @@ export class Hub {
     this.fanout?.publish(t.key, frame);
     t.last = offset;
     this.emittedMessages += 1;
+    this.deliveredMessages += t.subscribers;
     if (!t.recovering || t.recovering.size === 0) return;
     for (const buffer of t.recovering) {
       if (buffer.mode === 'buffering') {

@@ -26,6 +26,7 @@ import type { Socket } from './socket.ts';
 import type { AppQuotas } from './appQuotas.ts';
 import type { Apps } from './auth.ts';
 import { OPEN_GRANT, refusedSubscribe, type Grant } from './permissions.ts';
+import type { HotCount } from '../metrics/metrics.ts';
 
 export interface SessionLimits {
   maxFrameBytes: number;
@@ -53,6 +54,14 @@ export interface SessionContext {
   auth: Pick<Apps, 'verifyToken'>;
   /** Per-app quotas of the instance (client publishes count towards maxPublishPerSec). */
   quotas: AppQuotas;
+  /** What the metrics count per frame (plain numbers on this path; see metrics/metrics.ts). */
+  counts: SessionCounts;
+}
+
+export interface SessionCounts {
+  framesIn: HotCount;
+  framesOut: HotCount;
+  error(code: ErrorCode): void;
 }
 
 /**
@@ -163,7 +172,15 @@ export class Session {
   }
 
   send(frame: string): void {
-    if (!this.closed) this.socket.send(frame);
+    if (this.closed) return;
+    this.ctx.counts.framesOut.add();
+    this.socket.send(frame);
+  }
+
+  /** An error frame for request `id` (counted by code in the metrics). */
+  private sendError(id: string | null, code: ErrorCode, message: string): void {
+    this.ctx.counts.error(code);
+    this.send(encodeError(id, code, message));
   }
 
   /** Handles one incoming WebSocket message (text, or binary which v1 rejects). */
@@ -174,27 +191,28 @@ export class Session {
       else this.early.push(OVER_BURST);
       return;
     }
+    this.ctx.counts.framesIn.add();
     if (typeof raw !== 'string') {
-      this.send(encodeError(null, ErrorCode.InvalidFrame, 'binary frames are not part of protocol v1; send JSON text'));
+      this.sendError(null, ErrorCode.InvalidFrame, 'binary frames are not part of protocol v1; send JSON text');
       return;
     }
     if (!this.takeToken()) {
-      this.send(encodeError(peekId(raw), ErrorCode.RateLimited, `more than ${this.ctx.limits.rateLimitFramesPerSec} frames/s; frame dropped`));
+      this.sendError(peekId(raw), ErrorCode.RateLimited, `more than ${this.ctx.limits.rateLimitFramesPerSec} frames/s; frame dropped`);
       return;
     }
     // UTF-16 length bounds UTF-8 bytes from above by 3x; count bytes only when it could matter.
     if (raw.length * 3 > this.ctx.limits.maxFrameBytes && Buffer.byteLength(raw) > this.ctx.limits.maxFrameBytes) {
-      this.send(encodeError(peekId(raw), ErrorCode.TooLarge, `frame exceeds ${this.ctx.limits.maxFrameBytes} bytes`));
+      this.sendError(peekId(raw), ErrorCode.TooLarge, `frame exceeds ${this.ctx.limits.maxFrameBytes} bytes`);
       return;
     }
     const json = parseJson(raw);
     if (json === undefined) {
-      this.send(encodeError(null, ErrorCode.InvalidFrame, 'frame is not valid JSON'));
+      this.sendError(null, ErrorCode.InvalidFrame, 'frame is not valid JSON');
       return;
     }
     const parsed = parseClientFrame(json);
     if (!parsed.ok) {
-      this.send(encodeError(idOf(json), ErrorCode.InvalidFrame, parsed.issue));
+      this.sendError(idOf(json), ErrorCode.InvalidFrame, parsed.issue);
       return;
     }
     const frame = parsed.frame;
@@ -212,7 +230,7 @@ export class Session {
         this.send(encodePong(frame.id));
         break;
       case 'rpc':
-        void this.jobs.start(frame, (code, message) => this.send(encodeError(frame.id, code, message)));
+        void this.jobs.start(frame, (code, message) => this.sendError(frame.id, code, message));
         break;
       case 'refresh':
         this.queueRefresh(frame);
@@ -280,9 +298,7 @@ export class Session {
     }
     const fresh = topics.filter((t) => !fewHas(this.held, t));
     if (fewSize(this.held) + fresh.length > this.ctx.limits.maxSubscriptionsPerSession) {
-      this.send(
-        encodeError(frame.id, ErrorCode.LimitExceeded, `at most ${this.ctx.limits.maxSubscriptionsPerSession} subscriptions per session`),
-      );
+      this.sendError(frame.id, ErrorCode.LimitExceeded, `at most ${this.ctx.limits.maxSubscriptionsPerSession} subscriptions per session`);
       return;
     }
     const since = frame.since;
@@ -301,8 +317,8 @@ export class Session {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
       for (const topic of fresh) this.detach(topic);
-      this.ctx.log.error('subscribe failed', { session: this.id, error: (failed as PromiseRejectedResult).reason });
-      this.send(encodeError(frame.id, ErrorCode.Internal, 'subscribe failed; retry'));
+      this.ctx.log.error('subscribe failed', { app: this.app.id, session: this.id, error: (failed as PromiseRejectedResult).reason });
+      this.sendError(frame.id, ErrorCode.Internal, 'subscribe failed; retry');
       return;
     }
     const offsets = new Map<string, string>();
@@ -408,6 +424,7 @@ export class Session {
     for (;;) {
       for (const entry of page.entries) {
         last = entry.offset;
+        this.ctx.counts.framesOut.add();
         if (this.socket.send(encodeMessage(topic, entry.offset, entry.data)) < 0) {
           await this.writable();
           if (!wanted()) return null;
@@ -424,6 +441,7 @@ export class Session {
       for (const buffered of buffer.take()) {
         if (compareOffsets(buffered.offset, last) <= 0) continue;
         last = buffered.offset;
+        this.ctx.counts.framesOut.add();
         if (this.socket.send(buffered.frame) < 0) {
           await this.writable();
           if (!wanted()) return null;
@@ -470,7 +488,7 @@ export class Session {
 
   private async publish(frame: PublishFrame): Promise<void> {
     if (!this.app.allowClientPublish) {
-      this.send(encodeError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow client publish`));
+      this.sendError(frame.id, ErrorCode.Forbidden, `app ${this.app.id} does not allow client publish`);
       return;
     }
     if (this.grant.publish !== null && !this.grant.publish.allows(frame.topic)) {
@@ -485,8 +503,8 @@ export class Session {
       const offset = await this.ctx.publisher.publish(this.app.id, frame.topic, frame.data);
       this.send(encodeAck({ id: frame.id, offset }));
     } catch (error) {
-      this.ctx.log.error('publish failed', { session: this.id, topic: frame.topic, error });
-      this.send(encodeError(frame.id, ErrorCode.Internal, 'publish failed; retry'));
+      this.ctx.log.error('publish failed', { app: this.app.id, session: this.id, topic: frame.topic, error });
+      this.sendError(frame.id, ErrorCode.Internal, 'publish failed; retry');
     }
   }
 

@@ -29,6 +29,9 @@ export interface SessionIndexOptions {
   ownershipTtlMs: number;
 }
 
+/** How often a paced drain sends the notices that came due. */
+const DRAIN_TICK_MS = 10;
+
 interface Detached {
   jobs: JobTracker;
   expiry: ReturnType<typeof setTimeout>;
@@ -200,15 +203,36 @@ export class SessionIndex implements Iterable<Session> {
   }
 
   /**
-   * Drain: every session is told to reconnect elsewhere (4000); resolves once they all left
-   * or `timeoutMs` passed, with the number that stayed. Sessions leaving from now on are not
-   * kept for resuming here.
+   * Paced drain: every session is told to reconnect elsewhere (4000), the notices spread
+   * evenly over `windowMs` (session i of n at i * windowMs / n), so that the other instances
+   * see a steady stream of reconnects instead of a storm. Resolves once they all left or
+   * `timeoutMs` (from the start, window included) passed, with the number that stayed.
+   * Sessions leaving from now on are not kept for resuming here. The inbox reader runs on
+   * meanwhile: messages for a session not told yet still reach it.
    */
-  async drain(timeoutMs: number): Promise<number> {
+  async drain(timeoutMs: number, windowMs = 0, onNotice: () => void = () => {}): Promise<number> {
     this.keepLeavers = false;
-    for (const session of this.sessions) session.disconnect(CloseCode.Draining, 'instance draining; reconnect');
-    const deadline = Date.now() + timeoutMs;
-    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const startedAtMs = Date.now();
+    const deadline = startedAtMs + timeoutMs;
+    const queue = [...this.sessions];
+    const n = queue.length;
+    // After a stall of the event loop, at most twice a tick's share goes out per tick: the
+    // drain then runs late (DRAIN_TIMEOUT_MS still bounds it) instead of sending a burst.
+    const perTick = windowMs === 0 ? n : 2 * Math.ceil((n * DRAIN_TICK_MS) / windowMs);
+    let next = 0;
+    while (next < n) {
+      // Everything due by now goes out, then wait for the next tick: timers fire in ms steps,
+      // a per-session timer would cost more than it paces.
+      const due = windowMs === 0 ? n : Math.min(n, next + perTick, Math.floor(((Date.now() - startedAtMs) * n) / windowMs) + 1);
+      for (; next < due; next++) {
+        const session = queue[next]!;
+        if (!this.sessions.has(session)) continue;
+        session.disconnect(CloseCode.Draining, 'instance draining; reconnect');
+        onNotice();
+      }
+      if (next < n) await new Promise((r) => setTimeout(r, DRAIN_TICK_MS));
+    }
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_TICK_MS));
     return this.sessions.size;
   }
 

@@ -14,6 +14,8 @@ import { Bridge } from '../bridge/bridge.ts';
 import { createLogger } from '../lib/log.ts';
 import { ServiceList } from '../lib/serviceList.ts';
 import { backendService, startAll, stopOnSignals } from './processLifecycle.ts';
+import { BridgeMetrics } from '../metrics/metrics.ts';
+import { countReconnects } from './reconnectMetrics.ts';
 
 /** Redis and RabbitMQ each get 1 s to answer the close, then the socket is dropped; 500 ms for the step itself. */
 const CONNECTION_STOP_TIMEOUT_MS = 1500;
@@ -40,6 +42,8 @@ const bridgeId = `bridge-${config.instanceId}`;
 const log = createLogger(config.logLevel, { service: 'bridge', instance: bridgeId });
 const backend = new RedisBackend(redisBackendOptions(config, bridgeId, 0), log.child({ component: 'redis' }));
 const amqp = new AmqpConnection({ url: config.amqpUrl, name: bridgeId }, log.child({ component: 'amqp' }));
+const metrics = new BridgeMetrics({ processMetrics: true });
+countReconnects(metrics, backend, amqp);
 const bridge = new Bridge(
   amqp,
   amqpNames(config.amqpPrefix, config.rpcQueueType),
@@ -55,6 +59,7 @@ const bridge = new Bridge(
     resumeWindowMs: config.resumeWindowMs,
   },
   log,
+  metrics,
 );
 
 const services = new ServiceList(log);

@@ -14,9 +14,12 @@ import { Gateway } from '../gateway/gateway.ts';
 import { AmqpConnection } from '../amqp/connection.ts';
 import { AmqpJobPublisher } from '../amqp/amqpJobPublisher.ts';
 import { amqpNames } from '../amqp/topology.ts';
+import { AmqpUpdatePublisher } from '../amqp/amqpUpdatePublisher.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { ServiceList } from '../lib/serviceList.ts';
 import { backendService, startAll, stopOnSignals } from './processLifecycle.ts';
+import { GatewayMetrics } from '../metrics/metrics.ts';
+import { countReconnects } from './reconnectMetrics.ts';
 
 /**
  * Bounds of the stop steps around the gateway's own. Redis and RabbitMQ each get 1 s to
@@ -64,7 +67,18 @@ const backend = createBackend(config, log);
 // Jobs over WebSocket need RabbitMQ; without AMQP_URL, `rpc` frames answer `unavailable`.
 const amqp = config.amqpUrl ? new AmqpConnection({ url: config.amqpUrl, name: `gateway-${config.instanceId}` }, log.child({ component: 'amqp' })) : null;
 const jobs = amqp ? new AmqpJobPublisher(amqp, amqpNames(config.amqpPrefix, config.rpcQueueType)) : null;
-const gateway = new Gateway(config, backend, log, jobs);
+// The delivery probe's RabbitMQ path: an update for the bridge, as a data-center producer sends one.
+const updates = amqp ? new AmqpUpdatePublisher(amqp, amqpNames(config.amqpPrefix, config.rpcQueueType)) : null;
+const metrics = new GatewayMetrics({ processMetrics: true });
+countReconnects(metrics, backend, amqp);
+const gateway = new Gateway(
+  config,
+  backend,
+  log,
+  jobs,
+  metrics,
+  updates ? (app, topic, data, expiresInMs) => updates.publish({ app, topic, data }, expiresInMs) : null,
+);
 
 const services = new ServiceList(log);
 stopOnSignals(services, log);

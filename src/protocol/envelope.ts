@@ -16,6 +16,11 @@ export const TopicMessageEnvelopeSchema = v.object({
   prev: OffsetSchema,
   /** JSON text of the payload. */
   data: v.string(),
+  /**
+   * When it was published (ms since the epoch, the publisher's clock): the receiver's
+   * publish-to-delivery latency metric. Absent from entries written before it existed.
+   */
+  ts: v.optional(v.number()),
 });
 export type TopicMessageEnvelope = v.InferOutput<typeof TopicMessageEnvelopeSchema>;
 

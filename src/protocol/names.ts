@@ -27,6 +27,9 @@ export const TopicPatternSchema = v.pipe(
   v.regex(/^(?:[A-Za-z0-9_\-.:@/=#,]{1,200}|[A-Za-z0-9_\-.:@/=#,]{0,199}\*)$/, 'topic pattern: a topic, or a topic prefix followed by *'),
 );
 
+/** The app of the delivery probe's topics (docs/operations.md); no configured app may take it. */
+export const PROBE_APP = '_probe';
+
 /** Request IDs chosen by the client, echoed in ack/error/pong. */
 export const RequestIdSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
 

@@ -30,7 +30,12 @@ export interface JobTrackerContext {
   sessions: SessionDirectory;
   limits: JobLimits;
   log: Logger;
+  /** Records a settled job: its outcome (`result` or an error code) and how long it took (the metrics). */
+  observeJob?: (outcome: string, seconds: number) => void;
 }
+
+/** Outcomes are labels: a worker's own error codes count as `error`, keeping their number bounded. */
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
 /** Where a tracker's own replies (timeouts) go. */
 export type ReplySink = (envelope: RpcEnvelope) => void;
@@ -46,6 +51,8 @@ export class JobTracker {
   private pendingJobs: Map<string, ReturnType<typeof setTimeout> | null> | null = null;
   private settledIds: Set<string> | null = null;
   private sink: ReplySink | null = null;
+  /** When each job this tracker published went out (allocated with the first). */
+  private startedAtMs: Map<string, number> | null = null;
 
   constructor(
     readonly sessionId: string,
@@ -78,6 +85,7 @@ export class JobTracker {
     const timeoutMs = Math.min(frame.timeoutMs ?? limits.rpcDefaultTimeoutMs, limits.rpcMaxTimeoutMs);
     const deadlineMs = Date.now() + timeoutMs;
     this.pending.set(frame.id, null);
+    (this.startedAtMs ??= new Map()).set(frame.id, Date.now());
     this.settledIds?.delete(frame.id);
     const job: Job = {
       v: 1,
@@ -96,13 +104,15 @@ export class JobTracker {
       const outcome = await jobs.publish(job);
       if (outcome === 'no_such_method') {
         this.pending.delete(frame.id);
+        this.startedAtMs?.delete(frame.id);
         this.closeOpenJob(frame.id);
         return refuse(ErrorCode.NoSuchMethod, `no worker serves ${JSON.stringify(frame.method)}`);
       }
     } catch (error) {
       this.pending.delete(frame.id);
+      this.startedAtMs?.delete(frame.id);
       this.closeOpenJob(frame.id);
-      this.ctx.log.error('job publish failed', { session: this.sessionId, method: frame.method, error });
+      this.ctx.log.error('job publish failed', { app: this.appId, session: this.sessionId, request: frame.id, job: job.jobId, method: frame.method, error });
       return refuse(ErrorCode.Unavailable, 'could not publish the job; retry');
     }
     if (!this.pending.has(frame.id)) return; // a reply already settled it
@@ -157,8 +167,19 @@ export class JobTracker {
    */
   accept(envelope: RpcEnvelope): boolean {
     if (this.settledIds?.has(envelope.requestId)) return false;
-    if (envelope.reply !== 'progress') this.settle(envelope.requestId);
+    if (envelope.reply !== 'progress') {
+      this.observe(envelope);
+      this.settle(envelope.requestId);
+    }
     return true;
+  }
+
+  private observe(envelope: RpcEnvelope): void {
+    const startedAtMs = this.startedAtMs?.get(envelope.requestId);
+    if (startedAtMs === undefined) return;
+    this.startedAtMs!.delete(envelope.requestId);
+    const outcome = envelope.reply === 'result' ? 'result' : envelope.reply === 'error' && KNOWN_CODES.has(envelope.code) ? envelope.code : 'error';
+    this.ctx.observeJob?.(outcome, (Date.now() - startedAtMs) / 1000);
   }
 
   /** The request got its result or error: its timer stops, and later replies are dropped. */
@@ -166,6 +187,7 @@ export class JobTracker {
     const timer = this.pending.get(requestId);
     if (timer) clearTimeout(timer);
     this.pending.delete(requestId);
+    this.startedAtMs?.delete(requestId);
     const settled = (this.settledIds ??= new Set());
     settled.add(requestId);
     if (settled.size > SETTLED_MEMORY) settled.delete(settled.values().next().value!);
@@ -176,5 +198,6 @@ export class JobTracker {
     if (!this.pendingJobs) return;
     for (const timer of this.pendingJobs.values()) if (timer) clearTimeout(timer);
     this.pendingJobs.clear();
+    this.startedAtMs = null;
   }
 }

@@ -11,6 +11,7 @@
  * (200 ms, TTL 1500 ms) so that reaping happens within the test.
  */
 import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
+import { PROBE_APP } from '../../src/protocol/names.ts';
 import { INBOX_GROUP } from '../../src/cluster/redis/keys.ts';
 import { CloseCode, shouldReconnect } from '../../src/protocol/codes.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
@@ -22,6 +23,10 @@ const PREFIX = uniquePrefix('multi');
 const APP = { id: 'shop', secret: 'multi-instance-secret-0123456789', allowAnonymous: true };
 const ENV = {
   APPS: JSON.stringify([APP]),
+  // The delivery probe's first entry is in the inbox once an instance is ready, the next a
+  // minute later: the tests that count inbox entries count only their own.
+  PROBE_INTERVAL_MS: '60000',
+  PROBE_TIMEOUT_MS: '120000',
   HEARTBEAT_INTERVAL_MS: '200',
   INSTANCE_TTL_MS: '1500',
   // Publishing is fast here; history must still cover what a resuming client missed.
@@ -283,8 +288,10 @@ test('a graceful stop leaves nothing of the instance in Redis; with every instan
   for (const c of clients) c.close();
   expect(await cluster.stop('g2', 'SIGTERM')).toBe(0);
   // History only: `g1-only` never had a message, and keeps the empty stream its subscribe
-  // created to vouch for the position it handed out (it expires like any history).
-  expect(await cluster.keysUnder()).toEqual([...topics, 'g1-only'].map((t) => cluster.keys.history(APP.id, t)).sort());
+  // created to vouch for the position it handed out (it expires like any history). So do
+  // the instances' delivery-probe topics (docs/operations.md).
+  const probeHistory = ['g1', 'g2'].map((id) => cluster.keys.history(PROBE_APP, `i.${id}`));
+  expect(await cluster.keysUnder()).toEqual([...[...topics, 'g1-only'].map((t) => cluster.keys.history(APP.id, t)), ...probeHistory].sort());
   expect(await cluster.redis.xlen(cluster.keys.history(APP.id, 'g1-only'))).toBe(0);
 }, 30_000);
 

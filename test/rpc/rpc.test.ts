@@ -11,6 +11,7 @@ import { startRpcStack, type RpcStack } from '../support/rpcStack.ts';
 import { requireRedis, uniquePrefix } from '../support/redis.ts';
 import { WsClient } from '../support/wsClient.ts';
 import { collectLines } from '../support/lines.ts';
+import { parseMetrics } from '../support/bridgeProcess.ts';
 
 const amqpPrefix = uniqueAmqpPrefix('rpc');
 const redisPrefix = uniquePrefix('rpc');
@@ -112,6 +113,21 @@ test('a job past its timeout is a timeout error, and its late result is dropped'
   expect(c.frames.filter((f) => f.type === 'result' && f.id === reply.id)).toEqual([]);
 });
 
+test('job durations are recorded by outcome: result, job_failed, timeout', async () => {
+  const metrics = stack.gateways[0]!.gateway.metrics;
+  const counts = async () => {
+    const m = parseMetrics(await metrics.render());
+    const count = (outcome: string) => m.get(`switchyard_job_duration_seconds_count{outcome="${outcome}"}`) ?? 0;
+    return { result: count('result'), job_failed: count('job_failed'), timeout: count('timeout') };
+  };
+  const before = await counts();
+  const c = await client();
+  expect(await c.request({ type: 'rpc', method: 'sleep', params: { ms: 1, value: 1 } })).toMatchObject({ type: 'result' });
+  expect(await c.request({ type: 'rpc', method: 'fail' })).toMatchObject({ type: 'error', code: 'job_failed' });
+  expect(await c.request({ type: 'rpc', method: 'sleep', params: { ms: 300, value: 1 }, timeoutMs: 50 })).toMatchObject({ type: 'error', code: 'timeout' });
+  expect(await counts()).toEqual({ result: before.result + 1, job_failed: before.job_failed + 1, timeout: before.timeout + 1 });
+});
+
 test('bad rpc frames get their documented errors', async () => {
   const c = await client();
   expect(await c.request({ type: 'rpc', method: 'bad method!' })).toMatchObject({ type: 'error', code: 'invalid_frame' });
@@ -144,8 +160,9 @@ test('a result that arrives while the client is away is parked and delivered on 
   first.close();
   await first.closed;
   // Wait until the reply has been routed (and parked, since nobody is connected).
-  const before = stack.bridge.metrics.repliesRouted;
-  await waitFor(() => stack.bridge.metrics.repliesRouted > before, { what: 'reply routed', timeoutMs: 5000 });
+  const routed = () => stack.bridge.metrics.value(stack.bridge.metrics.bridgeRepliesRouted);
+  const before = await routed();
+  await waitFor(async () => (await routed()) > before, { what: 'reply routed', timeoutMs: 5000 });
   const again = await client(0, { resume: token });
   expect(again.frames[0]).toMatchObject({ resumed: true });
   expect(await again.waitFor((f) => f.type === 'result' && f.id === 'parked')).toMatchObject({ result: 7 });

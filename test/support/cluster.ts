@@ -10,6 +10,7 @@ import { INBOX_GROUP, Keys } from '../../src/cluster/redis/keys.ts';
 import { compareOffsets } from '../../src/protocol/offset.ts';
 import { shouldReconnect } from '../../src/protocol/codes.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
+import { PROBE_APP } from '../../src/protocol/names.ts';
 import { publishHttp } from './gateway.ts';
 import { spawnGateway, TEST_OPERATOR_TOKEN, type GatewayProcess } from './process.ts';
 import { deleteKeysUnder, keysUnder, REDIS_URL, testClient } from './redis.ts';
@@ -135,9 +136,12 @@ export class TestCluster {
     return (await this.redis.smembers(this.keys.routes(app, topic))).sort();
   }
 
-  /** The `app:topic` entries of an instance's route index, sorted. */
+  /**
+   * The `app:topic` entries of an instance's route index, sorted; without the route of its
+   * delivery probe (`_probe:i.<id>`, docs/operations.md), which every running instance holds.
+   */
   async routeIndex(id: string): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.instanceRoutes(id))).sort();
+    return (await this.redis.smembers(this.keys.instanceRoutes(id))).filter((r) => !r.startsWith(`${PROBE_APP}:`)).sort();
   }
 
   /** Every route set (under this prefix) that lists the instance. */
@@ -236,6 +240,8 @@ export interface Connection {
   instanceId: string;
   /** Close code that ended it; null while open. */
   closeCode: number | null;
+  /** When the client saw it close (ms); null while open. */
+  closedAtMs?: number | null;
   /** `recovered` of the subscribe ack (only when resubscribing with `since`). */
   recovered: Record<string, boolean> | null;
   /** Messages replayed from history (received before the subscribe ack). */
@@ -342,6 +348,7 @@ export class ResumingClient {
 
   private onClosed(client: WsClient, connection: Connection, code: number): void {
     connection.closeCode = code;
+    connection.closedAtMs = Date.now();
     if (this.stopped || client !== this.current) return;
     if (!shouldReconnect(code)) {
       this.failures.push(`closed with terminal code ${code}`);

@@ -74,7 +74,7 @@ export class MemoryBroker implements Broker {
       if (messageId !== undefined) this.remember(app, topic, messageId, { offset, prev, expiresAtMs: this.now() + this.options.dedupeWindowMs });
       const instances = [...fewValues(this.routeTable.get(app, topic) ?? null)];
       if (instances.length > 0) {
-        const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data };
+        const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data, ts: Date.now() };
         await this.inboxes.send(instances.map((instanceId) => ({ instanceId, envelope })));
       }
       published.push({ offset, prev, duplicate: false });

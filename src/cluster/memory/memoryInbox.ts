@@ -4,7 +4,7 @@
  * ensure()/start() until it retires: envelopes for an instance without one are reported
  * missing and not kept (SessionDelivery then asks the session directory).
  */
-import type { Addressed, EnvelopeHandler, Inbox } from '../inbox.ts';
+import type { Addressed, EnvelopeHandler, Inbox, InboxStats } from '../inbox.ts';
 import type { MemoryCluster } from './memoryBackend.ts';
 
 export class MemoryInbox implements Inbox {
@@ -23,6 +23,11 @@ export class MemoryInbox implements Inbox {
 
   async ensure(): Promise<void> {
     this.cluster.inboxState(this.instanceId);
+  }
+
+  /** Envelopes go to the handler at once: only a backlog while nobody reads. */
+  async stats(): Promise<InboxStats> {
+    return { pending: 0, lag: this.cluster.inboxes.get(this.instanceId)?.backlog.length ?? 0 };
   }
 
   async stop(): Promise<void> {

@@ -8,9 +8,10 @@
  *   in, no unescaping on the way out). The user send script (lua/userSend.lua) writes direct
  *   entries from directHead below;
  * - **run entry**: consecutive messages of one topic, as the PUBLISH script writes them: `e`
- *   the run head `{"kind":"message","app":…,"topic":…,"prev":…,"offsets":[…]}`, then one `d`
- *   field per message. Message i has offset `offsets[i]` and prev `offsets[i - 1]` (`prev`
- *   for the first).
+ *   the run head `{"kind":"message","app":…,"topic":…,"ts":…,"prev":…,"offsets":[…]}`, then
+ *   one `d` field per message. Message i has offset `offsets[i]` and prev `offsets[i - 1]`
+ *   (`prev` for the first). `ts` is the publish time (ms, the publisher's clock) of the whole
+ *   run, which one script call appends at once.
  */
 import * as v from 'valibot';
 import { EnvelopeSchema, type Envelope, type TopicMessageEnvelope } from '../../protocol/envelope.ts';
@@ -31,8 +32,8 @@ export function encodeEntry(envelope: Envelope): string[] {
  * The start of a run entry's head, up to the comma after the topic: the PUBLISH script
  * appends `"prev":"<offset>","offsets":["<offset>",…]}` once it knows the offsets.
  */
-export function runHead(app: string, topic: string): string {
-  return `{"kind":"message","app":${JSON.stringify(app)},"topic":${JSON.stringify(topic)},`;
+export function runHead(app: string, topic: string, publishedAtMs: number): string {
+  return `{"kind":"message","app":${JSON.stringify(app)},"topic":${JSON.stringify(topic)},"ts":${publishedAtMs},`;
 }
 
 /**
@@ -47,6 +48,7 @@ const RunHeadSchema = v.object({
   kind: v.literal('message'),
   app: AppIdSchema,
   topic: TopicSchema,
+  ts: v.optional(v.number()),
   prev: OffsetSchema,
   offsets: v.pipe(v.array(OffsetSchema), v.minLength(1)),
 });
@@ -60,13 +62,13 @@ export function decodeEntry(fields: string[]): Envelope[] | null {
   if ('offsets' in json) {
     const run = v.safeParse(RunHeadSchema, json);
     if (!run.success) return null;
-    const { app, topic, offsets } = run.output;
+    const { app, topic, offsets, ts } = run.output;
     const data: string[] = [];
     for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'd') data.push(fields[i + 1]!);
     if (data.length !== offsets.length) return null;
     let prev = run.output.prev;
     return offsets.map((offset, i) => {
-      const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data: data[i]! };
+      const envelope: TopicMessageEnvelope = ts === undefined ? { kind: 'message', app, topic, offset, prev, data: data[i]! } : { kind: 'message', app, topic, offset, prev, data: data[i]!, ts };
       prev = offset;
       return envelope;
     });

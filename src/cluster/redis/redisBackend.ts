@@ -61,6 +61,8 @@ export class RedisBackend implements ClusterBackend {
   readonly delivery: SessionDelivery;
   private readonly restoredListeners: (() => void)[] = [];
   private wasReady = false;
+  /** Times the connection came back after a loss (the metrics). */
+  reconnects = 0;
 
   constructor(private readonly options: RedisBackendOptions, private readonly log: Logger) {
     this.client = connectRedis({ url: options.url, cluster: options.cluster });
@@ -109,6 +111,7 @@ export class RedisBackend implements ClusterBackend {
     );
     this.client.on('ready', () => {
       if (this.wasReady) {
+        this.reconnects += 1;
         this.log.info('redis connection restored');
         for (const listener of this.restoredListeners) listener();
       }

@@ -81,12 +81,13 @@ export class RedisBroker implements Broker {
 
   private async publishInCluster(batch: TopicBatch): Promise<Published[]> {
     const { app, topic, items } = batch;
+    const ts = Date.now();
     const [{ routes, published }] = (await this.runScript([batch])) as [ScriptBatch];
     if (routes.length > 0) {
       const sends: Addressed[] = [];
       for (let i = 0; i < published.length; i++) {
         const { offset, prev } = published[i]!;
-        const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data: items[i]!.data };
+        const envelope: TopicMessageEnvelope = { kind: 'message', app, topic, offset, prev, data: items[i]!.data, ts };
         for (const instanceId of routes) sends.push({ instanceId, envelope });
       }
       await this.inbox.send(sends);
@@ -110,9 +111,10 @@ export class RedisBroker implements Broker {
     const { historySize, historyMaxAgeMs, dedupeWindowMs } = this.options;
     const keys: string[] = [];
     const perTopic: (string | number)[] = [];
-    const window = Math.floor(Date.now() / dedupeWindowMs);
+    const now = Date.now();
+    const window = Math.floor(now / dedupeWindowMs);
     for (const { app, topic, items } of batches) {
-      perTopic.push(keys.length + 1, inboxes ? runHead(app, topic) : '', items.length);
+      perTopic.push(keys.length + 1, inboxes ? runHead(app, topic, now) : '', items.length);
       keys.push(
         this.keys.history(app, topic),
         this.keys.routes(app, topic),

@@ -9,7 +9,7 @@
  */
 import type { Envelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { Addressed, EnvelopeHandler, Inbox } from '../inbox.ts';
+import type { Addressed, EnvelopeHandler, Inbox, InboxStats } from '../inbox.ts';
 import { duplicateClient, type RedisClient } from './connection.ts';
 import { decodeEntry, encodeEntry } from './inboxEntry.ts';
 import { INBOX_GROUP, type Keys } from './keys.ts';
@@ -103,6 +103,18 @@ export class RedisInbox implements Inbox {
   /** Deletes the inbox stream: graceful stop, after stop(). */
   async destroy(): Promise<void> {
     await this.client.del(this.keys.inbox(this.instanceId));
+  }
+
+  /** XINFO GROUPS: the group's `pending` and `lag` (entries not yet delivered to the group; Redis 7+). */
+  async stats(): Promise<InboxStats> {
+    const groups = (await this.client.call('XINFO', 'GROUPS', this.keys.inbox(this.instanceId))) as unknown[][];
+    for (const group of groups) {
+      const fields = new Map<string, unknown>();
+      for (let i = 0; i + 1 < group.length; i += 2) fields.set(String(group[i]), group[i + 1]);
+      if (fields.get('name') !== INBOX_GROUP) continue;
+      return { pending: Number(fields.get('pending') ?? 0), lag: Number(fields.get('lag') ?? 0) };
+    }
+    return { pending: 0, lag: 0 };
   }
 
   async ensure(): Promise<void> {

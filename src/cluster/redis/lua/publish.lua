@@ -27,7 +27,9 @@
 -- window in which a message is in history but not yet routed. A topic's new messages go as
 -- one run entry per instance, in the format of src/cluster/redis/inboxEntry.ts: the caller
 -- passes the start of its head (runHead there), which sendEntry below completes with
--- `"prev":…,"offsets":[…]}`; then one `d` field per message, its data as it is. In a
+-- `"prev":…,"offsets":[…]}` (the head carries the publish time, `"ts":…`, which the caller
+-- stamps: the publisher's clock, for the receivers' latency metric); then one `d` field per
+-- message, its data as it is. In a
 -- Redis Cluster the inboxes live in other slots (and so may the topics): the caller passes
 -- one topic and no head, and sends the envelopes itself, using the routes returned (read in
 -- the same script, after the appends, which gap-free recovery relies on; see
