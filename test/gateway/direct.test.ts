@@ -254,7 +254,10 @@ for (const backend of BACKENDS) describe(backend, () => {
       const ned = fresh('ned');
       await sendHttp(gw, CHAT, ned, 'for ned');
       const mine = await sendHttp(gw, CHAT, mia, 'for mia');
-      const theirs = await sendHttp(gw, CHAT, ned, 'for ned too');
+      // IDs are per user: ned's next one may be spelled like mia's (same millisecond, same
+      // sequence), and then it is one of mia's IDs. Take one that is not.
+      let theirs = await sendHttp(gw, CHAT, ned, 'for ned too');
+      while (theirs === mine) theirs = await sendHttp(gw, CHAT, ned, 'for ned again');
       const c = await connect(CHAT, mia);
       expect(await c.request({ type: 'received', upTo: theirs })).toMatchObject({ type: 'error', code: 'unknown_message' });
       expect(await c.request({ type: 'received', upTo: mine })).toMatchObject({ type: 'ack' });

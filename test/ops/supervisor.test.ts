@@ -89,7 +89,7 @@ function startSupervisor(port: number, args: string[], env: Record<string, strin
 
 async function liveIds(http: string): Promise<string[]> {
   try {
-    const body = (await (await fetch(`${http}/api/instances`)).json()) as { instances: { id: string }[] };
+    const body = (await (await fetch(`${http}/api/instances`, { headers: { authorization: `Bearer ${APP_A.secret}` } })).json()) as { instances: { id: string }[] };
     return body.instances.map((i) => i.id).sort();
   } catch {
     return [];
