@@ -10,7 +10,7 @@
  * may carry bytes (binary frames, protocol/binary.ts): the app gets a Uint8Array. Topics are
  * kept in Maps only. Imports only protocol/.
  */
-import { decodeBinaryServerFrame, encodeBinaryPublish, encodeBinarySend } from '../protocol/binary.ts';
+import { decodeServerBinary, encodeBinaryPublish, encodeBinarySend } from '../protocol/binary.ts';
 import { shouldReconnect } from '../protocol/codes.ts';
 import { compareOffsets as compare } from '../protocol/offset.ts';
 import {
@@ -421,7 +421,11 @@ export class SwitchyardClient {
     this.ws = ws;
     ws.onmessage = (event) => {
       if (typeof event.data === 'string') this.onFrame(decodeServerFrame(event.data));
-      else if (event.data instanceof ArrayBuffer) this.onFrame(decodeBinaryServerFrame(new Uint8Array(event.data)));
+      else if (event.data instanceof ArrayBuffer) {
+        const decoded = decodeServerBinary(event.data);
+        // A malformed binary frame is dropped like a malformed text frame.
+        this.onFrame(decoded.ok ? decoded.frame : null);
+      }
     };
     ws.onclose = (event) => this.onClose(ws, event.code);
   }
