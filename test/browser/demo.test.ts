@@ -61,6 +61,8 @@ test('two users: each page shows both in the room, and a direct message goes fro
   await alice.click('#send');
   await waitFor(async () => (await texts(bob, '#directs li[data-from="alice"]')).length === 1, { what: "alice's message on bob's page" });
   expect(await texts(bob, '#directs li[data-from="alice"]')).toEqual(['alice: {"text":"hello bob"}']);
+  // Alice's page lists it once the send is acknowledged, which may come after bob has it.
+  await waitFor(async () => (await texts(alice, '#directs li[data-to="bob"]')).length === 1, { what: "the sent message on alice's page" });
   expect(await texts(alice, '#directs li[data-to="bob"]')).toEqual(['to bob: {"text":"hello bob"}']);
 });
 
