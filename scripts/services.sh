@@ -71,7 +71,7 @@ ensure_deb() { # name check-function package...
 pika_importable() { /usr/bin/python3 -c 'import pika' >/dev/null 2>&1; }
 ensure_python_pika() { ensure_deb "/usr/bin/python3 with pika" pika_importable python3-pika; }
 
-# The dashboard's browser test drives Debian's Chromium with playwright-core (test/ops/dashboard.test.ts).
+# The browser tests drive Debian's Chromium with playwright-core (test/ops/dashboard.test.ts, test/browser/).
 chromium_runs() { [ -x /usr/bin/chromium ] && /usr/bin/chromium --headless --no-sandbox --disable-gpu --version >/dev/null 2>&1; }
 ensure_chromium() { ensure_deb "/usr/bin/chromium" chromium_runs chromium; }
 

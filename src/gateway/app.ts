@@ -21,7 +21,7 @@ import type { AppQuotas } from './appQuotas.ts';
 import type { Admission, Apps } from './auth.ts';
 import { isOctetStream, readBodyBytes, readJsonBody } from './body.ts';
 import { upgradeWebSocket, type DirectFrames } from './bun.ts';
-import { DEMO_PAGE } from './demoPage.ts';
+import { mountDemo } from './demoPage.ts';
 import { mountDashboard, type DashboardPort } from './dashboard.ts';
 import { encodeError } from './frames.ts';
 import { httpError, type ErrorBody } from './httpErrors.ts';
@@ -59,6 +59,9 @@ export interface GatewayPort extends DashboardPort {
   warnings(): string[];
   /** The metrics, in the Prometheus text format (GET /metrics). */
   readonly metrics: { render(): Promise<string>; readonly contentType: string };
+  // ---- client SDK (issue 14) ----
+  /** No APPS configured: the demo app is served, and the demo page may mint its tokens (gateway/demoPage.ts). */
+  readonly demoMode: boolean;
 }
 
 /**
@@ -143,7 +146,7 @@ class SessionEvents implements WSEvents, DirectFrames {
 export function createApp(port: GatewayPort): Hono {
   const app = new Hono();
 
-  app.get('/', (c) => c.html(DEMO_PAGE));
+  mountDemo(app, port);
 
   app.get('/healthz', (c) => c.json({ status: 'ok', instanceId: port.instanceId }));
 

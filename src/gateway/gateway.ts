@@ -60,6 +60,8 @@ type State = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
 export class Gateway implements Service {
   readonly instanceId: string;
+  /** No APPS configured (the demo app): the demo page's token route is open. */
+  readonly demoMode: boolean;
   readonly apps: Apps;
   readonly hub: Hub;
   readonly publisher: TopicPublisher;
@@ -104,6 +106,7 @@ export class Gateway implements Service {
     publishUpdate: ((app: string, topic: string, data: number, expiresInMs: number) => Promise<void>) | null = null,
   ) {
     this.instanceId = config.instanceId;
+    this.demoMode = config.demoMode;
     this.metrics = metrics;
     const errors = metrics.errors;
     this.counts = { framesIn: new HotCount(), framesOut: new HotCount(), error: (code: ErrorCode) => errors.inc({ code }) };

@@ -1,6 +1,6 @@
 /**
- * What code outside the gateway needs from the runtime: sleeping, and a plain HTTP server
- * (the bridge's health and metrics endpoints). With gateway/bun.ts (the gateway's server and
+ * What code outside the gateway needs from the runtime: sleeping, a plain HTTP server (the
+ * bridge's health and metrics endpoints), and bundling a browser module (the demo page's SDK). With gateway/bun.ts (the gateway's server and
  * WebSockets), the only file that calls Bun's own APIs, so that another runtime means
  * rewriting these two files (test/architecture.test.ts keeps it so).
  */
@@ -24,4 +24,14 @@ export function serveHttp(options: { host: string; port: number; fetch: (request
     },
     stop: () => server.stop(true),
   };
+}
+
+/**
+ * Bundles a browser module (the client SDK for the demo page) into one ES module with its
+ * dependencies inlined. Used once per process, at the first request (see gateway/demoPage.ts).
+ */
+export async function bundleForBrowser(entry: string): Promise<string> {
+  const result = await Bun.build({ entrypoints: [entry], target: 'browser', format: 'esm', minify: true });
+  if (!result.success || result.outputs.length !== 1) throw new Error(`bundling ${entry} failed: ${result.logs.map(String).join('; ')}`);
+  return await result.outputs[0]!.text();
 }

@@ -28,10 +28,15 @@ for (const backend of BACKENDS) describe(backend, () => {
       expect(await ready.json()).toEqual({ ready: true });
     });
 
-    test('the demo page is served at /', async () => {
+    test('the demo page is served at /, on the SDK bundled at /demo/sdk.js; no demo tokens outside demo mode', async () => {
       const res = await app.request('/');
       expect(res.headers.get('content-type')).toContain('text/html');
-      expect(await res.text()).toContain('new WebSocket(url)');
+      expect(await res.text()).toContain("import { SwitchyardClient } from '/demo/sdk.js';");
+      const sdk = await app.request('/demo/sdk.js');
+      expect(sdk.headers.get('content-type')).toContain('text/javascript');
+      expect(await sdk.text()).toMatch(/export\s*\{[^}]*as SwitchyardClient/);
+      const token = await app.request('/demo/token?user=alice');
+      expect(token.status).toBe(404);
     });
 
     test('unknown routes get a JSON 404', async () => {
