@@ -27,8 +27,11 @@ const prefix = uniquePrefix('supervisor');
 const APPS = JSON.stringify([APP_A]);
 const started: Subprocess[] = [];
 const childPids = new Set<number>();
+/** Every supervisor started: its children are read from its log in afterAll, even after a failure. */
+const supervisors: { starts(): unknown }[] = [];
 
 afterAll(async () => {
+  for (const s of supervisors) s.starts();
   for (const p of started) if (p.exitCode === null) p.kill('SIGKILL');
   for (const pid of childPids) {
     try {
@@ -72,7 +75,7 @@ function startSupervisor(port: number, args: string[], env: Record<string, strin
   const errors: string[] = [];
   void collectLines(proc.stdout, lines);
   void collectLines(proc.stderr, errors);
-  return {
+  const supervisor = {
     proc,
     lines,
     errors,
@@ -85,6 +88,8 @@ function startSupervisor(port: number, args: string[], env: Record<string, strin
           return { child, pid };
         }),
   };
+  supervisors.push(supervisor);
+  return supervisor;
 }
 
 async function liveIds(http: string): Promise<string[]> {
