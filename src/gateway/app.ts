@@ -113,11 +113,6 @@ class SessionEvents implements WSEvents, DirectFrames {
     this.receive(data);
   }
 
-  /** The socket drained (see gateway/bun.ts): a paced replay goes on. */
-  onDrain(): void {
-    this.session?.drained();
-  }
-
   onMessage(event: MessageEvent): void {
     this.receive(event.data as string | ArrayBuffer);
   }

@@ -7,9 +7,7 @@
  * adapter builds a MessageEvent and a WSContext (copying the connection's URL) for every
  * frame, which was 17% of the publish path's CPU; events that can take a frame directly
  * (DirectFrames) get it from Bun as is. The parsed URL Hono keeps per connection is dropped
- * after open: nothing reads it, and it costs memory on every idle connection. Hono has no
- * event for Bun's `drain` (the socket wrote out what backpressure held back): it is passed
- * to DirectFrames too.
+ * after open: nothing reads it, and it costs memory on every idle connection.
  *
  * Why `hono/bun` and Hono's per-connection `ws.data.events` (internal): hono 4 marks `hono/bun`
  * deprecated in favour of a separate `@hono/bun` package, but that package is not published
@@ -24,11 +22,9 @@ import type { LocalFanout } from './socket.ts';
 
 export { upgradeWebSocket };
 
-/** WebSocket events that accept a frame straight from the runtime, and hear when the socket drained. */
+/** WebSocket events that accept a frame straight from the runtime. */
 export interface DirectFrames {
   onFrame(data: string | Uint8Array): void;
-  /** After a send reported backpressure (-1), the socket can take more. */
-  onDrain(): void;
 }
 
 type HonoData = { events: WSEvents & Partial<DirectFrames>; url?: URL; protocol: string };
@@ -72,9 +68,8 @@ export function serve(app: Hono, options: ServeOptions): RunningServer {
         if (events.onFrame) events.onFrame(message);
         else websocket.message(ws, message);
       },
-      drain(ws: HonoSocket) {
-        (ws.data as HonoData).events.onDrain?.();
-      },
+      // No `drain` handler on purpose: it would run for every socket a fan-out backs up.
+      // A paused replay polls the socket's queue instead (Session.writable).
       maxPayloadLength: options.hardFrameLimitBytes,
       backpressureLimit: options.sendBufferLimitBytes,
       closeOnBackpressureLimit: true,

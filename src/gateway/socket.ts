@@ -10,8 +10,8 @@ export type OutFrame = string | Uint8Array;
  */
 export interface Socket {
   /**
-   * Returns bytes sent, 0 when dropped, -1 when queued behind backpressure; after -1 the
-   * runtime reports when the socket drained (DirectFrames.onDrain in gateway/bun.ts).
+   * Returns bytes sent, 0 when dropped, -1 when queued behind backpressure (a replay then
+   * waits for the queue to shrink: Session.writable).
    */
   send(data: OutFrame): number;
   /** Joins a runtime-native pub/sub topic (Bun: `ws.subscribe`). */
