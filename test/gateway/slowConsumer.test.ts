@@ -94,7 +94,9 @@ for (const backend of BACKENDS) describe(backend, () => {
       },
       { timeoutMs: 25_000, intervalMs: 20, what: 'stalled replay disconnected' },
     );
-    expect(live).toBeGreaterThan(512 / 20);
+    // The held live messages tripped the limit, not the replay: the socket's own share stays
+    // below twice the point at which a paused replay goes on (64 KiB, Session.writable).
+    expect(live).toBeGreaterThan((512 - 128) / 20);
     stalled.sock.resume();
     await stalled.closed;
     const all = Buffer.concat(stalled.received);
