@@ -10,6 +10,7 @@ import type { ClusterBackend } from '../cluster/backend.ts';
 import { MemoryCluster } from '../cluster/memory/memoryBackend.ts';
 import { RedisBackend } from '../cluster/redis/redisBackend.ts';
 import { redisBackendOptions } from './redisBackendOptions.ts';
+import { memoryClusterOptions } from './memoryClusterOptions.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { AmqpConnection } from '../amqp/connection.ts';
 import { AmqpJobPublisher } from '../amqp/amqpJobPublisher.ts';
@@ -48,14 +49,7 @@ function createBackend(config: Config, log: Logger): ClusterBackend {
       log.child({ component: 'redis' }),
     );
   }
-  return new MemoryCluster({
-    historySize: config.historySize,
-    historyMaxAgeMs: config.historyMaxAgeMs,
-    instanceTtlMs: config.instanceTtlMs,
-    dedupeWindowMs: config.dedupeWindowMs,
-    userInboxMaxLength: config.userInboxMaxLength,
-    userInboxTtlMs: config.userInboxTtlMs,
-  }).backend(config.instanceId);
+  return new MemoryCluster(memoryClusterOptions(config)).backend(config.instanceId);
 }
 
 const config = readConfig();

@@ -18,6 +18,7 @@ import { MemoryCluster } from '../../src/cluster/memory/memoryBackend.ts';
 import type { MemoryBroker } from '../../src/cluster/memory/memoryBroker.ts';
 import { RedisBackend } from '../../src/cluster/redis/redisBackend.ts';
 import { redisBackendOptions } from '../../src/main/redisBackendOptions.ts';
+import { memoryClusterOptions } from '../../src/main/memoryClusterOptions.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { deleteKeysUnder, REDIS_URL, requireRedis, testClient, uniquePrefix } from './redis.ts';
 
@@ -36,14 +37,7 @@ export interface TestBackend {
  */
 export async function createBackend(name: BackendName, config: Config): Promise<TestBackend> {
   if (name === 'memory') {
-    const cluster = new MemoryCluster({
-      historySize: config.historySize,
-      historyMaxAgeMs: config.historyMaxAgeMs,
-      instanceTtlMs: config.instanceTtlMs,
-      dedupeWindowMs: config.dedupeWindowMs,
-      userInboxMaxLength: config.userInboxMaxLength,
-      userInboxTtlMs: config.userInboxTtlMs,
-    });
+    const cluster = new MemoryCluster(memoryClusterOptions(config));
     return { backend: cluster.backend(config.instanceId), cleanup: async () => {} };
   }
   await requireRedis();
