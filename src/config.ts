@@ -163,7 +163,7 @@ export interface Config {
   /** Most members listed by a topic's presence (its `count` stays exact). */
   readonly presenceMaxMembers: number;
 
-  // ---- security (issue 11) ----
+  // ---- security (docs/security.md) ----
   /** Bearer token for operator endpoints (GET /api/instances, /dashboard) besides any app's API key; absent: API keys only. */
   readonly operatorToken: string | undefined;
   /** Unconfirmed direct messages kept per user; older ones are dropped (and the inbox marked lost). */
@@ -171,7 +171,7 @@ export interface Config {
   /** Unconfirmed direct messages older than this are dropped (and the inbox marked lost). */
   readonly userInboxTtlMs: number;
 
-  // --- operations (issue 12: docs/operations.md) ---
+  // ---- operations (docs/operations.md) ----
   /** On shutdown, the drain notices (4000) are spread over this long; at most DRAIN_TIMEOUT_MS. */
   readonly drainWindowMs: number;
   /** How often the instance sends a probe through its own delivery path. */
@@ -301,7 +301,7 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', 2000, 100, 60_000),
     instanceTtlMs: int(env, 'INSTANCE_TTL_MS', 10_000, 300, 600_000),
     presenceMaxMembers: int(env, 'PRESENCE_MAX_MEMBERS', 1000, 1, 100_000),
-    // ---- security (issue 11) ----
+    // ---- security (docs/security.md) ----
     operatorToken: optionalStr(env, 'OPERATOR_TOKEN', /^[\x21-\x7e]{16,256}$/, '16-256 printable ASCII characters without spaces'),
     userInboxMaxLength: int(env, 'USER_INBOX_MAX_LENGTH', 1000, 1, 1_000_000),
     userInboxTtlMs: int(env, 'USER_INBOX_TTL_MS', 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),

@@ -51,7 +51,7 @@ export interface GatewayPort extends DashboardPort {
   openSession(socket: Socket, admission: Extract<Admission, { ok: true }>, resume?: string, room?: string): Session;
   /** The connection closed with `code` (counted by code in the metrics). */
   closeSession(session: Session, code?: number): void;
-  // ---- security (issue 11) ----
+  // ---- security (docs/security.md) ----
   readonly quotas: AppQuotas;
   /** Whether a session of the app may open on this instance (its maxConnections). */
   hasRoomFor(app: AppConfig): boolean;

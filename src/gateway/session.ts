@@ -55,7 +55,7 @@ export interface SessionContext {
   /** Direct messages (the user inbox) and user status. */
   users: { inbox: UserInbox; registry: Pick<UserRegistry, 'count'> };
   log: Logger;
-  // ---- security (issue 11) ----
+  // ---- security (docs/security.md) ----
   /** Verifies the tokens of `refresh` frames. */
   auth: Pick<Apps, 'verifyToken'>;
   /** Per-app quotas of the instance (client publishes count towards maxPublishPerSec). */
@@ -547,7 +547,7 @@ export class Session {
   }
   // ---- end binary frames ----
 
-  // ---- security (issue 11) ----
+  // ---- security (docs/security.md) ----
 
   /** The grant of the token the session was opened with (by SessionIndex, before any frame). */
   authorize(grant: Grant): void {
@@ -591,7 +591,6 @@ export class Session {
     if (dropped.length > 0) this.send(encodeUnsubscribed(dropped, ErrorCode.Forbidden));
     this.send(encodeAck({ id: frame.id }));
   }
-  // ---- end security ----
 
   // ---- users: opening, direct messages, user status (docs/users.md) ----------------------
 

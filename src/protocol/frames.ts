@@ -86,7 +86,7 @@ export const RpcFrameSchema = v.object({
 });
 export type RpcFrame = v.InferOutput<typeof RpcFrameSchema>;
 
-// ---- security (issue 11) ----
+// ---- security (docs/security.md) ----
 /** Compact JWTs are short; this bounds what a refresh makes the server parse. */
 const MAX_TOKEN_CHARS = 8192;
 
@@ -97,7 +97,6 @@ export const RefreshFrameSchema = v.object({
   token: v.pipe(v.string(), v.minLength(1, 'token: a JWT'), v.maxLength(MAX_TOKEN_CHARS, `token: at most ${MAX_TOKEN_CHARS} characters`)),
 });
 export type RefreshFrame = v.InferOutput<typeof RefreshFrameSchema>;
-// ---- end security ----
 // ---- client -> server: users (direct messages, user presence) ----------------------------
 
 /** A direct message to every session of user `to` (and to its user inbox until confirmed). */
@@ -305,7 +304,7 @@ export const ResumeTokenFrameSchema = v.object({
 });
 export type ResumeTokenFrame = v.InferOutput<typeof ResumeTokenFrameSchema>;
 
-// ---- security (issue 11) ----
+// ---- security (docs/security.md) ----
 /**
  * Topics the session no longer holds without having asked: a refresh whose token does not
  * allow them any more (`reason: "forbidden"`). Nothing of them arrives after this frame.
@@ -316,7 +315,6 @@ export const UnsubscribedFrameSchema = v.object({
   reason: v.string(),
 });
 export type UnsubscribedFrame = v.InferOutput<typeof UnsubscribedFrameSchema>;
-// ---- end security ----
 /** A direct message, on every session of its recipient. `from` is null for the server API and the bridge. */
 export const DirectFrameSchema = v.object({
   type: v.literal('direct'),
