@@ -236,7 +236,7 @@ function apps(env: Env): { apps: AppConfig[]; demoMode: boolean } {
   return { apps: result.output.map((a) => Object.freeze(a)), demoMode: false };
 }
 
-/** The options of issue 12 (drain pacing, the delivery probe, the dashboard's token). */
+/** The operations options (docs/operations.md): drain pacing, the delivery probe, the shared port. */
 function operations(env: Env): Pick<Config, 'drainWindowMs' | 'probeIntervalMs' | 'probeTimeoutMs' | 'reusePort'> {
   const drainTimeoutMs = int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000);
   // Half the drain: the sessions told last still get as long to leave as the window took.

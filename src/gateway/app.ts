@@ -59,7 +59,7 @@ export interface GatewayPort extends DashboardPort {
   warnings(): string[];
   /** The metrics, in the Prometheus text format (GET /metrics). */
   readonly metrics: { render(): Promise<string>; readonly contentType: string };
-  // ---- client SDK (issue 14) ----
+  // ---- the demo page's client SDK bundle ----
   /** No APPS configured: the demo app is served, and the demo page may mint its tokens (gateway/demoPage.ts). */
   readonly demoMode: boolean;
 }
@@ -229,7 +229,7 @@ export function createApp(port: GatewayPort): Hono {
     return c.json({ online: sessions > 0, sessions } satisfies UserPresenceResponse);
   });
 
-  // ---- binary messages (issue 14): application/octet-stream bodies ----
+  // ---- binary messages: application/octet-stream bodies ----
 
   /** `POST …/publish?topic=<topic>` with raw bytes: a binary message (docs/protocol.md, "Binary frames"). */
   const publishBytes = async (target: AppConfig, topicParam: string | undefined, request: Request): Promise<string> => {

@@ -517,7 +517,7 @@ export class Session {
     }
   }
 
-  // ---- binary frames (issue 14; protocol/binary.ts) -----------------------------------------
+  // ---- binary frames (protocol/binary.ts, docs/protocol.md) ----------------------------------------
 
   /**
    * A binary frame: a publish (0x11) or a direct message (0x12) whose data is the frame's

@@ -31,7 +31,7 @@ export const DirectUpdateSchema = v.object({
 });
 export type DirectUpdate = v.InferOutput<typeof DirectUpdateSchema>;
 
-// ---- binary updates (issue 14) ----------------------------------------------------------
+// ---- binary updates (docs/bridge.md) ---------------------------------------------------------
 
 /**
  * The AMQP content type of a binary update: its body is the message's data as it is (no
