@@ -58,7 +58,10 @@ export interface Recovery {
   recovered: boolean;
   /** Up to `limit` retained messages after the requested offset, oldest first. */
   entries: HistoryEntry[];
-  /** The topic's position when it was read (see Broker.position); `0-0` when it has no log. */
+  /**
+   * The topic's position when it was read (see Broker.position). For a topic without
+   * messages: `0-0` in Redis, the history's epoch in memory (see memory/topicLogs.ts).
+   */
   head: string;
 }
 

@@ -4,13 +4,13 @@
  */
 import type { Payload } from '../../protocol/envelope.ts';
 import { compareOffsets } from '../../protocol/offset.ts';
-import { ORIGIN_OFFSET, type HistoryEntry, type Recovery } from '../broker.ts';
+import { type HistoryEntry, type Recovery } from '../broker.ts';
 import { TopicMap } from './topicMap.ts';
 
 /** Where an appended message landed. */
 export interface Appended {
   offset: string;
-  /** Offset of the message before this one in the topic (`0-0` for the first). */
+  /** Offset of the message before this one in the topic (for the first, the topic's position before it: the epoch). */
   prev: string;
 }
 
@@ -24,16 +24,16 @@ class TopicLog {
   private lastMs: number;
   private lastSeq = 0;
   /**
-   * Everything at or before this offset is unknown to this log: dropped by trimming, or
-   * from before the log existed (set on the first append, so that an offset a previous
-   * process issued is never vouched for).
+   * Everything before this offset is unknown to this log: dropped by trimming, or from
+   * before the log began (so that an offset a previous process or log issued is never
+   * vouched for).
    */
   private droppedUpTo: string;
 
-  /** @param startMs for a log that begins at a position handed out earlier (`<startMs>-0`); 0 otherwise */
-  constructor(private readonly size: number, private readonly maxAgeMs: number, startMs: number) {
+  /** @param start the position the log begins at (`<startMs>-0`, TopicLogs' epoch): its first message comes after it */
+  constructor(private readonly size: number, private readonly maxAgeMs: number, startMs: number, start: string) {
     this.lastMs = startMs;
-    this.droppedUpTo = startMs > 0 ? `${startMs}-0` : ORIGIN_OFFSET;
+    this.droppedUpTo = start;
   }
 
   get lastOffset(): string {
@@ -47,7 +47,6 @@ class TopicLog {
 
   append(data: Payload, nowMs: number): Appended {
     const prev = this.lastOffset;
-    const first = prev === ORIGIN_OFFSET;
     if (nowMs > this.lastMs) {
       this.lastMs = nowMs;
       this.lastSeq = 0;
@@ -55,7 +54,6 @@ class TopicLog {
       this.lastSeq += 1;
     }
     const offset = this.lastOffset;
-    if (first) this.droppedUpTo = predecessor(offset);
     this.entries.push({ offset, data, atMs: nowMs });
     this.trim(nowMs);
     return { offset, prev };
@@ -106,40 +104,43 @@ class TopicLog {
   }
 }
 
-/** The largest offset below `offset`. */
-function predecessor(offset: string): string {
-  const [ms, seq] = offset.split('-').map(Number) as [number, number];
-  return seq > 0 ? `${ms}-${seq - 1}` : `${ms - 1}-${Number.MAX_SAFE_INTEGER}`;
-}
-
-/**
- * A topic's history: its log, or, for a topic whose position was asked before its first
- * append, the millisecond that position names (`<ms>-0`). A number instead of an empty log
- * because every subscribed topic gets one, and most per-user topics stay quiet.
- */
-type TopicHistory = TopicLog | number;
-
-/** Every this many writes (appends and new positions), topics silent for longer than maxAgeMs are dropped. */
+/** Every this many appends, topics silent for longer than maxAgeMs are dropped. */
 const SWEEP_EVERY_WRITES = 4096;
 
-/** The history of every topic, with the reads Broker offers (see there). */
+/**
+ * The history of every topic, with the reads Broker offers (see there).
+ *
+ * A topic without a log (no message yet, or its log was dropped) stores nothing: its position
+ * is the epoch, `<epochMs>-0`, one string shared by every such topic. Most per-user topics
+ * stay quiet, so a subscribed topic costs nothing here until its first message. The epoch is
+ * when this history began (so a later process never vouches for the positions of an earlier
+ * one), and moves to the present when silent logs are dropped (so a dropped topic's position
+ * never goes back, and a position from before its log is not vouched for). It moves at most
+ * once per maxAgeMs: a position handed out stays vouched for at least until its epoch is
+ * maxAgeMs old, and a silent log is dropped within twice maxAgeMs.
+ */
 export class TopicLogs {
-  private readonly topics = new TopicMap<TopicHistory>();
+  private readonly topics = new TopicMap<TopicLog>();
   private writes = 0;
+  private epochMs: number;
+  private epochPosition: string;
 
   /**
    * @param size messages kept per topic
    * @param maxAgeMs messages older than this are dropped
    * @param now clock
    */
-  constructor(private readonly size: number, private readonly maxAgeMs: number, private readonly now: () => number) {}
+  constructor(private readonly size: number, private readonly maxAgeMs: number, private readonly now: () => number) {
+    this.epochMs = Math.max(1, now());
+    this.epochPosition = `${this.epochMs}-0`;
+  }
 
   /** Appends one message; its offset is greater than every earlier one in the topic. */
   append(app: string, topic: string, data: Payload): Appended {
     if (++this.writes % SWEEP_EVERY_WRITES === 0) this.sweep();
     let log = this.topics.get(app, topic);
-    if (!(log instanceof TopicLog)) {
-      log = new TopicLog(this.size, this.maxAgeMs, log ?? 0);
+    if (log === undefined) {
+      log = new TopicLog(this.size, this.maxAgeMs, this.epochMs, this.epochPosition);
       this.topics.set(app, topic, log);
     }
     return log.append(data, this.now());
@@ -147,38 +148,36 @@ export class TopicLogs {
 
   /**
    * Drops the topics with nothing newer than maxAgeMs: everything in them has aged out, like
-   * a Redis history stream that expired. (Offsets then restart from a new log, which never
-   * vouches for the old ones.)
+   * a Redis history stream that expired. Only once the epoch is maxAgeMs old, since dropping
+   * moves it (see the class comment).
    */
   private sweep(): void {
-    const cutoff = this.now() - this.maxAgeMs;
-    for (const [app, topic, history] of this.topics.entries()) {
-      if ((typeof history === 'number' ? history : history.lastAtMs) < cutoff) this.topics.delete(app, topic);
+    const now = this.now();
+    const cutoff = now - this.maxAgeMs;
+    if (this.epochMs >= cutoff) return;
+    let dropped = false;
+    for (const [app, topic, log] of this.topics.entries()) {
+      if (log.lastAtMs < cutoff) {
+        this.topics.delete(app, topic);
+        dropped = true;
+      }
     }
+    if (!dropped) return;
+    this.epochMs = Math.max(now, this.epochMs + 1);
+    this.epochPosition = `${this.epochMs}-0`;
   }
 
   readSince(app: string, topic: string, since: string, limit: number): Recovery {
-    const history = this.topics.get(app, topic);
-    if (history === undefined) return { recovered: false, entries: [], head: ORIGIN_OFFSET };
-    if (typeof history === 'number') {
-      const head = `${history}-0`;
-      return { recovered: compareOffsets(since, head) === 0, entries: [], head };
-    }
-    return history.readSince(since, limit, this.now());
+    const log = this.topics.get(app, topic);
+    if (log === undefined) return { recovered: since === this.epochPosition, entries: [], head: this.epochPosition };
+    return log.readSince(since, limit, this.now());
   }
 
   readBetween(app: string, topic: string, after: string, before: string): HistoryEntry[] {
-    const history = this.topics.get(app, topic);
-    return history instanceof TopicLog ? history.between(after, before) : [];
+    return this.topics.get(app, topic)?.between(after, before) ?? [];
   }
 
   position(app: string, topic: string): string {
-    const history = this.topics.get(app, topic);
-    if (history instanceof TopicLog) return history.lastOffset;
-    if (history !== undefined) return `${history}-0`;
-    if (++this.writes % SWEEP_EVERY_WRITES === 0) this.sweep();
-    const ms = Math.max(1, this.now());
-    this.topics.set(app, topic, ms);
-    return `${ms}-0`;
+    return this.topics.get(app, topic)?.lastOffset ?? this.epochPosition;
   }
 }

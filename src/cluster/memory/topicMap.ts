@@ -1,7 +1,7 @@
 /**
  * A value per (app, topic) in memory: one Map per app keyed by the topic string itself, which
  * its subscribers hold already. No `app:topic` key string per topic: in memory mode every
- * subscribed topic has a route and a position, and most per-user topics stay quiet.
+ * subscribed topic has a route, and most per-user topics stay quiet.
  */
 export class TopicMap<T> {
   private readonly apps = new Map<string, Map<string, T>>();
