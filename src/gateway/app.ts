@@ -74,20 +74,14 @@ class SessionEvents implements WSEvents, DirectFrames {
 
   constructor(
     private readonly port: GatewayPort,
-    private admission: Admission | null,
-    private resume: string | undefined,
-    private room: string | undefined,
+    /** What the upgrade request asked for: needed only by onOpen, which drops it (fewer fields per open connection). */
+    private request: { admission: Admission; resume: string | undefined; room: string | undefined } | null,
   ) {}
 
   onOpen(_event: Event, ws: WSContext): void {
     const socket = ws.raw as Socket;
-    // Needed only here: dropped so that an open connection does not keep them.
-    const admission = this.admission!;
-    const resume = this.resume;
-    const room = this.room;
-    this.admission = null;
-    this.resume = undefined;
-    this.room = undefined;
+    const { admission, resume, room } = this.request!;
+    this.request = null;
     if (!admission.ok) {
       socket.send(encodeError(null, admission.code, admission.message));
       socket.close(admission.closeCode, admission.message);
@@ -276,7 +270,7 @@ export function createApp(port: GatewayPort): Hono {
     '/ws',
     upgradeWebSocket(async (c) => {
       const admission = await port.apps.admit(c.req.query('app'), c.req.query('token'));
-      return new SessionEvents(port, admission, c.req.query('resume'), c.req.query('room'));
+      return new SessionEvents(port, { admission, resume: c.req.query('resume'), room: c.req.query('room') });
     }),
   );
 

@@ -99,29 +99,52 @@ const GONE: Attached = { position: null, recovered: null };
 /** Stands for a frame that came before the welcome beyond the rate limit's burst (answered `rate_limited`). */
 const OVER_BURST = Symbol('over burst');
 
+/**
+ * What a session holds only while something is under way (its opening, a subscribe, a
+ * replay, a refresh) or only for some users (direct messages, presence). Allocated when first
+ * needed and dropped once empty again, so that an idle session stays one small object
+ * (docs/benchmarks.md, idle sessions).
+ */
+class SessionExtras {
+  /** Client frames that arrived before the welcome went out (a user's session opens in a round trip or two). */
+  early: (string | ArrayBuffer | Uint8Array | typeof OVER_BURST)[] | null = null;
+  /** Replies that arrived during a resume, before the welcome went out. */
+  resuming: RpcEnvelope[] | null = null;
+  /** Topics being subscribed, so that a second subscribe to one can report where it ends up. */
+  attaching: Map<string, Promise<Attached>> | null = null;
+  /** Topics whose live messages still come through the hub's recovery buffer. */
+  recoveries: Map<string, RecoveryBuffer> | null = null;
+  /** Refreshes run one after the other, so the last one sent is the one that holds. */
+  refreshing: Promise<void> | null = null;
+  /** The user's direct messages (a user of an app with `allowDirect`). */
+  direct: DirectState | null = null;
+  /** Presence topics this session counts in (subscribed, with a user ID). */
+  present: FewStrings = null;
+
+  get empty(): boolean {
+    return (
+      this.early === null &&
+      this.resuming === null &&
+      this.attaching === null &&
+      this.recoveries === null &&
+      this.refreshing === null &&
+      this.direct === null &&
+      this.present === null
+    );
+  }
+}
+
 export class Session {
   /** Subscribed topics; most sessions hold one (see FewStrings, and the idle scenario of docs/benchmarks.md). */
   private held: FewStrings = null;
   /** Rate limit: a token bucket kept in two numbers (refilled lazily on each frame). */
   private tokens: number;
   private tokensAtMs: number;
-  /** Topics whose live messages still come through the hub's recovery buffer (allocated on first use). */
-  private recoveries: Map<string, RecoveryBuffer> | null = null;
-  /** Topics being subscribed, so that a second subscribe to one can report where it ends up (allocated on first use). */
-  private attaching: Map<string, Promise<Attached>> | null = null;
   private closed = false;
-  /** Replies that arrived during a resume, before the welcome went out; null otherwise. */
-  private resuming: RpcEnvelope[] | null = null;
   /** What the session's token allows (set once opened, replaced by refresh frames); shared by most sessions. */
   private grant: Grant = OPEN_GRANT;
-  /** Refreshes run one after the other, so the last one sent is the one that holds. */
-  private refreshing: Promise<void> | null = null;
-  /** Client frames that arrived before the welcome went out (a user's session opens in a round trip or two); null otherwise. */
-  private early: (string | ArrayBuffer | Uint8Array | typeof OVER_BURST)[] | null = null;
-  /** The user's direct messages; null for anonymous sessions and apps without `allowDirect`. */
-  private direct: DirectState | null = null;
-  /** Presence topics this session counts in (subscribed, with a user ID); null for most sessions. */
-  private present: FewStrings = null;
+  /** The rest of the session's state, null while it has none (see SessionExtras). */
+  private extras: SessionExtras | null = null;
 
   constructor(
     readonly id: string,
@@ -138,13 +161,23 @@ export class Session {
     if (userId !== null && app.allowDirect === true) {
       const direct: DirectState = { last: '0-0', queue: Promise.resolve(), start: null };
       direct.queue = new Promise<string>((resolve) => (direct.start = resolve)).then((head) => this.replayInbox(head));
-      this.direct = direct;
+      this.more.direct = direct;
     }
+  }
+
+  /** The extras, allocated if need be. */
+  private get more(): SessionExtras {
+    return (this.extras ??= new SessionExtras());
+  }
+
+  /** Drops the extras once nothing is left in them. */
+  private tidy(): void {
+    if (this.extras?.empty) this.extras = null;
   }
 
   /** Whether the session takes direct messages (a user of an app with `allowDirect`). */
   get takesDirect(): boolean {
-    return this.direct !== null;
+    return this.extras?.direct != null;
   }
 
   /** The session's jobs (created with the first); their timeouts come back through deliverReply. */
@@ -189,10 +222,11 @@ export class Session {
 
   /** Handles one incoming WebSocket message: a JSON text frame, or a binary frame (receiveBinary). */
   receive(raw: string | ArrayBuffer | Uint8Array): void {
-    if (this.early) {
+    const early = this.extras?.early;
+    if (early) {
       // Before the welcome: kept, and handled right after it (the rate limit applies then).
-      if (this.early.length < this.ctx.limits.rateLimitBurst) this.early.push(raw);
-      else this.early.push(OVER_BURST);
+      if (early.length < this.ctx.limits.rateLimitBurst) early.push(raw);
+      else early.push(OVER_BURST);
       return;
     }
     this.ctx.counts.framesIn.add();
@@ -253,9 +287,10 @@ export class Session {
 
   /** A job reply from the inbox or a timer: sent unless its request is already settled. */
   deliverReply(envelope: RpcEnvelope): void {
-    if (this.resuming) {
+    const resuming = this.extras?.resuming;
+    if (resuming) {
       // Not before the welcome and the parked replies: kept until resume() has sent them.
-      this.resuming.push(envelope);
+      resuming.push(envelope);
       return;
     }
     if (!this.jobs.accept(envelope)) return;
@@ -265,7 +300,7 @@ export class Session {
 
   /** Holds replies that come in while the session directory is being claimed (see resume). */
   beginResume(): void {
-    this.resuming = [];
+    this.more.resuming = [];
   }
 
   /**
@@ -277,8 +312,8 @@ export class Session {
    * so they bypass accept() here.
    */
   resume(welcome: string, claimed: Claimed): void {
-    const arrived = this.resuming ?? [];
-    this.resuming = null;
+    const arrived = this.extras?.resuming ?? [];
+    if (this.extras) this.extras.resuming = null;
     this.send(welcome);
     const open = new Set(claimed.open.map((j) => j.requestId));
     for (const envelope of claimed.parked) {
@@ -337,11 +372,15 @@ export class Session {
 
   /** Remembers a subscribe in flight until it settles (see heldPosition). */
   private track(topic: string, attached: Promise<Attached>): Promise<Attached> {
-    (this.attaching ??= new Map()).set(topic, attached);
+    const extras = this.more;
+    (extras.attaching ??= new Map()).set(topic, attached);
     const forget = () => {
-      if (this.attaching?.get(topic) !== attached) return;
-      this.attaching.delete(topic);
-      if (this.attaching.size === 0) this.attaching = null;
+      const attaching = this.extras?.attaching;
+      if (attaching?.get(topic) !== attached) return;
+      attaching.delete(topic);
+      if (attaching.size > 0) return;
+      this.extras!.attaching = null;
+      this.tidy();
     };
     attached.then(forget, forget);
     return attached;
@@ -354,8 +393,8 @@ export class Session {
    * delivered offset (it is on the native topic).
    */
   private async heldPosition(topic: string, withSince: boolean): Promise<Attached> {
-    const attaching = this.attaching?.get(topic);
-    const position = attaching ? (await attaching).position : (this.recoveries?.get(topic)?.last ?? this.ctx.hub.lastDelivered(this.app.id, topic));
+    const attaching = this.extras?.attaching?.get(topic);
+    const position = attaching ? (await attaching).position : (this.extras?.recoveries?.get(topic)?.last ?? this.ctx.hub.lastDelivered(this.app.id, topic));
     return { position, recovered: withSince ? true : null };
   }
 
@@ -388,11 +427,11 @@ export class Session {
     const buffer = hub.startRecovery(app, topic, {
       send: (frame) => this.send(frame),
       subscribeNative: () => {
-        this.recoveries?.delete(topic);
+        this.forgetRecovery(topic);
         if (!this.closed && fewHas(this.held, topic)) this.socket.subscribe(native);
       },
     });
-    (this.recoveries ??= new Map()).set(topic, buffer);
+    (this.more.recoveries ??= new Map()).set(topic, buffer);
     try {
       await joined;
       if (!this.closed && fewHas(this.held, topic)) await this.enterPresence(topic);
@@ -414,7 +453,7 @@ export class Session {
   private async replay(topic: string, since: string, buffer: RecoveryBuffer): Promise<Attached | null> {
     const { hub, history } = this.ctx;
     const app = this.app.id;
-    const wanted = () => !this.closed && this.recoveries?.get(topic) === buffer;
+    const wanted = () => !this.closed && this.extras?.recoveries?.get(topic) === buffer;
     let page = await history.readSince(app, topic, since, HISTORY_PAGE_MESSAGES);
     if (!wanted()) return null;
     let recovered = page.recovered;
@@ -474,10 +513,17 @@ export class Session {
   }
 
   private endRecovery(topic: string): void {
-    const buffer = this.recoveries?.get(topic);
+    const buffer = this.extras?.recoveries?.get(topic);
     if (!buffer) return;
-    this.recoveries!.delete(topic);
+    this.forgetRecovery(topic);
     this.ctx.hub.endRecovery(buffer);
+  }
+
+  private forgetRecovery(topic: string): void {
+    const recoveries = this.extras?.recoveries;
+    if (!recoveries?.delete(topic) || recoveries.size > 0) return;
+    this.extras!.recoveries = null;
+    this.tidy();
   }
 
   private detach(topic: string): void {
@@ -560,11 +606,13 @@ export class Session {
   }
 
   private queueRefresh(frame: RefreshFrame): void {
-    const previous = this.refreshing ?? Promise.resolve();
+    const previous = this.extras?.refreshing ?? Promise.resolve();
     const current = previous.then(() => this.refresh(frame));
-    this.refreshing = current;
+    this.more.refreshing = current;
     void current.finally(() => {
-      if (this.refreshing === current) this.refreshing = null;
+      if (this.extras?.refreshing !== current) return;
+      this.extras.refreshing = null;
+      this.tidy();
     });
   }
 
@@ -599,7 +647,7 @@ export class Session {
    * client frames are held meanwhile, so that nothing precedes the welcome.
    */
   beginOpen(): void {
-    this.early ??= [];
+    this.more.early ??= [];
   }
 
   /**
@@ -610,12 +658,13 @@ export class Session {
   opened(welcome: string, claimed: Claimed | null, head: string | null): void {
     if (claimed) this.resume(welcome, claimed);
     else this.send(welcome);
-    if (this.direct?.start && head !== null) {
-      this.direct.start(head);
-      this.direct.start = null;
+    const direct = this.extras?.direct;
+    if (direct?.start && head !== null) {
+      direct.start(head);
+      direct.start = null;
     }
-    const early = this.early ?? [];
-    this.early = null;
+    const early = this.extras?.early ?? [];
+    this.dropEarly();
     for (const raw of early) {
       if (raw === OVER_BURST) this.sendError(null, ErrorCode.RateLimited, 'more frames before the welcome than the burst allows; frame dropped');
       else this.receive(raw);
@@ -624,14 +673,20 @@ export class Session {
 
   /** Refuses the session before its welcome: an error frame, then the close code. */
   refuse(code: ErrorCode, closeCode: number, message: string): void {
-    this.early = null;
+    this.dropEarly();
     this.sendError(null, code, message);
     this.disconnect(closeCode, message);
   }
 
+  private dropEarly(): void {
+    if (!this.extras) return;
+    this.extras.early = null;
+    this.tidy();
+  }
+
   /** A direct envelope for this session's user, with its frame (encoded once per instance). */
   deliverDirect(envelope: DirectEnvelope, frame: OutFrame): void {
-    const direct = this.direct;
+    const direct = this.extras?.direct;
     if (!direct || this.closed) return;
     direct.queue = direct.queue.then(
       () => this.directLive(direct, envelope, frame),
@@ -646,7 +701,7 @@ export class Session {
    * below it are dropped.
    */
   private async replayInbox(head: string): Promise<void> {
-    const direct = this.direct!;
+    const direct = this.extras!.direct!;
     const { inbox } = this.ctx.users;
     let last = '0-0';
     try {
@@ -713,7 +768,7 @@ export class Session {
   }
 
   private async confirmDirect(frame: ReceivedFrame): Promise<void> {
-    if (!this.direct) {
+    if (!this.takesDirect) {
       const why = this.userId === null ? 'anonymous sessions have no user inbox' : `app ${this.app.id} does not allow direct messages`;
       this.sendError(frame.id, ErrorCode.Forbidden, why);
       return;
@@ -757,14 +812,16 @@ export class Session {
    * a user; the promise settles once the store counts it (the subscribe ack waits for it).
    */
   private enterPresence(topic: string): Promise<void> | null {
-    if (this.userId === null || !tracksPresence(this.app, topic) || fewHas(this.present, topic)) return null;
-    this.present = fewAdd(this.present, topic);
+    if (this.userId === null || !tracksPresence(this.app, topic) || fewHas(this.extras?.present ?? null, topic)) return null;
+    this.more.present = fewAdd(this.more.present, topic);
     return this.ctx.presence.join(this.app.id, topic, this.userId);
   }
 
   private leavePresence(topic: string): void {
-    if (!fewHas(this.present, topic)) return;
-    this.present = fewDelete(this.present, topic);
+    const extras = this.extras;
+    if (!extras || !fewHas(extras.present, topic)) return;
+    extras.present = fewDelete(extras.present, topic);
+    this.tidy();
     this.ctx.presence.leave(this.app.id, topic, this.userId!);
   }
 
@@ -791,11 +848,16 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.recoveries) for (const topic of this.recoveries.keys()) this.endRecovery(topic);
+    const recoveries = this.extras?.recoveries;
+    if (recoveries) for (const topic of [...recoveries.keys()]) this.endRecovery(topic);
     for (const topic of fewValues(this.held)) this.ctx.hub.leave(this.app.id, topic);
     this.held = null;
-    for (const topic of fewValues(this.present)) this.ctx.presence.leave(this.app.id, topic, this.userId!);
-    this.present = null;
+    const extras = this.extras;
+    if (extras) {
+      for (const topic of fewValues(extras.present)) this.ctx.presence.leave(this.app.id, topic, this.userId!);
+      extras.present = null;
+      this.tidy();
+    }
     // Paused replays see the session closed at their next check, and stop.
   }
 
@@ -805,7 +867,8 @@ export class Session {
    */
   get bufferedBytes(): number {
     let bytes = this.socket.getBufferedAmount();
-    if (this.recoveries) for (const buffer of this.recoveries.values()) bytes += buffer.waitingChars;
+    const recoveries = this.extras?.recoveries;
+    if (recoveries) for (const buffer of recoveries.values()) bytes += buffer.waitingChars;
     return bytes;
   }
 
