@@ -71,6 +71,10 @@ const FULL: HarnessSizes = {
   idleAddresses: 1,
 };
 
+const IDLE_STORES = ['memory', 'redis'] as const;
+/** Where the idle scenario's Switchyard keeps its cluster state: in memory, or in Redis on 127.0.0.1:6379. */
+export type IdleStore = (typeof IDLE_STORES)[number];
+
 /** --quick: a smoke run of the harness (< 30 s). */
 const QUICK: Partial<HarnessSizes> = {
   rounds: 1,
@@ -104,6 +108,7 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
   },
   fractional: ['warmupSec', 'latencyWarmupSec', 'seconds', 'latencyRatePerSec'],
   sameAs: { idleTopics: 'idleSessions' },
+  choices: { 'idle-store': { key: 'idleStore', values: IDLE_STORES, default: 'memory' } },
   usage: `Usage: bun run bench [flags]
 
   --scenario NAME        fanout, latency, idle, binary-1k, binary-64k or all (default all;
@@ -123,6 +128,10 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
   --idle-topics N        distinct topics of the idle sessions (default: one per session)
   --idle-addresses N     spread the idle sessions over 127.0.0.1 .. 127.0.0.N (one address
                          runs out of ports near 28,000; default ${FULL.idleAddresses})
+  --idle-store S         memory (default) or redis: the idle Switchyard keeps its routes,
+                         positions and registry in Redis on 127.0.0.1:6379, under a key
+                         prefix of its own, and the report adds Redis's memory and keys per
+                         session
   --workers N            subscriber load-generator processes (default ${FULL.workers})
   --open-concurrency N   sessions each worker opens at once (default ${FULL.openConcurrency})
   --payload-bytes N      approximate size of each message's data (default ${FULL.payloadBytes})
@@ -151,6 +160,7 @@ const GROUPS = [HARNESS_OPTIONS, AMQP_OPTIONS, CLUSTER_OPTIONS, SECURITY_OPTIONS
 export type ScenarioName = (typeof FAMILIES)[number]['scenarios'][number];
 
 export interface BenchOptions extends HarnessSizes, AmqpOptions, ClusterOptions, SecurityOptions, UsersOptions, PresenceOptions {
+  readonly idleStore: IdleStore;
   readonly scenarios: readonly ScenarioName[];
   readonly servers: readonly ServerKind[];
   readonly quick: boolean;

@@ -56,8 +56,9 @@ export function childEnvironment(vars: Record<string, string>): Record<string, s
  * Only these variables reach the servers: a shell's APPS or REDIS_URL must not turn the
  * in-memory single instance into something else, and runs must be reproducible.
  */
-export function environment(port: number, host = '127.0.0.1'): Record<string, string> {
+export function environment(port: number, host = '127.0.0.1', extra: Record<string, string> = {}): Record<string, string> {
   return childEnvironment({
+    ...extra,
     PORT: String(port),
     HOST: host,
     LOG_LEVEL: 'warn',
@@ -74,12 +75,12 @@ export function environment(port: number, host = '127.0.0.1'): Record<string, st
  * loopback addresses (127.0.0.1, .2, …): one address runs out of ephemeral ports near 28,000
  * connections. The load only ever comes from this machine.
  */
-export async function startServer(kind: ServerKind, logPath: string, host = '127.0.0.1'): Promise<RunningServer> {
+export async function startServer(kind: ServerKind, logPath: string, host = '127.0.0.1', env: Record<string, string> = {}): Promise<RunningServer> {
   const port = freePort();
   const proc: Subprocess = Bun.spawn({
     cmd: command(kind),
     cwd: REPO_ROOT,
-    env: environment(port, host),
+    env: environment(port, host, env),
     // Logs (JSON lines on stdout) go to a file; a crash's stack trace (stderr) stays visible.
     stdio: ['ignore', Bun.file(logPath), 'inherit'],
   });
@@ -121,9 +122,12 @@ export async function waitReady(proc: Subprocess, port: number, logPath: string,
   throw new Error(`${name} on port ${port} not ready after ${READY_TIMEOUT_MS} ms; see ${logPath}`);
 }
 
-/** Runs `fn` against a fresh server process and stops it afterwards, whatever happens. */
-export async function withServer<T>(kind: ServerKind, logPath: string, fn: (server: RunningServer) => Promise<T>, host?: string): Promise<T> {
-  const server = await startServer(kind, logPath, host);
+/**
+ * Runs `fn` against a fresh server process and stops it afterwards, whatever happens. `env`:
+ * variables of the server's own on top of environment()'s (a Redis store, say).
+ */
+export async function withServer<T>(kind: ServerKind, logPath: string, fn: (server: RunningServer) => Promise<T>, host?: string, env?: Record<string, string>): Promise<T> {
+  const server = await startServer(kind, logPath, host, env);
   try {
     return await fn(server);
   } finally {

@@ -48,6 +48,18 @@ export class RedisHost {
     return { calls, usec, reads: Number(/^total_reads_processed:(\d+)/m.exec(stats)?.[1] ?? Number.NaN) };
   }
 
+  /** Bytes Redis has allocated (INFO memory used_memory). */
+  async usedMemory(): Promise<number> {
+    return Number(/^used_memory:(\d+)/m.exec(await info(this.client, 'memory'))?.[1] ?? Number.NaN);
+  }
+
+  /** How many keys start with `prefix` (no glob characters, as deletePrefix). */
+  async countPrefix(prefix: string): Promise<number> {
+    let count = 0;
+    for await (const keys of this.scan(globOf(prefix))) count += keys.length;
+    return count;
+  }
+
   /** Every client connection Redis holds: its remote port and seconds since its last command. */
   async clients(): Promise<{ port: number; idleSec: number }[]> {
     const list = String(await this.client.send('CLIENT', ['LIST']));
@@ -62,21 +74,27 @@ export class RedisHost {
    * (the harness makes it from letters, digits, `-` and `:`).
    */
   async deletePrefix(prefix: string): Promise<number> {
-    if (/[*?[\]\\]/.test(prefix)) throw new Error(`key prefix ${JSON.stringify(prefix)} holds glob characters`);
-    return this.deleteMatching(`${prefix}*`, () => true);
+    return this.deleteMatching(globOf(prefix), () => true);
   }
 
   /** Deletes the keys that match the glob `pattern` and that `select` picks. */
   async deleteMatching(pattern: string, select: (key: string) => boolean): Promise<number> {
-    let cursor = '0';
     let deleted = 0;
+    for await (const found of this.scan(pattern)) {
+      const keys = found.filter(select);
+      if (keys.length > 0) deleted += Number(await this.client.send('UNLINK', keys));
+    }
+    return deleted;
+  }
+
+  /** The keys that match the glob `pattern`, a SCAN page at a time. */
+  private async *scan(pattern: string): AsyncGenerator<string[]> {
+    let cursor = '0';
     do {
       const [next, found] = (await this.client.send('SCAN', [cursor, 'MATCH', pattern, 'COUNT', '1000'])) as [string, string[]];
       cursor = next;
-      const keys = found.filter(select);
-      if (keys.length > 0) deleted += Number(await this.client.send('UNLINK', keys));
+      yield found;
     } while (cursor !== '0');
-    return deleted;
   }
 
   close(): void {
@@ -93,6 +111,12 @@ async function reachable(): Promise<boolean> {
   } finally {
     probe.close();
   }
+}
+
+/** The glob of every key starting with `prefix`, which must hold no glob characters (the harness makes it from letters, digits, `-` and `:`). */
+function globOf(prefix: string): string {
+  if (/[*?[\]\\]/.test(prefix)) throw new Error(`key prefix ${JSON.stringify(prefix)} holds glob characters`);
+  return `${prefix}*`;
 }
 
 async function info(client: RedisClient, section: string): Promise<string> {

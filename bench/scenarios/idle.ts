@@ -1,11 +1,15 @@
 /**
  * Scenario (c), idle sessions: N sessions, each subscribed to one topic (by default its
  * own, like a per-user channel, so that per-topic state grows with them), then left alone.
- * Reports how long opening them all took and the server's RSS growth per session.
+ * Reports how long opening them all took and the server's RSS growth per session: 2 s
+ * after the last one opened (what earlier runs reported), and once the server's RSS has
+ * settled, which is what an idle session keeps. Until then the RSS still holds memory that
+ * the connection storm used and freed, which the allocators give back over several seconds.
  */
 import { nowMs, sleep } from '../clock.ts';
 import { interval, snapshot, steadyRss, total } from '../measure.ts';
 import { withServer, type ServerKind } from '../servers.ts';
+import { commandsBetween, RedisHost, REDIS_URL } from '../cluster/redisHost.ts';
 import { openSubscribers, withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
 
@@ -15,6 +19,11 @@ function openTimeoutMs(sessions: number): number {
 }
 /** Time for the server to finish what the connection storm left behind (GC, buffers). */
 const SETTLE_MS = 2000;
+/** Settled: RSS fell by less than this share of its growth over the last SETTLED_STEP_MS. */
+const SETTLED_SHARE = 0.01;
+const SETTLED_STEP_MS = 2000;
+/** Settling gives up after this long (the figure is then the last reading). */
+const SETTLE_MAX_MS = 30_000;
 
 export interface IdleResult {
   sessions: number;
@@ -22,9 +31,14 @@ export interface IdleResult {
   openSeconds: number;
   sessionsPerSec: number;
   rssBeforeMiB: number;
+  /** RSS once settled. */
   rssAfterMiB: number;
-  /** (RSS after - RSS before) / sessions. */
+  /** (RSS settled - RSS before) / sessions. */
   bytesPerSession: number;
+  /** (RSS 2 s after opening - RSS before) / sessions. */
+  bytesPerSessionAt2s: number;
+  /** How long after opening the RSS settled. */
+  settleSeconds: number;
   /** CPU seconds the server spent while the sessions were opening. */
   serverCpuSecOpening: number;
   unexpectedCloses: number;
@@ -32,41 +46,103 @@ export interface IdleResult {
   otherCpuCores: number;
   /** Processes or threads started elsewhere on the machine meanwhile. */
   processesStarted: number;
+  /** With --idle-store redis: growth of Redis's used_memory per session (settled), and its keys per session. */
+  redisBytesPerSession?: number;
+  redisKeysPerSession?: number;
+  /** With --idle-store redis: Redis commands, and Redis CPU (µs, INFO commandstats), per session opened and subscribed. */
+  redisCommandsPerSession?: number;
+  redisUsecPerSession?: number;
 }
 
-export function runIdle(kind: ServerKind, ctx: ScenarioContext): Promise<IdleResult> {
+export async function runIdle(kind: ServerKind, ctx: ScenarioContext): Promise<IdleResult> {
+  if (kind !== 'switchyard' || ctx.options.idleStore === 'memory') return measureIdle(kind, ctx, null);
+  // Redis mode: the server's keys under a prefix of their own, deleted afterwards.
+  const redis = await RedisHost.open();
+  const prefix = `bench:idle:${process.pid}:${Date.now()}:`;
+  try {
+    return await measureIdle(kind, ctx, { redis, prefix });
+  } finally {
+    await redis.deletePrefix(prefix);
+    redis.close();
+  }
+}
+
+async function measureIdle(kind: ServerKind, ctx: ScenarioContext, store: { redis: RedisHost; prefix: string } | null): Promise<IdleResult> {
   const { options: o } = ctx;
+  const env: Record<string, string> = store ? { REDIS_URL, REDIS_KEY_PREFIX: store.prefix } : {};
   // Several loopback addresses: the server must listen on all of them.
-  return withServer(kind, ctx.logPath, (server) =>
-    withWorkers(`${kind}-idle`, o.workers, ctx.workerDeadlineMs, async (workers) => {
-      await sleep(SETTLE_MS / 2);
-      const rssBefore = await steadyRss([server.pid]);
-      const before = await snapshot(server, workers);
-      const startedMs = nowMs();
-      const topics = Array.from({ length: o.idleSessions }, (_, i) => `bench.idle.${i % o.idleTopics}`);
-      const urls = Array.from({ length: o.idleAddresses }, (_, k) => server.wsUrl.replace('127.0.0.1', `127.0.0.${k + 1}`));
-      await openSubscribers(workers, urls, topics, { concurrency: o.openConcurrency, measureLatency: false }, openTimeoutMs(o.idleSessions));
-      const openSeconds = (nowMs() - startedMs) / 1000;
-      const opened = await snapshot(server, workers);
-      ctx.progress(`${kind}: ${o.idleSessions} sessions open in ${openSeconds.toFixed(2)} s; letting them idle`);
-      await sleep(SETTLE_MS);
-      const rssAfter = await steadyRss([server.pid]);
-      const end = await snapshot(server, workers);
-      const span = interval(before, end);
-      return {
-        sessions: o.idleSessions,
-        topics: o.idleTopics,
-        openSeconds,
-        sessionsPerSec: o.idleSessions / openSeconds,
-        rssBeforeMiB: rssBefore / 2 ** 20,
-        rssAfterMiB: rssAfter / 2 ** 20,
-        bytesPerSession: (rssAfter - rssBefore) / o.idleSessions,
-        serverCpuSecOpening: opened.serverCpuSec - before.serverCpuSec,
-        unexpectedCloses: total(end, 'unexpectedCloses'),
-        otherCpuCores: span.otherCpuCores,
-        processesStarted: span.processesStarted,
-      };
-    }),
+  return withServer(
+    kind,
+    ctx.logPath,
+    (server) =>
+      withWorkers(`${kind}-idle`, o.workers, ctx.workerDeadlineMs, async (workers) => {
+        await sleep(SETTLE_MS / 2);
+        const rssBefore = await steadyRss([server.pid]);
+        const redisBefore = store ? await redisUsage(store) : null;
+        const countersBefore = store ? await store.redis.counters() : null;
+        const before = await snapshot(server, workers);
+        const startedMs = nowMs();
+        const topics = Array.from({ length: o.idleSessions }, (_, i) => `bench.idle.${i % o.idleTopics}`);
+        const urls = Array.from({ length: o.idleAddresses }, (_, k) => server.wsUrl.replace('127.0.0.1', `127.0.0.${k + 1}`));
+        await openSubscribers(workers, urls, topics, { concurrency: o.openConcurrency, measureLatency: false }, openTimeoutMs(o.idleSessions));
+        const openSeconds = (nowMs() - startedMs) / 1000;
+        const opened = await snapshot(server, workers);
+        const opening = store && countersBefore ? commandsBetween(countersBefore, await store.redis.counters()) : null;
+        ctx.progress(`${kind}: ${o.idleSessions} sessions open in ${openSeconds.toFixed(2)} s; letting them idle`);
+        await sleep(SETTLE_MS);
+        const rssAt2s = await steadyRss([server.pid]);
+        const rssAfter = await settledRss(server.pid, rssAt2s, rssAt2s - rssBefore);
+        const settleSeconds = (nowMs() - startedMs) / 1000 - openSeconds;
+        const redisAfter = store ? await redisUsage(store) : null;
+        const end = await snapshot(server, workers);
+        const span = interval(before, end);
+        return {
+          sessions: o.idleSessions,
+          topics: o.idleTopics,
+          openSeconds,
+          sessionsPerSec: o.idleSessions / openSeconds,
+          rssBeforeMiB: rssBefore / 2 ** 20,
+          rssAfterMiB: rssAfter / 2 ** 20,
+          bytesPerSession: (rssAfter - rssBefore) / o.idleSessions,
+          bytesPerSessionAt2s: (rssAt2s - rssBefore) / o.idleSessions,
+          settleSeconds,
+          serverCpuSecOpening: opened.serverCpuSec - before.serverCpuSec,
+          unexpectedCloses: total(end, 'unexpectedCloses'),
+          otherCpuCores: span.otherCpuCores,
+          processesStarted: span.processesStarted,
+          ...(redisBefore && redisAfter
+            ? {
+                redisBytesPerSession: (redisAfter.bytes - redisBefore.bytes) / o.idleSessions,
+                redisKeysPerSession: (redisAfter.keys - redisBefore.keys) / o.idleSessions,
+              }
+            : {}),
+          ...(opening
+            ? {
+                redisCommandsPerSession: Object.values(opening).reduce((sum, c) => sum + c.calls, 0) / o.idleSessions,
+                redisUsecPerSession: Object.values(opening).reduce((sum, c) => sum + c.usec, 0) / o.idleSessions,
+              }
+            : {}),
+        };
+      }),
     o.idleAddresses > 1 ? '0.0.0.0' : undefined,
+    env,
   );
+}
+
+async function redisUsage(store: { redis: RedisHost; prefix: string }): Promise<{ bytes: number; keys: number }> {
+  return { bytes: await store.redis.usedMemory(), keys: await store.redis.countPrefix(store.prefix) };
+}
+
+/** Reads the RSS every SETTLED_STEP_MS until it falls by less than SETTLED_SHARE of `growth` in a step. */
+async function settledRss(pid: number, first: number, growth: number): Promise<number> {
+  const deadline = nowMs() + SETTLE_MAX_MS;
+  let last = first;
+  while (nowMs() < deadline) {
+    await sleep(SETTLED_STEP_MS);
+    const now = await steadyRss([pid]);
+    const fell = last - now;
+    last = now;
+    if (fell < SETTLED_SHARE * growth) break;
+  }
+  return last;
 }
