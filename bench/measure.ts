@@ -40,11 +40,13 @@ export function workerRate<S extends { atMs: number }>(from: readonly S[], to: r
   }, 0);
 }
 
-export async function snapshot(server: RunningServer, workers: readonly LoadWorker[]): Promise<Snapshot> {
-  server.assertAlive();
+/** `server`: one server, or several whose CPU and RSS are summed (the idle scenario's --idle-instances). */
+export async function snapshot(server: RunningServer | readonly RunningServer[], workers: readonly LoadWorker[]): Promise<Snapshot> {
+  const servers: readonly RunningServer[] = Array.isArray(server) ? server : [server as RunningServer];
+  for (const s of servers) s.assertAlive();
   const serverAtMs = nowMs();
-  const serverCpuSec = cpuSeconds(server.pid);
-  const serverRssBytes = rssBytes(server.pid);
+  const serverCpuSec = servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0);
+  const serverRssBytes = servers.reduce((sum, s) => sum + rssBytes(s.pid), 0);
   return { serverAtMs, serverCpuSec, serverRssBytes, machine: machineCpu(), workers: await stats(workers) };
 }
 

@@ -49,6 +49,8 @@ export interface HarnessSizes {
   readonly idleTopics: number;
   /** Loopback addresses (127.0.0.1 and up) the idle sessions are spread over; more than one makes the server listen on 0.0.0.0. */
   readonly idleAddresses: number;
+  /** Server processes the idle sessions are spread over (RSS and CPU summed): past one process's open-file limit. */
+  readonly idleInstances: number;
 }
 
 /** The sizes of the benchmark issue. */
@@ -69,6 +71,7 @@ const FULL: HarnessSizes = {
   idleSessions: 10_000,
   idleTopics: 10_000,
   idleAddresses: 1,
+  idleInstances: 1,
 };
 
 const IDLE_STORES = ['memory', 'redis'] as const;
@@ -105,6 +108,7 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
     sessions: 'idleSessions',
     'idle-topics': 'idleTopics',
     'idle-addresses': 'idleAddresses',
+    'idle-instances': 'idleInstances',
   },
   fractional: ['warmupSec', 'latencyWarmupSec', 'seconds', 'latencyRatePerSec'],
   sameAs: { idleTopics: 'idleSessions' },
@@ -128,6 +132,9 @@ export const HARNESS_OPTIONS: OptionGroup<HarnessSizes> = {
   --idle-topics N        distinct topics of the idle sessions (default: one per session)
   --idle-addresses N     spread the idle sessions over 127.0.0.1 .. 127.0.0.N (one address
                          runs out of ports near 28,000; default ${FULL.idleAddresses})
+  --idle-instances N     spread the idle sessions over N server processes, their RSS and
+                         CPU summed (with --idle-store redis they share one Redis); for
+                         more sessions than one process may hold files (default 1)
   --idle-store S         memory (default) or redis: the idle Switchyard keeps its routes,
                          positions and registry in Redis on 127.0.0.1:6379, under a key
                          prefix of its own, and the report adds Redis's memory and keys per
@@ -145,7 +152,15 @@ export type SingleScenarioName = (typeof SINGLE_SCENARIOS)[number];
 export const SINGLE_FAMILY: ScenarioFamily<SingleScenarioName, BenchOptions> = {
   scenarios: SINGLE_SCENARIOS,
   byDefault: true,
-  sessions: (scenario, o) => ({ fanout: o.fanoutSubscribers, latency: o.latencySubscribers, idle: o.idleSessions, 'binary-1k': o.fanoutSubscribers, 'binary-64k': o.fanoutSubscribers })[scenario],
+  sessions: (scenario, o) =>
+    ({
+      fanout: o.fanoutSubscribers,
+      latency: o.latencySubscribers,
+      // The busiest of the idle servers, or of the workers.
+      idle: Math.ceil(o.idleSessions / Math.min(o.idleInstances, o.workers)),
+      'binary-1k': o.fanoutSubscribers,
+      'binary-64k': o.fanoutSubscribers,
+    })[scenario],
   roundBudgetSec: (scenario, o) => {
     if (scenario === 'idle') return 60 + o.idleSessions / 100;
     const fanout = scenario !== 'latency';

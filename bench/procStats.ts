@@ -52,6 +52,11 @@ export function machineCpu(): MachineCpu {
   return { processSec: (user + nice + system + steal) / TICKS_PER_SEC, interruptSec: (irq + softirq) / TICKS_PER_SEC, forks };
 }
 
+/** Threads the process has now (a process that starts threads counts towards MachineCpu.forks). */
+export function threadCount(pid: number): number {
+  return Number(/^Threads:\s+(\d+)$/m.exec(readProc(pid, 'status'))?.[1] ?? 0);
+}
+
 export function rssBytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readProc(pid, 'status'));
   if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);

@@ -105,7 +105,10 @@ const SINGLE_REPORT: ReportFamily<{ fanout: FanoutResult; latency: LatencyResult
       ],
     },
     idle: {
-      title: (r) => `(c) idle: ${r?.sessions ?? '?'} subscribed sessions on ${r?.topics ?? '?'} topics${r?.redisBytesPerSession === undefined ? '' : ', cluster state in Redis'}`,
+      title: (r) =>
+        `(c) idle: ${r?.sessions ?? '?'} subscribed sessions on ${r?.topics ?? '?'} topics` +
+        `${(r?.instances ?? 1) > 1 ? `, over ${r!.instances} server processes (RSS and CPU summed)` : ''}` +
+        `${r?.redisBytesPerSession === undefined ? '' : ', cluster state in Redis'}`,
       rows: [
         ['RSS per session, settled (bytes)', (r) => r.bytesPerSession, (n) => num(n)],
         ['RSS per session, 2 s after opening', (r) => r.bytesPerSessionAt2s, (n) => num(n)],

@@ -126,11 +126,24 @@ export async function waitReady(proc: Subprocess, port: number, logPath: string,
  * Runs `fn` against a fresh server process and stops it afterwards, whatever happens. `env`:
  * variables of the server's own on top of environment()'s (a Redis store, say).
  */
-export async function withServer<T>(kind: ServerKind, logPath: string, fn: (server: RunningServer) => Promise<T>, host?: string, env?: Record<string, string>): Promise<T> {
-  const server = await startServer(kind, logPath, host, env);
+export function withServer<T>(kind: ServerKind, logPath: string, fn: (server: RunningServer) => Promise<T>, host?: string, env?: Record<string, string>): Promise<T> {
+  return withServers(kind, 1, logPath, ([server]) => fn(server!), host, env);
+}
+
+/** withServer for `count` servers of one kind (logs at `<logPath>.<i>` past the first); all are stopped at the end. */
+export async function withServers<T>(
+  kind: ServerKind,
+  count: number,
+  logPath: string,
+  fn: (servers: RunningServer[]) => Promise<T>,
+  host?: string,
+  env?: Record<string, string>,
+): Promise<T> {
+  const servers: RunningServer[] = [];
   try {
-    return await fn(server);
+    for (let i = 0; i < count; i++) servers.push(await startServer(kind, i === 0 ? logPath : `${logPath}.${i}`, host, env));
+    return await fn(servers);
   } finally {
-    await server.stop();
+    await Promise.all(servers.map((server) => server.stop()));
   }
 }

@@ -5,10 +5,14 @@
  * after the last one opened (what earlier runs reported), and once the server's RSS has
  * settled, which is what an idle session keeps. Until then the RSS still holds memory that
  * the connection storm used and freed, which the allocators give back over several seconds.
+ * With --idle-instances the sessions are spread over several server processes (one process
+ * may not hold more sockets than its open-file limit), whose RSS and CPU are summed; with
+ * --idle-store redis they share Redis, whose memory, keys and commands are reported too.
  */
 import { nowMs, sleep } from '../clock.ts';
+import { cpuSeconds, threadCount } from '../procStats.ts';
 import { interval, snapshot, steadyRss, total } from '../measure.ts';
-import { withServer, type ServerKind } from '../servers.ts';
+import { withServers, type ServerKind } from '../servers.ts';
 import { commandsBetween, RedisHost, REDIS_URL } from '../cluster/redisHost.ts';
 import { openSubscribers, withWorkers } from '../workerPool.ts';
 import type { ScenarioContext } from './context.ts';
@@ -27,6 +31,8 @@ const SETTLE_MAX_MS = 30_000;
 
 export interface IdleResult {
   sessions: number;
+  /** Server processes (--idle-instances); RSS and CPU are their sums. */
+  instances: number;
   topics: number;
   openSeconds: number;
   sessionsPerSec: number;
@@ -42,7 +48,7 @@ export interface IdleResult {
   /** CPU seconds the server spent while the sessions were opening. */
   serverCpuSecOpening: number;
   unexpectedCloses: number;
-  /** CPU used by other processes from opening to measuring (see core/outcome.ts DISTURBANCE). */
+  /** CPU used by other processes from opening to measuring, Redis's not counted (see core/outcome.ts DISTURBANCE). */
   otherCpuCores: number;
   /** Processes or threads started elsewhere on the machine meanwhile. */
   processesStarted: number;
@@ -70,34 +76,42 @@ export async function runIdle(kind: ServerKind, ctx: ScenarioContext): Promise<I
 async function measureIdle(kind: ServerKind, ctx: ScenarioContext, store: { redis: RedisHost; prefix: string } | null): Promise<IdleResult> {
   const { options: o } = ctx;
   const env: Record<string, string> = store ? { REDIS_URL, REDIS_KEY_PREFIX: store.prefix } : {};
-  // Several loopback addresses: the server must listen on all of them.
-  return withServer(
+  // Several loopback addresses: the servers must listen on all of them.
+  return withServers(
     kind,
+    o.idleInstances,
     ctx.logPath,
-    (server) =>
+    (servers) =>
       withWorkers(`${kind}-idle`, o.workers, ctx.workerDeadlineMs, async (workers) => {
+        const pids = servers.map((s) => s.pid);
+        // Threads the measured processes start are theirs, not other work (many servers and workers start many).
+        const measured = [...pids, ...workers.map((w) => w.pid)];
+        const threads = () => measured.reduce((sum, pid) => sum + threadCount(pid), 0);
         await sleep(SETTLE_MS / 2);
-        const rssBefore = await steadyRss([server.pid]);
+        const rssBefore = await steadyRss(pids);
         const redisBefore = store ? await redisUsage(store) : null;
+        const redisCpuBefore = store ? cpuSeconds(store.redis.pid) : 0;
         const countersBefore = store ? await store.redis.counters() : null;
-        const before = await snapshot(server, workers);
+        const threadsBefore = threads();
+        const before = await snapshot(servers, workers);
         const startedMs = nowMs();
         const topics = Array.from({ length: o.idleSessions }, (_, i) => `bench.idle.${i % o.idleTopics}`);
-        const urls = Array.from({ length: o.idleAddresses }, (_, k) => server.wsUrl.replace('127.0.0.1', `127.0.0.${k + 1}`));
+        const urls = servers.flatMap((server) => Array.from({ length: o.idleAddresses }, (_, k) => server.wsUrl.replace('127.0.0.1', `127.0.0.${k + 1}`)));
         await openSubscribers(workers, urls, topics, { concurrency: o.openConcurrency, measureLatency: false }, openTimeoutMs(o.idleSessions));
         const openSeconds = (nowMs() - startedMs) / 1000;
-        const opened = await snapshot(server, workers);
+        const opened = await snapshot(servers, workers);
         const opening = store && countersBefore ? commandsBetween(countersBefore, await store.redis.counters()) : null;
         ctx.progress(`${kind}: ${o.idleSessions} sessions open in ${openSeconds.toFixed(2)} s; letting them idle`);
         await sleep(SETTLE_MS);
-        const rssAt2s = await steadyRss([server.pid]);
-        const rssAfter = await settledRss(server.pid, rssAt2s, rssAt2s - rssBefore);
+        const rssAt2s = await steadyRss(pids);
+        const rssAfter = await settledRss(pids, rssAt2s, rssAt2s - rssBefore);
         const settleSeconds = (nowMs() - startedMs) / 1000 - openSeconds;
         const redisAfter = store ? await redisUsage(store) : null;
-        const end = await snapshot(server, workers);
+        const end = await snapshot(servers, workers);
         const span = interval(before, end);
         return {
           sessions: o.idleSessions,
+          instances: o.idleInstances,
           topics: o.idleTopics,
           openSeconds,
           sessionsPerSec: o.idleSessions / openSeconds,
@@ -108,8 +122,9 @@ async function measureIdle(kind: ServerKind, ctx: ScenarioContext, store: { redi
           settleSeconds,
           serverCpuSecOpening: opened.serverCpuSec - before.serverCpuSec,
           unexpectedCloses: total(end, 'unexpectedCloses'),
-          otherCpuCores: span.otherCpuCores,
-          processesStarted: span.processesStarted,
+          // Redis works for the servers here: its CPU is theirs, not a disturbance.
+          otherCpuCores: span.otherCpuCores - (store ? (cpuSeconds(store.redis.pid) - redisCpuBefore) / span.seconds : 0),
+          processesStarted: Math.max(0, span.processesStarted - Math.max(0, threads() - threadsBefore)),
           ...(redisBefore && redisAfter
             ? {
                 redisBytesPerSession: (redisAfter.bytes - redisBefore.bytes) / o.idleSessions,
@@ -134,12 +149,12 @@ async function redisUsage(store: { redis: RedisHost; prefix: string }): Promise<
 }
 
 /** Reads the RSS every SETTLED_STEP_MS until it falls by less than SETTLED_SHARE of `growth` in a step. */
-async function settledRss(pid: number, first: number, growth: number): Promise<number> {
+async function settledRss(pids: readonly number[], first: number, growth: number): Promise<number> {
   const deadline = nowMs() + SETTLE_MAX_MS;
   let last = first;
   while (nowMs() < deadline) {
     await sleep(SETTLED_STEP_MS);
-    const now = await steadyRss([pid]);
+    const now = await steadyRss(pids);
     const fell = last - now;
     last = now;
     if (fell < SETTLED_SHARE * growth) break;
