@@ -26,6 +26,7 @@ interface FlyToml {
     checks: { path: string; method: string }[];
   };
   checks: Record<string, { processes: string[]; port: number; path: string }>;
+  vm: { processes: string[]; memory: string }[];
 }
 
 const fly = Bun.TOML.parse(readFileSync(`${ROOT}fly.toml`, 'utf8')) as unknown as FlyToml;
@@ -67,6 +68,22 @@ test('the web service listens where the gateway listens, counts connections, and
   const bridgeCheck = Object.values(fly.checks).find((c) => c.processes.includes('bridge'))!;
   expect(bridgeCheck.port).toBe(loadConfig(fly.env).bridgePort);
   expect(bridgeCheck.path).toBe('/readyz');
+});
+
+/**
+ * Measured with `bun run bench --scenario idle --servers switchyard --idle-store redis`
+ * (docs/deploy.md, "Sizing"): gateway RSS per idle session with Redis as the store, and of
+ * the process with none. Keep in step with that page.
+ */
+const IDLE_SESSION_BYTES = 4.7 * 1024;
+const PROCESS_BYTES = 59 * 2 ** 20;
+
+test('the web machines hold hard_limit idle sessions in at most a fifth of their memory (the rest is for load)', () => {
+  const web = fly.vm.find((vm) => vm.processes.includes('web'))!;
+  const memoryBytes = Number(/^(\d+)gb$/i.exec(web.memory)?.[1] ?? Number.NaN) * 2 ** 30 || Number(/^(\d+)mb$/i.exec(web.memory)?.[1]) * 2 ** 20;
+  expect(memoryBytes).toBeGreaterThan(0);
+  const idleBytes = fly.http_service.concurrency.hard_limit * IDLE_SESSION_BYTES + PROCESS_BYTES;
+  expect(idleBytes).toBeLessThanOrEqual(memoryBytes / 5);
 });
 
 test('kill_timeout covers the whole bounded stop with the deployed DRAIN_TIMEOUT_MS', () => {
