@@ -118,7 +118,7 @@ const SINGLE_REPORT: ReportFamily<{ fanout: FanoutResult; latency: LatencyResult
         ['Redis memory per session (bytes; --idle-store redis)', (r) => r.redisBytesPerSession ?? Number.NaN, (n) => (Number.isNaN(n) ? '-' : num(n))],
         ['Redis keys per session', (r) => r.redisKeysPerSession ?? Number.NaN, (n) => (Number.isNaN(n) ? '-' : num(n, 2))],
         ['Redis commands per session opened', (r) => r.redisCommandsPerSession ?? Number.NaN, (n) => (Number.isNaN(n) ? '-' : num(n, 1))],
-        ['Redis CPU per session opened (µs)', (r) => r.redisUsecPerSession ?? Number.NaN, (n) => (Number.isNaN(n) ? '-' : num(n, 1))],
+        ['Redis process CPU per session opened (µs)', (r) => r.redisUsecPerSession ?? Number.NaN, (n) => (Number.isNaN(n) ? '-' : num(n, 1))],
         ['time to open all (s)', (r) => r.openSeconds, (n) => num(n, 2)],
         ['sessions opened/s', (r) => r.sessionsPerSec, (n) => num(n)],
         ['server CPU opening (s)', (r) => r.serverCpuSecOpening, (n) => num(n, 2)],

@@ -55,7 +55,7 @@ export interface IdleResult {
   /** With --idle-store redis: growth of Redis's used_memory per session (settled), and its keys per session. */
   redisBytesPerSession?: number;
   redisKeysPerSession?: number;
-  /** With --idle-store redis: Redis commands, and Redis CPU (µs, INFO commandstats), per session opened and subscribed. */
+  /** With --idle-store redis, per session opened and subscribed: Redis commands (those a script runs included, as INFO commandstats counts them) and Redis process CPU (µs, from /proc). */
   redisCommandsPerSession?: number;
   redisUsecPerSession?: number;
 }
@@ -101,6 +101,8 @@ async function measureIdle(kind: ServerKind, ctx: ScenarioContext, store: { redi
         const openSeconds = (nowMs() - startedMs) / 1000;
         const opened = await snapshot(servers, workers);
         const opening = store && countersBefore ? commandsBetween(countersBefore, await store.redis.counters()) : null;
+        // Redis's process CPU, not INFO commandstats' times: those count a script's commands twice (in the script's and their own).
+        const redisCpuOpening = store ? cpuSeconds(store.redis.pid) - redisCpuBefore : 0;
         ctx.progress(`${kind}: ${o.idleSessions} sessions open in ${openSeconds.toFixed(2)} s; letting them idle`);
         await sleep(SETTLE_MS);
         const rssAt2s = await steadyRss(pids);
@@ -134,7 +136,7 @@ async function measureIdle(kind: ServerKind, ctx: ScenarioContext, store: { redi
           ...(opening
             ? {
                 redisCommandsPerSession: Object.values(opening).reduce((sum, c) => sum + c.calls, 0) / o.idleSessions,
-                redisUsecPerSession: Object.values(opening).reduce((sum, c) => sum + c.usec, 0) / o.idleSessions,
+                redisUsecPerSession: (redisCpuOpening * 1e6) / o.idleSessions,
               }
             : {}),
         };
