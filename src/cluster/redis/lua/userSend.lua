@@ -35,15 +35,8 @@ end
 
 local prev = lastId(stream)
 local id = redis.call('XADD', stream, '*', 'f', from, dataField, data)
-local dropped = nil
-local excess = redis.call('XLEN', stream) - maxLen
-if excess > 0 then
-  local gone = redis.call('XRANGE', stream, '-', '+', 'COUNT', excess)
-  dropped = gone[#gone][1]
-  redis.call('XTRIM', stream, 'MAXLEN', maxLen)
-end
-dropped = ageTrim(stream, minId) or dropped
-markLost(meta, dropped)
+local dropped = lengthTrim(stream, maxLen)
+markLost(meta, ageTrim(stream, minId) or dropped)
 -- The stream outlives its messages by one more age window: its last-generated-id keeps IDs
 -- increasing, and meta keeps `lost`, for a user who comes back late.
 redis.call('PEXPIRE', stream, keepMs)
