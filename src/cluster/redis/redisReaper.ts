@@ -12,6 +12,7 @@ import type { Envelope } from '../../protocol/envelope.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Service } from '../../lib/service.ts';
 import { scanTargets, type RedisClient } from './connection.ts';
+import type { Redis } from 'ioredis';
 import { INBOX_GROUP, type Keys } from './keys.ts';
 import type { Broker } from '../broker.ts';
 import type { UserRegistry } from '../users.ts';
@@ -82,23 +83,8 @@ export class RedisReaper implements Service {
   private async reapOrphans(): Promise<void> {
     const owners = new Set<string>();
     for (const node of scanTargets(this.client)) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.inboxPattern, 'COUNT', 500);
-        cursor = next;
-        for (const key of keys) {
-          const id = this.keys.instanceOfInbox(key);
-          if (id !== null && id !== this.selfId) owners.add(id);
-        }
-      } while (cursor !== '0');
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.instancePresencePattern, 'COUNT', 500);
-        cursor = next;
-        for (const key of keys) {
-          const id = this.keys.instanceOfPresence(key);
-          if (id !== null && id !== this.selfId) owners.add(id);
-        }
-      } while (cursor !== '0');
+      await this.scanOwners(node, this.keys.inboxPattern, (key) => this.keys.instanceOfInbox(key), owners);
+      await this.scanOwners(node, this.keys.instancePresencePattern, (key) => this.keys.instanceOfPresence(key), owners);
     }
     const unregistered = new Set<string>();
     for (const id of owners) if (!(await this.registry.isRegistered(id))) unregistered.add(id);
@@ -106,6 +92,19 @@ export class RedisReaper implements Service {
     // in a row keeps a starting (or just restored) instance from being reaped.
     for (const id of unregistered) if (this.suspects.has(id)) await this.reap(id, 'orphaned inbox');
     this.suspects = unregistered;
+  }
+
+  /** Adds to `owners` the instance (other than this one) of every key on `node` that matches `pattern`. */
+  private async scanOwners(node: Redis, pattern: string, instanceOf: (key: string) => string | null, owners: Set<string>): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const id = instanceOf(key);
+        if (id !== null && id !== this.selfId) owners.add(id);
+      }
+    } while (cursor !== '0');
   }
 
   /** Removes everything a dead instance owned. Returns false when another reaper holds it. */
